@@ -1,0 +1,39 @@
+//! `mlox`: one binary for the tracking server and its tools. Argument parsing and wiring
+//! only; the work happens in the library crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "mlox", version, about = "mlox: an MLflow-compatible machine-learning lifecycle platform in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the tracking server (MLflow REST API) on the embedded SQLite store or PostgreSQL.
+    Server(cmd::server::ServerArgs),
+    /// Manage the backend store's schema.
+    #[command(subcommand)]
+    Db(cmd::db::DbCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MLOX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => cmd::server::run(args).await,
+            Command::Db(cmd) => cmd::db::run(cmd).await,
+        }
+    })
+}

@@ -1,0 +1,127 @@
+//! A write acknowledged with 200 survives `kill -9`.
+//!
+//! Clients log metrics concurrently; the server is killed with SIGKILL at a random
+//! moment, restarted on the same store, and every acknowledged point must be present
+//! exactly once.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlox"))
+        .args(["server", "--host", "127.0.0.1", "--port", "0", "--backend-store-uri"])
+        .arg(format!("sqlite:///{}", db.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mlox");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(idx) = line.find("http://") {
+            break line[idx..].trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("durable.db");
+    let server = start(&db);
+    let http = reqwest::Client::new();
+    let url = server.url.clone();
+    let run: Value = http
+        .post(format!("{url}/api/2.0/mlflow/runs/create"))
+        .json(&json!({"experiment_id": "0"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+
+    // Each writer logs points with increasing steps; `acked` records the ones answered 200.
+    let acked: Arc<Mutex<Vec<(usize, i64)>>> = Arc::default();
+    let mut writers = Vec::new();
+    for w in 0..8usize {
+        let (http, url, run_id, acked) = (http.clone(), url.clone(), run_id.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            for step in 0i64.. {
+                let body = if step % 5 == 0 {
+                    // Every fifth request is a batch of 20 points under another key.
+                    let metrics: Vec<Value> = (0..20)
+                        .map(|j| json!({"key": format!("batch{w}"), "value": j, "timestamp": step, "step": step * 100 + j}))
+                        .collect();
+                    (format!("{url}/api/2.0/mlflow/runs/log-batch"), json!({"run_id": run_id, "metrics": metrics}))
+                } else {
+                    (
+                        format!("{url}/api/2.0/mlflow/runs/log-metric"),
+                        json!({"run_id": run_id, "key": format!("m{w}"), "value": step as f64, "timestamp": 1000 + step, "step": step}),
+                    )
+                };
+                match http.post(&body.0).json(&body.1).send().await {
+                    Ok(r) if r.status().is_success() => acked.lock().unwrap().push((w, step)),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    let delay = rand::thread_rng().gen_range(300..1500);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    drop(server); // SIGKILL: Child::kill sends SIGKILL on Unix.
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 50, "too few writes before the kill ({}) to prove anything", acked.len());
+
+    let server = start(&db);
+    let url = server.url.clone();
+    for w in 0..8usize {
+        for (key, per_step) in [(format!("m{w}"), 1usize), (format!("batch{w}"), 20usize)] {
+            let hist: Value = http
+                .get(format!("{url}/api/2.0/mlflow/metrics/get-history"))
+                .query(&[("run_id", run_id.as_str()), ("metric_key", key.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let points = hist["metrics"].as_array().cloned().unwrap_or_default();
+            let steps: Vec<i64> = points.iter().map(|p| p["step"].as_i64().unwrap()).collect();
+            let mut unique = steps.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), steps.len(), "{key}: a point is stored twice");
+            for (_, step) in acked.iter().filter(|(ww, s)| *ww == w && (s % 5 == 0) == (per_step == 20)) {
+                let expected: Vec<i64> = if per_step == 20 { (0..20).map(|j| step * 100 + j).collect() } else { vec![*step] };
+                for e in expected {
+                    assert!(unique.binary_search(&e).is_ok(), "{key}: acknowledged step {e} lost after kill -9");
+                }
+            }
+        }
+    }
+}

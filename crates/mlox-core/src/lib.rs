@@ -1,0 +1,13 @@
+//! mlox-core: the vocabulary of mlox — tracking entities, MLflow's validation rules and
+//! error codes, the search grammar, page tokens and the store traits.
+//!
+//! This crate does no IO: no files, no sockets, no database, no async runtime.
+
+pub mod entities;
+pub mod error;
+pub mod page_token;
+pub mod search;
+pub mod store;
+pub mod validation;
+
+pub use error::{ErrorCode, HasErrorCode, MlflowError, Result};

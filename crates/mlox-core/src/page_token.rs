@@ -1,0 +1,45 @@
+//! Opaque page tokens: base64 of `{"offset": N}`, the same shape MLflow's SQL store uses,
+//! so tokens from either server look alike.
+
+use base64::Engine;
+
+use crate::error::{MlflowError, Result};
+
+pub fn encode(offset: u64) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {offset}}}"))
+}
+
+/// Decodes a token; an absent or empty token is offset 0.
+pub fn decode(token: Option<&str>) -> Result<u64> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(0);
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(token))
+        .map_err(|_| MlflowError::invalid("Invalid page token, could not base64-decode"))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| MlflowError::invalid("Invalid page token, decoded value=".to_string() + &String::from_utf8_lossy(&bytes)))?;
+    let offset = value
+        .get("offset")
+        .ok_or_else(|| MlflowError::invalid(format!("Invalid page token, parsed value={value}")))?;
+    offset
+        .as_u64()
+        .ok_or_else(|| MlflowError::invalid(format!("Invalid page token, offset must be a non-negative integer, got {offset}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        assert_eq!(encode(1), "eyJvZmZzZXQiOiAxfQ==");
+        assert_eq!(decode(Some(&encode(12345))).unwrap(), 12345);
+        assert_eq!(decode(None).unwrap(), 0);
+        assert_eq!(decode(Some("")).unwrap(), 0);
+        assert!(decode(Some("!!!")).is_err());
+        assert!(decode(Some(&base64::engine::general_purpose::STANDARD.encode("{\"offset\": -1}"))).is_err());
+        assert!(decode(Some(&base64::engine::general_purpose::STANDARD.encode("[1]"))).is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! mlox-server: the MLflow-compatible tracking server.
+//!
+//! This is the only crate that knows MLflow's REST paths and JSON shapes. It turns HTTP
+//! requests into calls on a [`TrackingStore`] and store results into MLflow's JSON.
+
+pub mod error;
+pub mod request;
+mod routes;
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use mlox_core::store::TrackingStore;
+use mlox_core::ErrorCode;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+/// The MLflow version whose protocol this server speaks; `/version` reports it, since
+/// clients gate features on it.
+pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn TrackingStore>,
+}
+
+async fn health() -> &'static str {
+    "OK"
+}
+
+async fn version() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], MLFLOW_COMPAT_VERSION).into_response()
+}
+
+async fn server_info() -> Json<serde_json::Value> {
+    Json(json!({
+        "store_type": "SqlStore",
+        "workspaces_enabled": false,
+        "trace_archival_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "server": "mlox",
+        "mlox_version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    error::error_response(ErrorCode::ENDPOINT_NOT_FOUND, &format!("No API endpoint at {}", uri.path()))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let mut r = error::error_response(ErrorCode::INTERNAL_ERROR, "internal server error");
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    routes::api_router()
+        .route("/health", get(health))
+        .route("/version", get(version))
+        .route("/api/3.0/mlflow/server-info", get(server_info))
+        .route("/ajax-api/3.0/mlflow/server-info", get(server_info))
+        .fallback(not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// Serves on an already bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,186 @@
+use axum::extract::State;
+use axum::Json;
+use mlox_core::entities::*;
+use mlox_core::validation::{missing_value, MAX_BATCH_LOG_REQUEST_SIZE};
+use mlox_core::MlflowError;
+use serde_json::{json, Map, Value};
+
+use super::experiments::parse_tags;
+use crate::error::ApiResult;
+use crate::request::{obj_str, value_f64, value_i64, Params};
+use crate::{wire, AppState};
+
+pub(crate) async fn create(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let run = NewRun {
+        experiment_id: p.opt_str("experiment_id")?,
+        user_id: p.opt_str("user_id")?,
+        run_name: p.opt_str("run_name")?,
+        start_time: p.opt_i64("start_time")?,
+        tags: parse_tags(&p, "tags")?,
+    };
+    let run = s.store.create_run(run).await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+pub(crate) async fn get(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let run = s.store.get_run(&p.run_id()?).await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+pub(crate) async fn update(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let update = RunUpdate {
+        status: p.opt_str("status")?.map(|v| RunStatus::parse(&v)).transpose()?,
+        end_time: p.opt_i64("end_time")?,
+        run_name: p.opt_str("run_name")?,
+    };
+    let info = s.store.update_run(&p.run_id()?, update).await?;
+    Ok(Json(json!({ "run_info": wire::run_info(&info) })))
+}
+
+pub(crate) async fn delete(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    s.store.delete_run(&p.req_str("run_id")?).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn restore(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    s.store.restore_run(&p.req_str("run_id")?).await?;
+    Ok(Json(json!({})))
+}
+
+fn metric_from(obj: &Map<String, Value>, require_ts: bool) -> Result<Metric, MlflowError> {
+    let key = obj_str(obj, "key")?.filter(|k| !k.is_empty()).ok_or_else(|| missing_value("key"))?;
+    let value = match obj.get("value") {
+        None | Some(Value::Null) => return Err(missing_value("value")),
+        Some(v) => value_f64("value", v)?,
+    };
+    let timestamp = match obj.get("timestamp") {
+        None | Some(Value::Null) if require_ts => return Err(missing_value("timestamp")),
+        None | Some(Value::Null) => 0,
+        Some(v) => value_i64("timestamp", v)?,
+    };
+    let step = match obj.get("step") {
+        None | Some(Value::Null) => 0,
+        Some(v) => value_i64("step", v)?,
+    };
+    Ok(Metric {
+        key,
+        value,
+        timestamp,
+        step,
+        model_id: obj_str(obj, "model_id")?,
+        dataset_name: obj_str(obj, "dataset_name")?,
+        dataset_digest: obj_str(obj, "dataset_digest")?,
+    })
+}
+
+pub(crate) async fn log_metric(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let run_id = p.run_id()?;
+    let metric = metric_from(&p.fields, true)?;
+    s.store.log_batch(&run_id, vec![metric], vec![], vec![]).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn log_param(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let run_id = p.run_id()?;
+    let param = Tag { key: p.req_str("key")?, value: p.req_str_allow_empty("value")? };
+    s.store.log_batch(&run_id, vec![], vec![param], vec![]).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn set_tag(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let run_id = p.run_id()?;
+    let tag = Tag { key: p.req_str("key")?, value: p.req_str_allow_empty("value")? };
+    s.store.log_batch(&run_id, vec![], vec![], vec![tag]).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn delete_tag(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    s.store.delete_tag(&p.req_str("run_id")?, &p.req_str("key")?).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn log_batch(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    if p.body_len > MAX_BATCH_LOG_REQUEST_SIZE {
+        return Err(MlflowError::invalid(format!(
+            "Batched logging API requests must be at most {MAX_BATCH_LOG_REQUEST_SIZE} bytes, got a request of size {}.",
+            p.body_len
+        ))
+        .into());
+    }
+    let run_id = p.req_str("run_id")?;
+    let metrics = p.obj_list("metrics")?.iter().map(|m| metric_from(m, true)).collect::<Result<Vec<_>, _>>()?;
+    let params = parse_tags(&p, "params")?;
+    let tags = parse_tags(&p, "tags")?;
+    s.store.log_batch(&run_id, metrics, params, tags).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn log_inputs(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let run_id = p.req_str("run_id")?;
+    let mut inputs = Vec::new();
+    for obj in p.obj_list("datasets")? {
+        let tags = match obj.get("tags") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_object)
+                .map(|t| Ok(Tag { key: obj_str(t, "key")?.unwrap_or_default(), value: obj_str(t, "value")?.unwrap_or_default() }))
+                .collect::<Result<Vec<_>, MlflowError>>()?,
+            _ => vec![],
+        };
+        let d = obj
+            .get("dataset")
+            .and_then(Value::as_object)
+            .ok_or_else(|| MlflowError::invalid("Dataset input must have a dataset associated with it."))?;
+        inputs.push(DatasetInput {
+            tags,
+            dataset: Dataset {
+                name: obj_str(d, "name")?.unwrap_or_default(),
+                digest: obj_str(d, "digest")?.unwrap_or_default(),
+                source_type: obj_str(d, "source_type")?.unwrap_or_default(),
+                source: obj_str(d, "source")?.unwrap_or_default(),
+                schema: obj_str(d, "schema")?,
+                profile: obj_str(d, "profile")?,
+            },
+        });
+    }
+    let mut models = Vec::new();
+    for m in p.obj_list("models")? {
+        if let Some(id) = obj_str(&m, "model_id")? {
+            models.push(id);
+        }
+    }
+    s.store.log_inputs(&run_id, inputs, models).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn log_outputs(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let run_id = p.req_str("run_id")?;
+    let mut models = Vec::new();
+    for m in p.obj_list("models")? {
+        let id = obj_str(&m, "model_id")?.ok_or_else(|| missing_value("model_id"))?;
+        let step = m.get("step").map(|v| value_i64("step", v)).transpose()?.unwrap_or(0);
+        models.push((id, step));
+    }
+    s.store.log_outputs(&run_id, models).await?;
+    Ok(Json(json!({})))
+}
+
+pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let req = SearchRunsRequest {
+        experiment_ids: p.str_list("experiment_ids")?,
+        filter: p.opt_str("filter")?.unwrap_or_default(),
+        view_type: p.opt_str("run_view_type")?.map(|v| ViewType::parse(&v)).transpose()?.unwrap_or_default(),
+        max_results: p.opt_i64("max_results")?,
+        order_by: p.str_list("order_by")?,
+        page_token: p.opt_str("page_token")?,
+    };
+    let page = s.store.search_runs(req).await?;
+    let mut out = Map::new();
+    if !page.items.is_empty() {
+        out.insert("runs".into(), Value::Array(page.items.iter().map(wire::run).collect()));
+    }
+    if let Some(t) = page.next_page_token {
+        out.insert("next_page_token".into(), json!(t));
+    }
+    Ok(Json(Value::Object(out)))
+}

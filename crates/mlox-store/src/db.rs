@@ -1,0 +1,162 @@
+//! A small dynamic SQL layer shared by both backends.
+//!
+//! Store logic is written once against [`Conn`]; SQL uses `?` placeholders, which the
+//! PostgreSQL connection rewrites to `$n`. Every value from a user travels as a bound
+//! [`SqlValue`], never as SQL text.
+
+use mlox_core::MlflowError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Int(v)
+    }
+}
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_string())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(v: &String) -> Self {
+        SqlValue::Text(v.clone())
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<SqlValue>);
+
+impl Row {
+    pub fn text(&self, i: usize) -> String {
+        match &self.0[i] {
+            SqlValue::Text(s) => s.clone(),
+            SqlValue::Int(v) => v.to_string(),
+            SqlValue::Real(v) => v.to_string(),
+            SqlValue::Null => String::new(),
+        }
+    }
+    pub fn opt_text(&self, i: usize) -> Option<String> {
+        match &self.0[i] {
+            SqlValue::Null => None,
+            _ => Some(self.text(i)),
+        }
+    }
+    pub fn int(&self, i: usize) -> i64 {
+        self.opt_int(i).unwrap_or(0)
+    }
+    pub fn opt_int(&self, i: usize) -> Option<i64> {
+        match &self.0[i] {
+            SqlValue::Int(v) => Some(*v),
+            SqlValue::Real(v) => Some(*v as i64),
+            SqlValue::Text(s) => s.parse().ok(),
+            SqlValue::Null => None,
+        }
+    }
+    pub fn real(&self, i: usize) -> f64 {
+        match &self.0[i] {
+            SqlValue::Int(v) => *v as f64,
+            SqlValue::Real(v) => *v,
+            SqlValue::Text(s) => s.parse().unwrap_or(f64::NAN),
+            SqlValue::Null => f64::NAN,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Database errors, kept apart from MLflow errors until the store boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<DbError> for MlflowError {
+    fn from(e: DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        MlflowError::internal("internal database error")
+    }
+}
+
+/// A connection inside a transaction. Implemented by both backends.
+pub trait Conn {
+    fn dialect(&self) -> Dialect;
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError>;
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError>;
+
+    fn query_opt(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL.
+pub fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut in_quote = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                in_quote = !in_quote;
+                out.push(c);
+            }
+            '?' if !in_quote => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Placeholders for an IN list: `?, ?, ?`.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(numbered_placeholders("a = ? AND b = '?' AND c IN (?, ?)"), "a = $1 AND b = '?' AND c IN ($2, $3)");
+    }
+}

@@ -1,0 +1,245 @@
+//! mlox-store: the SQL tracking store, one implementation of
+//! [`mlox_core::store::TrackingStore`] over two backends — embedded SQLite (the default)
+//! and PostgreSQL — with migrations embedded in the binary.
+//!
+//! It knows nothing about HTTP or MLflow's JSON; it speaks `mlox-core` types only.
+
+pub mod db;
+mod migrate;
+mod names;
+mod postgres;
+mod search_sql;
+mod sqlite;
+pub mod tracking;
+
+/// The conformance suite every backend must pass (used by this crate's tests).
+pub mod testsuite;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use mlox_core::entities::*;
+use mlox_core::store::TrackingStore;
+use mlox_core::{MlflowError, Result};
+
+pub use migrate::latest_version as schema_version;
+
+use crate::db::Conn;
+
+/// Where the store lives, parsed from a `--backend-store-uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUri {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl StoreUri {
+    /// Parses SQLAlchemy-style URIs as MLflow accepts them:
+    /// `sqlite:///relative.db`, `sqlite:////absolute.db`, `postgresql://user:pass@host:port/db`
+    /// (a `+driver` suffix such as `postgresql+psycopg2` is accepted and ignored).
+    pub fn parse(uri: &str) -> Result<Self> {
+        if let Some(rest) = uri.strip_prefix("sqlite://") {
+            let path = rest.strip_prefix('/').unwrap_or(rest);
+            if path.is_empty() || path == ":memory:" {
+                return Err(MlflowError::invalid("an in-memory SQLite store is not supported; give a file path, e.g. sqlite:///mlox.db"));
+            }
+            let path = path.split('?').next().unwrap_or(path);
+            return Ok(StoreUri::Sqlite(PathBuf::from(path)));
+        }
+        let (scheme, rest) = uri
+            .split_once("://")
+            .ok_or_else(|| MlflowError::invalid(format!("unsupported backend store URI '{uri}': expected sqlite:///path or postgresql://…")))?;
+        let base = scheme.split('+').next().unwrap_or(scheme);
+        match base {
+            "postgresql" | "postgres" => Ok(StoreUri::Postgres(format!("postgresql://{rest}"))),
+            _ => Err(MlflowError::invalid(format!(
+                "unsupported backend store URI scheme '{scheme}': mlox supports sqlite:///path and postgresql://user:pass@host:port/db"
+            ))),
+        }
+    }
+}
+
+enum Db {
+    Sqlite(sqlite::SqliteDb),
+    Postgres(postgres::PgDb),
+}
+
+impl Db {
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        match self {
+            Db::Sqlite(db) => db.write(f).await,
+            Db::Postgres(db) => db.write(f).await,
+        }
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        match self {
+            Db::Sqlite(db) => db.read(f).await,
+            Db::Postgres(db) => db.read(f).await,
+        }
+    }
+}
+
+/// The SQL tracking store.
+pub struct SqlStore {
+    db: Db,
+    artifact_root: String,
+}
+
+/// Options for opening a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Root under which new experiments get their artifact location (`<root>/<id>`).
+    pub default_artifact_root: String,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { default_artifact_root: "mlflow-artifacts:".into(), max_connections: 10 }
+    }
+}
+
+impl SqlStore {
+    /// Opens the store, applying pending migrations under a lock and creating the
+    /// default experiment.
+    pub async fn open(uri: &StoreUri, opts: StoreOptions) -> Result<Self> {
+        let db = match uri {
+            StoreUri::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || sqlite::SqliteDb::open(&path))
+                    .await
+                    .map_err(|e| MlflowError::internal(e.to_string()))?
+                    .map(Db::Sqlite)
+            }
+            StoreUri::Postgres(url) => {
+                let url = url.clone();
+                let max = opts.max_connections;
+                tokio::task::spawn_blocking(move || postgres::PgDb::open(&url, max))
+                    .await
+                    .map_err(|e| MlflowError::internal(e.to_string()))?
+                    .map(Db::Postgres)
+            }
+        }
+        .map_err(|e| MlflowError::internal(format!("cannot open the backend store: {e}")))?;
+        let store = SqlStore { db, artifact_root: opts.default_artifact_root };
+        let root = store.artifact_root.clone();
+        store.db.write(move |c| tracking::ensure_default_experiment(c, &root)).await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations only (`mlox db upgrade`); returns the schema version.
+    pub async fn upgrade(uri: &StoreUri) -> Result<i64> {
+        SqlStore::open(uri, StoreOptions::default()).await?;
+        Ok(schema_version())
+    }
+}
+
+#[async_trait]
+impl TrackingStore for SqlStore {
+    async fn create_experiment(&self, name: String, artifact_location: Option<String>, tags: Vec<Tag>) -> Result<String> {
+        let root = self.artifact_root.clone();
+        self.db.write(move |c| tracking::create_experiment(c, &root, name, artifact_location, tags)).await
+    }
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        let id = experiment_id.to_string();
+        self.db.read(move |c| tracking::get_experiment(c, &id)).await
+    }
+    async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
+        let name = name.to_string();
+        self.db.read(move |c| tracking::get_experiment_by_name(c, &name)).await
+    }
+    async fn search_experiments(&self, req: SearchExperimentsRequest) -> Result<Page<Experiment>> {
+        self.db.read(move |c| tracking::search_experiments(c, req)).await
+    }
+    async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db.write(move |c| tracking::set_experiment_lifecycle(c, &id, true)).await
+    }
+    async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db.write(move |c| tracking::set_experiment_lifecycle(c, &id, false)).await
+    }
+    async fn rename_experiment(&self, experiment_id: &str, new_name: String) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db.write(move |c| tracking::rename_experiment(c, &id, new_name)).await
+    }
+    async fn set_experiment_tag(&self, experiment_id: &str, tag: Tag) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db.write(move |c| tracking::set_experiment_tag(c, &id, tag)).await
+    }
+    async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        let (id, key) = (experiment_id.to_string(), key.to_string());
+        self.db.write(move |c| tracking::delete_experiment_tag(c, &id, &key)).await
+    }
+    async fn create_run(&self, run: NewRun) -> Result<Run> {
+        self.db.write(move |c| tracking::create_run(c, run)).await
+    }
+    async fn get_run(&self, run_id: &str) -> Result<Run> {
+        let id = run_id.to_string();
+        self.db.read(move |c| tracking::get_run(c, &id)).await
+    }
+    async fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
+        let id = run_id.to_string();
+        self.db.write(move |c| tracking::update_run(c, &id, update)).await
+    }
+    async fn delete_run(&self, run_id: &str) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |c| tracking::set_run_lifecycle(c, &id, true)).await
+    }
+    async fn restore_run(&self, run_id: &str) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |c| tracking::set_run_lifecycle(c, &id, false)).await
+    }
+    async fn log_batch(&self, run_id: &str, metrics: Vec<Metric>, params: Vec<Param>, tags: Vec<Tag>) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |c| tracking::log_batch(c, &id, metrics, params, tags)).await
+    }
+    async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        let (id, key) = (run_id.to_string(), key.to_string());
+        self.db.write(move |c| tracking::delete_tag(c, &id, &key)).await
+    }
+    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, model_ids: Vec<String>) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |c| tracking::log_inputs(c, &id, datasets, model_ids)).await
+    }
+    async fn log_outputs(&self, run_id: &str, models: Vec<(String, i64)>) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |c| tracking::log_outputs(c, &id, models)).await
+    }
+    async fn search_runs(&self, req: SearchRunsRequest) -> Result<Page<Run>> {
+        self.db.read(move |c| tracking::search_runs(c, req)).await
+    }
+    async fn get_metric_history(&self, req: MetricHistoryRequest) -> Result<Page<Metric>> {
+        self.db.read(move |c| tracking::get_metric_history(c, req)).await
+    }
+    async fn get_metric_history_bulk_interval(&self, req: BulkIntervalRequest) -> Result<Vec<MetricWithRunId>> {
+        self.db.read(move |c| tracking::get_metric_history_bulk_interval(c, req)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_uris() {
+        assert_eq!(StoreUri::parse("sqlite:///mlox.db").unwrap(), StoreUri::Sqlite("mlox.db".into()));
+        assert_eq!(StoreUri::parse("sqlite:////tmp/x.db").unwrap(), StoreUri::Sqlite("/tmp/x.db".into()));
+        assert_eq!(
+            StoreUri::parse("postgresql+psycopg2://u:p@h:5432/db").unwrap(),
+            StoreUri::Postgres("postgresql://u:p@h:5432/db".into())
+        );
+        assert!(StoreUri::parse("mysql://x").is_err());
+        assert!(StoreUri::parse("nonsense").is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! Schema migrations, embedded in the binary and applied in order under a lock.
+
+use crate::db::{Conn, DbError, Dialect, SqlValue};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "tracking",
+    sqlite: include_str!("../migrations/sqlite/0001_tracking.sql"),
+    postgres: include_str!("../migrations/postgres/0001_tracking.sql"),
+}];
+
+/// A backend's way of running work while holding the migration lock.
+pub(crate) trait Migrator {
+    fn dialect(&self) -> Dialect;
+    fn locked(&mut self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>) -> Result<(), DbError>;
+}
+
+/// The schema version this binary expects.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Applies every migration not yet recorded; returns the versions applied.
+pub(crate) fn apply(m: &mut dyn Migrator) -> Result<Vec<i64>, DbError> {
+    let dialect = m.dialect();
+    let mut applied = Vec::new();
+    m.locked(&mut |conn| {
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS mlox_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            &[],
+        )?;
+        let current = conn
+            .query_opt("SELECT MAX(version) FROM mlox_schema_migrations", &[])?
+            .and_then(|r| r.opt_int(0))
+            .unwrap_or(0);
+        if current > latest_version() {
+            return Err(DbError::Other(format!(
+                "the database schema is at version {current}, newer than this mlox ({}); upgrade mlox",
+                latest_version()
+            )));
+        }
+        for mig in MIGRATIONS.iter().filter(|m| m.version > current) {
+            let sql = match dialect {
+                Dialect::Sqlite => mig.sqlite,
+                Dialect::Postgres => mig.postgres,
+            };
+            for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                conn.execute(stmt, &[])?;
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            conn.execute(
+                "INSERT INTO mlox_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                &[SqlValue::Int(mig.version), SqlValue::from(mig.name), SqlValue::Int(now)],
+            )?;
+            applied.push(mig.version);
+        }
+        Ok(())
+    })?;
+    Ok(applied)
+}

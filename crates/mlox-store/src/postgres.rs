@@ -1,0 +1,165 @@
+//! The PostgreSQL backend: a bounded pool of connections; each write is one transaction.
+
+use std::time::Duration;
+
+use mlox_core::{MlflowError, Result};
+use postgres::types::{IsNull, ToSql, Type};
+use postgres::NoTls;
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, SqlValue};
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+pub struct PgDb {
+    pool: Pool,
+}
+
+impl ToSql for SqlValue {
+    fn to_sql(&self, ty: &Type, out: &mut postgres::types::private::BytesMut) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        // Coerce to the type PostgreSQL inferred for the placeholder.
+        match (self, ty) {
+            (SqlValue::Null, _) => Ok(IsNull::Yes),
+            (SqlValue::Int(v), &Type::INT4) => (*v as i32).to_sql(ty, out),
+            (SqlValue::Int(v), &Type::INT2) => (*v as i16).to_sql(ty, out),
+            (SqlValue::Int(v), &Type::FLOAT8) => (*v as f64).to_sql(ty, out),
+            (SqlValue::Int(v), &Type::FLOAT4) => (*v as f32).to_sql(ty, out),
+            (SqlValue::Int(v), &Type::TEXT | &Type::VARCHAR) => v.to_string().to_sql(ty, out),
+            (SqlValue::Int(v), _) => v.to_sql(ty, out),
+            (SqlValue::Real(v), &Type::INT8) => (*v as i64).to_sql(ty, out),
+            (SqlValue::Real(v), &Type::INT4) => (*v as i32).to_sql(ty, out),
+            (SqlValue::Real(v), &Type::TEXT | &Type::VARCHAR) => v.to_string().to_sql(ty, out),
+            (SqlValue::Real(v), _) => v.to_sql(ty, out),
+            (SqlValue::Text(s), &Type::INT8) => s.parse::<i64>()?.to_sql(ty, out),
+            (SqlValue::Text(s), &Type::FLOAT8) => s.parse::<f64>()?.to_sql(ty, out),
+            (SqlValue::Text(s), _) => s.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+struct PgConn<'a, 'b>(&'a mut postgres::Transaction<'b>);
+
+fn pg_err(e: postgres::Error) -> DbError {
+    if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+        DbError::UniqueViolation(e.to_string())
+    } else {
+        DbError::Postgres(e)
+    }
+}
+
+impl Conn for PgConn<'_, '_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
+        let sql = numbered_placeholders(sql);
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let stmt = self.0.prepare(&sql).map_err(pg_err)?;
+        let rows = self.0.query(&stmt, &refs).map_err(pg_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut vals = Vec::with_capacity(r.len());
+            for (i, col) in r.columns().iter().enumerate() {
+                let v = match *col.type_() {
+                    Type::INT8 => r.try_get::<_, Option<i64>>(i).map_err(pg_err)?.map(SqlValue::Int),
+                    Type::INT4 => r.try_get::<_, Option<i32>>(i).map_err(pg_err)?.map(|v| SqlValue::Int(v.into())),
+                    Type::INT2 => r.try_get::<_, Option<i16>>(i).map_err(pg_err)?.map(|v| SqlValue::Int(v.into())),
+                    Type::FLOAT8 => r.try_get::<_, Option<f64>>(i).map_err(pg_err)?.map(SqlValue::Real),
+                    Type::FLOAT4 => r.try_get::<_, Option<f32>>(i).map_err(pg_err)?.map(|v| SqlValue::Real(v.into())),
+                    Type::BOOL => r.try_get::<_, Option<bool>>(i).map_err(pg_err)?.map(|v| SqlValue::Int(v.into())),
+                    _ => r.try_get::<_, Option<String>>(i).map_err(pg_err)?.map(SqlValue::Text),
+                };
+                vals.push(v.unwrap_or(SqlValue::Null));
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
+        let sql = numbered_placeholders(sql);
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.0.execute(sql.as_str(), &refs).map_err(pg_err)
+    }
+}
+
+struct PgMigrator<'a>(&'a mut postgres::Client);
+
+impl crate::migrate::Migrator for PgMigrator<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+    fn locked(&mut self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>) -> Result<(), DbError> {
+        let mut tx = self.0.transaction().map_err(pg_err)?;
+        // One migrator at a time across every server sharing this database.
+        tx.execute("SELECT pg_advisory_xact_lock(7340291)", &[]).map_err(pg_err)?;
+        f(&mut PgConn(&mut tx))?;
+        tx.commit().map_err(pg_err)
+    }
+}
+
+impl PgDb {
+    pub fn open(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| DbError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections)
+            .connection_timeout(Duration::from_secs(30))
+            .build(manager)?;
+        let mut client = pool.get()?;
+        crate::migrate::apply(&mut PgMigrator(&mut client))?;
+        Ok(PgDb { pool })
+    }
+
+    async fn run<T, F>(&self, f: F, read_only: bool) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = pool.get().map_err(DbError::from)?;
+            let mut tx = if read_only {
+                client.build_transaction().read_only(true).start().map_err(pg_err)?
+            } else {
+                client.transaction().map_err(pg_err)?
+            };
+            let result = f(&mut PgConn(&mut tx));
+            match result {
+                Ok(v) => {
+                    tx.commit().map_err(pg_err)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = tx.rollback();
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(|e| MlflowError::internal(format!("database task failed: {e}")))?
+    }
+
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        self.run(f, false).await
+    }
+
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        self.run(f, true).await
+    }
+}

@@ -1,0 +1,277 @@
+//! The embedded SQLite backend.
+//!
+//! One writer thread owns the only write connection. Requests queue on a channel; the
+//! writer takes every request waiting at that moment, runs each inside its own savepoint
+//! of one transaction, commits once and only then answers them all (group commit). More
+//! concurrent writers therefore mean bigger transactions, not lock contention, and SQLite
+//! never reports "database is locked". Readers use a small pool of WAL read connections.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use mlox_core::{MlflowError, Result};
+use rusqlite::types::{ToSqlOutput, Value as RValue, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::db::{Conn, DbError, Dialect, Row, SqlValue};
+
+/// Largest number of requests committed in one transaction.
+const MAX_GROUP: usize = 512;
+const READERS: usize = 8;
+
+struct SqliteConn<'a>(&'a Connection);
+
+impl rusqlite::ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            SqlValue::Null => ToSqlOutput::Owned(RValue::Null),
+            SqlValue::Int(v) => ToSqlOutput::Owned(RValue::Integer(*v)),
+            SqlValue::Real(v) => ToSqlOutput::Owned(RValue::Real(*v)),
+            SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+impl Conn for SqliteConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let ncols = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(ncols);
+            for i in 0..ncols {
+                vals.push(match r.get_ref(i)? {
+                    ValueRef::Null => SqlValue::Null,
+                    ValueRef::Integer(v) => SqlValue::Int(v),
+                    ValueRef::Real(v) => SqlValue::Real(v),
+                    ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => SqlValue::Text(String::from_utf8_lossy(b).into_owned()),
+                });
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        match stmt.execute(rusqlite::params_from_iter(params.iter())) {
+            Ok(n) => Ok(n as u64),
+            Err(rusqlite::Error::SqliteFailure(e, msg)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(DbError::UniqueViolation(msg.unwrap_or_default()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A unit of work for the writer: runs inside a savepoint, reports whether it succeeded,
+/// and returns a callback that delivers the outcome once the commit is known.
+type Job = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Box<dyn FnOnce(Option<&str>) + Send>) + Send>;
+
+pub struct SqliteDb {
+    path: PathBuf,
+    writer: mpsc::UnboundedSender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_permits: Arc<Semaphore>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "case_sensitive_like", true)?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(())
+}
+
+fn open(path: &Path, read_only: bool) -> Result<Connection, DbError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database file, applies migrations and starts the writer.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| DbError::Other(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let conn = open(path, false)?;
+        // WAL: readers never block the writer; synchronous=NORMAL keeps every committed
+        // transaction across a crash of the process (the WAL is in the OS page cache),
+        // fsyncing at checkpoints only.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        crate::migrate::apply(&mut SqliteTx::new(&conn))?;
+        let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        std::thread::Builder::new()
+            .name("mlox-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| DbError::Other(e.to_string()))?;
+        Ok(SqliteDb {
+            path: path.to_path_buf(),
+            writer: tx,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            reader_permits: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let deliver = Box::new(move |commit_error: Option<&str>| {
+                let outcome = match commit_error {
+                    Some(e) if ok => Err(MlflowError::internal(format!("commit failed: {e}"))),
+                    _ => result,
+                };
+                let _ = tx.send(outcome);
+            });
+            (ok, deliver)
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| MlflowError::internal("the store's writer has stopped"))?;
+        rx.await
+            .map_err(|_| MlflowError::internal("the store's writer dropped a request"))?
+    }
+
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        let permit = self
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| MlflowError::internal("reader pool closed"))?;
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let pooled = readers.lock().map_err(|_| MlflowError::internal("reader pool poisoned"))?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open(&path, true)?,
+            };
+            // A read transaction gives every read one consistent snapshot.
+            let result = (|| {
+                conn.execute_batch("BEGIN").map_err(DbError::from)?;
+                let r = f(&mut SqliteConn(&conn));
+                conn.execute_batch("COMMIT").map_err(DbError::from)?;
+                r
+            })();
+            if conn.is_autocommit() {
+                if let Ok(mut pool) = readers.lock() {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|e| MlflowError::internal(format!("reader task failed: {e}")))?
+    }
+}
+
+/// Runs the migrations inside one IMMEDIATE transaction, which is SQLite's lock.
+struct SqliteTx<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> SqliteTx<'a> {
+    fn new(conn: &'a Connection) -> Self {
+        SqliteTx { conn }
+    }
+}
+
+impl crate::migrate::Migrator for SqliteTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+    fn locked(&mut self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>) -> Result<(), DbError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(&mut SqliteConn(self.conn)) {
+            Ok(()) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut deliveries = Vec::with_capacity(batch.len());
+        let begin = conn.execute_batch("BEGIN IMMEDIATE");
+        if let Err(e) = begin {
+            // Never run a job outside a transaction: dropping a job drops its reply
+            // channel, and its caller gets an internal error.
+            tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+            batch.clear();
+            continue;
+        }
+        for job in batch.drain(..) {
+            if conn.execute_batch("SAVEPOINT job").is_err() {
+                continue;
+            }
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut SqliteConn(&conn))));
+            match outcome {
+                Ok((true, deliver)) => {
+                    let _ = conn.execute_batch("RELEASE job");
+                    deliveries.push(deliver);
+                }
+                Ok((false, deliver)) => {
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    deliveries.push(deliver);
+                }
+                Err(_) => {
+                    tracing::error!("a store write panicked; its changes were rolled back");
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                }
+            }
+        }
+        let commit = conn.execute_batch("COMMIT");
+        let err = commit.as_ref().err().map(|e| e.to_string());
+        if err.is_some() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for deliver in deliveries {
+            deliver(err.as_deref());
+        }
+    }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Python venv with the pinned mlflow client,
+# PostgreSQL) and runs every test: Rust unit/integration tests (store conformance on
+# SQLite and PostgreSQL, HTTP error tests, the kill -9 durability test) and the Python
+# compatibility suite against mlox (SQLite and PostgreSQL) and against the real MLflow
+# server. Safe to run repeatedly; exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=$ROOT/.test-cache
+mkdir -p "$CACHE"
+export CARGO_TERM_COLOR=never
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test dependencies"
+bash scripts/install-test-deps.sh
+
+step "building (release, once for binary and tests)"
+cargo build --release --workspace --bins --tests
+
+step "starting a throwaway PostgreSQL server"
+PGDIR=$CACHE/pg
+bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true
+rm -rf "$PGDIR"
+PG_URL=$(bash scripts/pg-test-server.sh start "$PGDIR" | tail -n 1)
+cleanup() { bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+echo "PostgreSQL at $PG_URL"
+
+status=0
+step "cargo test (SQLite and PostgreSQL)"
+MLOX_TEST_POSTGRES_URL=$PG_URL cargo test --release --workspace 2>&1 | tee "$CACHE/cargo-test.log" || status=1
+
+PY=$ROOT/.venv/bin/python
+export MLOX_BIN=$ROOT/target/release/mlox
+
+step "compat suite against mlox (SQLite)"
+MLOX_COMPAT_TARGET=mlox $PY -m pytest tests/compat -q -p no:cacheprovider || status=1
+
+step "compat suite against mlox (PostgreSQL)"
+PG_COMPAT_URL=${PG_URL%/*}/mlox_compat
+bash scripts/pg-test-server.sh createdb "$PGDIR" mlox_compat >/dev/null
+MLOX_COMPAT_TARGET=mlox MLOX_COMPAT_BACKEND_URI=$PG_COMPAT_URL $PY -m pytest tests/compat -q -p no:cacheprovider || status=1
+
+step "compat suite against the real MLflow server (proves the tests encode MLflow's behaviour)"
+MLOX_COMPAT_TARGET=mlflow $PY -m pytest tests/compat -q -p no:cacheprovider || status=1
+
+if [ "$status" -ne 0 ]; then
+  step "FAILED"
+else
+  step "all tests passed"
+fi
+exit $status

@@ -1,0 +1,266 @@
+"""Session setup for the MLflow compatibility suite.
+
+The suite talks to a tracking server only through the official ``mlflow`` client
+(plus a few raw HTTP checks with ``requests``). Which server is started is chosen by
+environment variables:
+
+* ``MLOX_COMPAT_TARGET=mlox`` (default): runs ``$MLOX_BIN`` (default
+  ``target/release/mlox``) with a fresh SQLite store, or the store named by
+  ``MLOX_COMPAT_BACKEND_URI`` (e.g. a PostgreSQL URL from scripts/pg-test-server.sh).
+* ``MLOX_COMPAT_TARGET=mlflow``: runs the reference ``mlflow server`` from the same
+  virtualenv as the interpreter running pytest.
+* ``MLOX_COMPAT_URL=http://host:port``: use an already running server, start nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Fail fast instead of retrying with exponential backoff when the server misbehaves.
+# (Set before mlflow reads them; these are ordinary client configuration variables.)
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+# Keep the client from contacting anything but the tracking server.
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+MLOX_START_TIMEOUT = 30.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MLFLOW_START_TIMEOUT = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Server:
+    """A server subprocess whose combined output is copied to a log file."""
+
+    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None):
+        self.argv = argv
+        self.log_path = log_path
+        self.url: str | None = None
+        self._url_found = threading.Event()
+        self._log = open(log_path, "w", buffering=1)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # own process group: we can kill workers too
+        )
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._log.write(line)
+            plain = _ANSI.sub("", line)
+            if self.url is None and "Listening on" in plain:
+                m = re.search(r"https?://\S+", plain[plain.index("Listening on") :])
+                if m:
+                    self.url = m.group(0).rstrip("/.,;'\")")
+                    self._url_found.set()
+        self._url_found.set()  # EOF: wake up waiters
+
+    def wait_for_url(self, timeout: float) -> str:
+        self._url_found.wait(timeout)
+        if self.url is None:
+            self.fail(f"did not print 'Listening on http://...' within {timeout:.0f} s")
+        return self.url
+
+    def wait_healthy(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.fail(f"exited with code {self.proc.returncode}")
+            try:
+                r = requests.get(f"{url}/health", timeout=2)
+                if r.status_code == 200:
+                    return
+                last = f"HTTP {r.status_code}"
+            except requests.RequestException as e:
+                last = repr(e)
+            time.sleep(0.2)
+        self.fail(f"GET {url}/health not 200 within {timeout:.0f} s (last: {last})")
+
+    def fail(self, why: str) -> None:
+        self.stop()
+        try:
+            tail = self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            tail = ""
+        pytest.exit(
+            f"server {' '.join(self.argv)} {why}\n--- log tail ({self.log_path}) ---\n{tail}",
+            returncode=3,
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._reader.join(5)
+        self._log.close()
+
+
+def _start_mlox(tmp: Path) -> _Server:
+    binary = Path(os.environ.get("MLOX_BIN", REPO_ROOT / "target" / "release" / "mlox"))
+    if not binary.is_absolute():
+        binary = REPO_ROOT / binary
+    if not binary.exists():
+        pytest.exit(f"mlox binary not found at {binary} (build it or set MLOX_BIN)", returncode=4)
+    backend = os.environ.get("MLOX_COMPAT_BACKEND_URI") or f"sqlite:///{tmp}/mlox.db"
+    argv = [
+        str(binary), "server",
+        "--host", "127.0.0.1",
+        "--port", "0",
+        "--backend-store-uri", backend,
+        "--default-artifact-root", str(tmp / "art"),
+    ]  # fmt: skip
+    srv = _Server(argv, tmp / "server.log")
+    url = srv.wait_for_url(MLOX_START_TIMEOUT)
+    srv.wait_healthy(url, MLOX_START_TIMEOUT)
+    return srv
+
+
+def _start_mlflow(tmp: Path) -> _Server:
+    mlflow_exe = Path(sys.executable).parent / "mlflow"
+    if not mlflow_exe.exists():
+        found = shutil.which("mlflow")
+        if not found:
+            pytest.exit("mlflow executable not found next to the Python interpreter", returncode=4)
+        mlflow_exe = Path(found)
+    port = _free_port()
+    backend = os.environ.get("MLOX_COMPAT_BACKEND_URI") or f"sqlite:///{tmp}/mlflow.db"
+    argv = [
+        str(mlflow_exe), "server",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "2",
+        "--backend-store-uri", backend,
+        "--artifacts-destination", str(tmp / "art"),
+    ]  # fmt: skip
+    srv = _Server(argv, tmp / "server.log")
+    srv.url = f"http://127.0.0.1:{port}"
+    srv.wait_healthy(srv.url, MLFLOW_START_TIMEOUT)
+    return srv
+
+
+def pytest_report_header(config):
+    target = os.environ.get("MLOX_COMPAT_URL") or os.environ.get("MLOX_COMPAT_TARGET", "mlox")
+    return f"mlox compat target: {target}"
+
+
+@pytest.fixture(scope="session")
+def target() -> str:
+    """'mlox' or 'mlflow' (or 'url' when MLOX_COMPAT_URL points at a running server)."""
+    if os.environ.get("MLOX_COMPAT_URL"):
+        return "url"
+    return os.environ.get("MLOX_COMPAT_TARGET", "mlox")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tracking_uri(target: str):
+    """Start the server under test and point the mlflow client at it."""
+    import mlflow
+
+    server = None
+    tmp = Path(tempfile.mkdtemp(prefix="mlox-compat-"))
+    try:
+        if target == "url":
+            url = os.environ["MLOX_COMPAT_URL"].rstrip("/")
+        elif target == "mlox":
+            server = _start_mlox(tmp)
+            url = server.url
+        elif target == "mlflow":
+            server = _start_mlflow(tmp)
+            url = server.url
+        else:
+            pytest.exit(f"unknown MLOX_COMPAT_TARGET={target!r} (mlox|mlflow)", returncode=4)
+        os.environ["MLFLOW_TRACKING_URI"] = url
+        mlflow.set_tracking_uri(url)
+        yield url
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        if server is not None:
+            server.stop()
+        if os.environ.get("MLOX_COMPAT_KEEP_TMP"):
+            print(f"\nmlox compat: kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def client(tracking_uri):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
+
+
+@pytest.fixture
+def base_url(tracking_uri) -> str:
+    return tracking_uri
+
+
+def unique(prefix: str = "exp") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def exp_name() -> str:
+    return unique("compat")
+
+
+@pytest.fixture
+def experiment_id(client, exp_name) -> str:
+    """A fresh experiment for the test."""
+    return client.create_experiment(exp_name)
+
+
+@pytest.fixture(autouse=True)
+def _no_active_run():
+    """Make sure a failing test doesn't leak an active fluent run into the next one."""
+    import mlflow
+
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+def server_message(exc) -> str:
+    """The server's error message (the client prefixes it with '<ERROR_CODE>: ')."""
+    msg = exc.message
+    prefix = f"{exc.error_code}: "
+    return msg[len(prefix) :] if msg.startswith(prefix) else msg
