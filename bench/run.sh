@@ -38,7 +38,7 @@ LG_THREADS=${BENCH_LOADGEN_THREADS:-1}
 MLFLOW_VERSION=3.17.2
 
 # The command as it was typed, with the BENCH_* settings that were in force.
-CMD_TEXT="$(env | grep '^BENCH_' | sort | tr '\n' ' ')bench/run.sh${*:+ $*}"
+CMD_TEXT="$( (env | grep '^BENCH_' || true) | sort | tr '\n' ' ')bench/run.sh${*:+ $*}"
 
 OUT=$ROOT/bench/out
 WORK=$(mktemp -d /tmp/mlox-bench.XXXXXX)
@@ -213,7 +213,8 @@ bench_server() {
 step "load generator ceiling (null server)"
 mkdir -p "$OUT/null"
 NPORT=$("$LG" free-port)
-"$LG" null-server --port "$NPORT" >"$OUT/null/server.log" 2>&1 &
+# Two runtime threads, like mlox (a multi-threaded server on the 2 cores).
+"$LG" --threads 2 null-server --port "$NPORT" >"$OUT/null/server.log" 2>&1 &
 NULL_PID=$!
 SURL=http://127.0.0.1:$NPORT
 lg --url "$SURL" wait-healthy --timeout-s 10 >/dev/null
@@ -274,10 +275,11 @@ step "writing bench/RESULTS.md"
 note "Total benchmark time: $(($(date +%s) - BENCH_START)) s (build included)."
 mlflow_v=$([[ -n $VENV ]] && "$VENV/bin/python" -c 'from importlib.metadata import version; print(version("mlflow"))' || echo "not run")
 mlox_v=$("$MLOX" --version 2>/dev/null || echo "mlox")
-python3 - "$OUT/meta.json" "$NOTES" "$mlflow_v" "$mlox_v" "$SECS" "$LG_THREADS" <<'EOF'
+python3 - "$OUT/meta.json" "$NOTES" "$mlflow_v" "$mlox_v" "$SECS" "$LG_THREADS" "$RUNS" "$POINTS" <<'EOF'
 import json, sys
-out, notes, mlflow_v, mlox_v, secs, threads = sys.argv[1:]
+out, notes, mlflow_v, mlox_v, secs, threads, runs, points = sys.argv[1:]
 meta = {
+    "params": {"runs": int(runs), "points": int(points)},
     "Servers": f"MLflow {mlflow_v} (`mlflow server`, default workers); {mlox_v}",
     "Throughput scenarios": f"{secs} s each, closed loop; load generator on {threads} runtime thread(s), on the same machine",
     "notes": [l.rstrip("\n") for l in open(notes) if l.strip()],

@@ -39,7 +39,7 @@ MLOX_COMPAT_TARGET=mlox $PY -m pytest tests/compat -q -p no:cacheprovider || sta
 
 step "compat suite against mlox (PostgreSQL)"
 PG_COMPAT_URL=${PG_URL%/*}/mlox_compat
-bash scripts/pg-test-server.sh createdb "$PGDIR" mlox_compat >/dev/null
+psql -q "$PG_URL" -c "CREATE DATABASE mlox_compat" >/dev/null
 MLOX_COMPAT_TARGET=mlox MLOX_COMPAT_BACKEND_URI=$PG_COMPAT_URL $PY -m pytest tests/compat -q -p no:cacheprovider || status=1
 
 step "compat suite against the real MLflow server (proves the tests encode MLflow's behaviour)"

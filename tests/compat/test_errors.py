@@ -102,19 +102,20 @@ def test_bad_filter_string(client, experiment_id, filter_string, message):
         client.search_runs([experiment_id], filter_string)
     assert e.value.error_code == "INVALID_PARAMETER_VALUE"
     assert e.value.get_http_status_code() == 400
-    assert server_message(e.value) == message
+    # mlox appends where the error is (" (at position N: expected …)") to MLflow's text.
+    assert server_message(e.value).startswith(message)
 
 
 def test_bad_order_by(client, experiment_id):
     with pytest.raises(MlflowException) as e:
         client.search_runs([experiment_id], "", order_by=["metrics.acc DESC ASC"])
     assert e.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert server_message(e.value) == (
+    assert server_message(e.value).startswith(
         "Invalid order_by clause 'metrics.acc DESC ASC'. Could not be parsed."
     )
     with pytest.raises(MlflowException) as e:
         client.search_runs([experiment_id], "", order_by=["metrics.acc sideways"])
-    assert server_message(e.value) == (
+    assert server_message(e.value).startswith(
         "Invalid ordering key in order_by clause 'metrics.acc sideways'."
     )
 

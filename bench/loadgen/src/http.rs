@@ -141,13 +141,21 @@ impl Api {
         v.pointer("/experiment/experiment_id")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| anyhow!("experiments/get-by-name: no experiment.experiment_id in {}", short(&v)))
+            .ok_or_else(|| {
+                anyhow!(
+                    "experiments/get-by-name: no experiment.experiment_id in {}",
+                    short(&v)
+                )
+            })
     }
 }
 
 async fn finish(resp: reqwest::Response, method: &str, path: &str) -> Result<Vec<u8>> {
     let status = resp.status();
-    let body = resp.bytes().await.with_context(|| format!("{method} {path}: reading body"))?;
+    let body = resp
+        .bytes()
+        .await
+        .with_context(|| format!("{method} {path}: reading body"))?;
     if !status.is_success() {
         bail!("{method} {path}: HTTP {status}: {}", snippet(&body));
     }

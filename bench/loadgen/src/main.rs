@@ -20,7 +20,11 @@ use serde_json::Value;
 use scenarios::{Kind, Load};
 
 #[derive(Parser)]
-#[command(name = "mlox-loadgen", version, about = "Load generator for the mlox / MLflow benchmark (bench/)")]
+#[command(
+    name = "mlox-loadgen",
+    version,
+    about = "Load generator for the mlox / MLflow benchmark (bench/)"
+)]
 struct Cli {
     /// Base URL of the server under test.
     #[arg(long, global = true, default_value = "http://127.0.0.1:5000")]
@@ -201,7 +205,12 @@ fn main() -> Result<()> {
             interval_ms,
             seconds,
             stop_file,
-        } => Some(sys::rss(pid, Duration::from_millis(interval_ms), seconds, stop_file)?),
+        } => Some(sys::rss(
+            pid,
+            Duration::from_millis(interval_ms),
+            seconds,
+            stop_file,
+        )?),
         Cmd::SeedData { from, to } => {
             use std::io::Write;
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
@@ -211,7 +220,12 @@ fn main() -> Result<()> {
             w.flush()?;
             None
         }
-        Cmd::Report { dir, out, command, date } => {
+        Cmd::Report {
+            dir,
+            out,
+            command,
+            date,
+        } => {
             report::write(&dir, &out, &command, &date)?;
             None
         }
@@ -240,11 +254,14 @@ async fn run(url: &str, cmd: Cmd) -> Result<Value> {
     let api = http::Api::new(url)?;
     match cmd {
         Cmd::Health(l) => scenarios::timed(&api, Kind::Health, &l.load()).await,
-        Cmd::CreateRun { load, experiment_id } => {
-            scenarios::timed(&api, Kind::CreateRun { experiment_id }, &load.load()).await
-        }
+        Cmd::CreateRun {
+            load,
+            experiment_id,
+        } => scenarios::timed(&api, Kind::CreateRun { experiment_id }, &load.load()).await,
         Cmd::LogMetric(l) => scenarios::timed(&api, Kind::LogMetric, &l.load()).await,
-        Cmd::LogBatch { load, batch } => scenarios::timed(&api, Kind::LogBatch { batch }, &load.load()).await,
+        Cmd::LogBatch { load, batch } => {
+            scenarios::timed(&api, Kind::LogBatch { batch }, &load.load()).await
+        }
         Cmd::SeedHistory {
             points,
             batch,
@@ -264,7 +281,17 @@ async fn run(url: &str, cmd: Cmd) -> Result<Value> {
             order_by,
             max_results,
             repeat,
-        } => scenarios::search(&api, &experiment_name, &filter, &order_by, max_results, repeat).await,
+        } => {
+            scenarios::search(
+                &api,
+                &experiment_name,
+                &filter,
+                &order_by,
+                max_results,
+                repeat,
+            )
+            .await
+        }
         Cmd::Paginate {
             experiment_name,
             max_results,
@@ -286,7 +313,11 @@ async fn run(url: &str, cmd: Cmd) -> Result<Value> {
             )
             .await
         }
-        Cmd::FreePort | Cmd::Rss { .. } | Cmd::Report { .. } | Cmd::NullServer { .. } | Cmd::SeedData { .. } => {
+        Cmd::FreePort
+        | Cmd::Rss { .. }
+        | Cmd::Report { .. }
+        | Cmd::NullServer { .. }
+        | Cmd::SeedData { .. } => {
             unreachable!()
         }
     }

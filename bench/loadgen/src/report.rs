@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::sys::{machine, read_json, write_file};
 
-const KEEP: &str = "<!-- Notes below this line are written by hand and kept when the report is regenerated. -->";
+const KEEP: &str =
+    "<!-- Notes below this line are written by hand and kept when the report is regenerated. -->";
 
 #[derive(Clone, Copy)]
 enum Better {
@@ -56,24 +57,150 @@ const fn row(
 use Better::{Higher, Lower};
 
 const ROWS: &[Row] = &[
-    row("Time to first healthy /health after launch", "startup", "/healthy_ms", "ms", Lower, Some(Target::AtMost(200.0, "≤ 200 ms"))),
-    row("Processes in the server's tree (idle)", "idle", "/procs_max", "", Lower, None),
-    row("Idle RSS of the process tree", "idle", "/rss_mib_last", "MiB", Lower, Some(Target::AtMost(20.0, "≤ 20 MiB"))),
-    row("Peak RSS of the process tree during the scenarios", "peak", "/rss_mib_peak", "MiB", Lower, Some(Target::AtMost(150.0, "≤ 150 MiB"))),
-    row("Peak PSS of the process tree (shared pages counted once)", "peak", "/pss_mib_peak", "MiB", Lower, None),
-    row("health, c8", "health-c8", "/ops_per_s", "req/s", Higher, None),
-    row("create-run, c1", "create-run-c1", "/ops_per_s", "runs/s", Higher, None),
-    row("create-run, c8", "create-run-c8", "/ops_per_s", "runs/s", Higher, Some(Target::Ratio(100.0))),
-    row("log-metric, c1", "log-metric-c1", "/ops_per_s", "req/s", Higher, None),
-    row("log-metric, c8", "log-metric-c8", "/ops_per_s", "req/s", Higher, Some(Target::Ratio(100.0))),
-    row("log-batch (1000 metrics/request), c1", "log-batch-c1", "/units_per_s", "metrics/s", Higher, Some(Target::Ratio(100.0))),
-    row("log-batch (1000 metrics/request), c8", "log-batch-c8", "/units_per_s", "metrics/s", Higher, Some(Target::Ratio(100.0))),
-    row("seed 100,000 points of one metric (log-batch ×100, c4)", "seed-history", "/seed_s", "s", Lower, None),
-    row("get-history of 100,000 points, median", "seed-history", "/history_median_ms", "ms", Lower, Some(Target::AtMost(100.0, "≤ 100 ms"))),
-    row("seeding runs over REST (runs/create + log-batch each), c8", "seed-search", "/runs_per_s", "runs/s", Higher, None),
-    row("search 10,000 runs, filter + order_by, 100/page, median", "search", "/median_ms", "ms", Lower, Some(Target::AtMost(20.0, "≤ 20 ms"))),
-    row("search 10,000 runs, filter + order_by, p99", "search", "/latency_ms/p99", "ms", Lower, None),
-    row("paginate all 10,000 runs, 1000/page, total", "paginate", "/median_ms", "ms", Lower, None),
+    row(
+        "Time to first healthy /health after launch",
+        "startup",
+        "/healthy_ms",
+        "ms",
+        Lower,
+        Some(Target::AtMost(200.0, "≤ 200 ms")),
+    ),
+    row(
+        "Processes in the server's tree (idle)",
+        "idle",
+        "/procs_max",
+        "",
+        Lower,
+        None,
+    ),
+    row(
+        "Idle RSS of the process tree",
+        "idle",
+        "/rss_mib_last",
+        "MiB",
+        Lower,
+        Some(Target::AtMost(20.0, "≤ 20 MiB")),
+    ),
+    row(
+        "Peak RSS of the process tree during the scenarios",
+        "peak",
+        "/rss_mib_peak",
+        "MiB",
+        Lower,
+        Some(Target::AtMost(150.0, "≤ 150 MiB")),
+    ),
+    row(
+        "Peak PSS of the process tree (shared pages counted once)",
+        "peak",
+        "/pss_mib_peak",
+        "MiB",
+        Lower,
+        None,
+    ),
+    row(
+        "health, c8",
+        "health-c8",
+        "/ops_per_s",
+        "req/s",
+        Higher,
+        None,
+    ),
+    row(
+        "create-run, c1",
+        "create-run-c1",
+        "/ops_per_s",
+        "runs/s",
+        Higher,
+        None,
+    ),
+    row(
+        "create-run, c8",
+        "create-run-c8",
+        "/ops_per_s",
+        "runs/s",
+        Higher,
+        Some(Target::Ratio(100.0)),
+    ),
+    row(
+        "log-metric, c1",
+        "log-metric-c1",
+        "/ops_per_s",
+        "req/s",
+        Higher,
+        None,
+    ),
+    row(
+        "log-metric, c8",
+        "log-metric-c8",
+        "/ops_per_s",
+        "req/s",
+        Higher,
+        Some(Target::Ratio(100.0)),
+    ),
+    row(
+        "log-batch (1000 metrics/request), c1",
+        "log-batch-c1",
+        "/units_per_s",
+        "metrics/s",
+        Higher,
+        Some(Target::Ratio(100.0)),
+    ),
+    row(
+        "log-batch (1000 metrics/request), c8",
+        "log-batch-c8",
+        "/units_per_s",
+        "metrics/s",
+        Higher,
+        Some(Target::Ratio(100.0)),
+    ),
+    row(
+        "seed {points} points of one metric (log-batch, 1000 per request, c4)",
+        "seed-history",
+        "/seed_s",
+        "s",
+        Lower,
+        None,
+    ),
+    row(
+        "get-history of {points} points, median",
+        "seed-history",
+        "/history_median_ms",
+        "ms",
+        Lower,
+        Some(Target::AtMost(100.0, "≤ 100 ms")),
+    ),
+    row(
+        "seeding runs over REST (runs/create + log-batch each), c8",
+        "seed-search",
+        "/runs_per_s",
+        "runs/s",
+        Higher,
+        None,
+    ),
+    row(
+        "search {runs} runs, filter + order_by, 100/page, median",
+        "search",
+        "/median_ms",
+        "ms",
+        Lower,
+        Some(Target::AtMost(20.0, "≤ 20 ms")),
+    ),
+    row(
+        "search {runs} runs, filter + order_by, p99",
+        "search",
+        "/latency_ms/p99",
+        "ms",
+        Lower,
+        None,
+    ),
+    row(
+        "paginate all {runs} runs, 1000/page, total",
+        "paginate",
+        "/median_ms",
+        "ms",
+        Lower,
+        None,
+    ),
 ];
 
 const SERVERS: &[(&str, &str)] = &[
@@ -90,7 +217,9 @@ struct Cell {
 
 fn cell(dir: &Path, target: &str, r: &Row) -> Cell {
     let tdir = dir.join(target);
-    let skipped = std::fs::read_to_string(tdir.join("skipped")).ok().map(|s| s.trim().to_string());
+    let skipped = std::fs::read_to_string(tdir.join("skipped"))
+        .ok()
+        .map(|s| s.trim().to_string());
     match read_json(&tdir.join(format!("{}.json", r.file))) {
         Some(v) => Cell {
             value: v.pointer(r.ptr).and_then(Value::as_f64),
@@ -108,9 +237,7 @@ fn cell(dir: &Path, target: &str, r: &Row) -> Cell {
 /// Three significant digits at most, with thousands separators for big numbers.
 pub fn num(x: f64) -> String {
     let a = x.abs();
-    let s = if a >= 1000.0 {
-        format!("{:.0}", x)
-    } else if a >= 100.0 {
+    let s = if (x.fract() == 0.0 && a < 1e15) || a >= 100.0 {
         format!("{:.0}", x)
     } else if a >= 10.0 {
         format!("{:.1}", x)
@@ -124,7 +251,10 @@ pub fn num(x: f64) -> String {
 
 fn group(s: &str) -> String {
     let (sign, rest) = s.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", s));
-    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
+    let (int, frac) = rest
+        .split_once('.')
+        .map(|(i, f)| (i, Some(f)))
+        .unwrap_or((rest, None));
     let mut out = String::new();
     for (i, ch) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -141,7 +271,11 @@ fn group(s: &str) -> String {
 fn fmt_cell(c: &Cell, unit: &str) -> String {
     match (c.value, &c.missing_reason) {
         (Some(v), _) => {
-            let mut s = if unit.is_empty() { num(v) } else { format!("{} {unit}", num(v)) };
+            let mut s = if unit.is_empty() {
+                num(v)
+            } else {
+                format!("{} {unit}", num(v))
+            };
             if c.errors > 0 {
                 write!(s, " ⚠ {} errors", c.errors).unwrap();
             }
@@ -214,19 +348,37 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
     writeln!(
         md,
         "- Machine: {} CPUs ({}), {} GiB RAM, Linux {}",
-        m["nproc"], m["cpu"].as_str().unwrap_or("?"), m["mem_gib"], m["kernel"].as_str().unwrap_or("?")
+        m["nproc"],
+        m["cpu"].as_str().unwrap_or("?"),
+        m["mem_gib"],
+        m["kernel"].as_str().unwrap_or("?")
     )
     .unwrap();
     if let Some(obj) = meta.as_object() {
         for (k, v) in obj {
-            if k == "notes" {
+            if k == "notes" || k == "params" {
                 continue;
             }
-            let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
             writeln!(md, "- {k}: {v}").unwrap();
         }
     }
     md.push('\n');
+
+    let pnum = |k: &str, d: u64| {
+        group(
+            &meta
+                .pointer(&format!("/params/{k}"))
+                .and_then(Value::as_u64)
+                .unwrap_or(d)
+                .to_string(),
+        )
+    };
+    let (runs, points) = (pnum("runs", 10_000), pnum("points", 100_000));
+    let label = |l: &str| l.replace("{runs}", &runs).replace("{points}", &points);
 
     // Main table.
     md.push_str("## Results\n\n");
@@ -247,7 +399,7 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
         writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.label,
+            label(r.label),
             fmt_cell(&base, r.unit),
             fmt_cell(&sq, r.unit),
             fmt_ratio(rs),
@@ -262,7 +414,9 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
 
     // Latencies of the throughput scenarios.
     md.push_str("## Latency of the throughput scenarios (p50 / p99, ms)\n\n");
-    md.push_str("| Scenario | MLflow (SQLite) | mlox SQLite | mlox PostgreSQL |\n|---|---:|---:|---:|\n");
+    md.push_str(
+        "| Scenario | MLflow (SQLite) | mlox SQLite | mlox PostgreSQL |\n|---|---:|---:|---:|\n",
+    );
     for f in [
         "health-c8",
         "create-run-c1",
@@ -278,8 +432,14 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
             let s = match v {
                 Some(v) => format!(
                     " {} / {} ({} ops{}) |",
-                    num(v.pointer("/latency_ms/p50").and_then(Value::as_f64).unwrap_or(0.0)),
-                    num(v.pointer("/latency_ms/p99").and_then(Value::as_f64).unwrap_or(0.0)),
+                    num(v
+                        .pointer("/latency_ms/p50")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0)),
+                    num(v
+                        .pointer("/latency_ms/p99")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0)),
                     group(&v["ops"].as_u64().unwrap_or(0).to_string()),
                     match v["errors"].as_u64().unwrap_or(0) {
                         0 => String::new(),
@@ -306,7 +466,10 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
         ("log-batch-c8", "/units_per_s", "metrics/s"),
     ] {
         let v = read_json(&dir.join("null").join(format!("{f}.json")));
-        let ceil = v.as_ref().and_then(|v| v.pointer(ptr)).and_then(Value::as_f64);
+        let ceil = v
+            .as_ref()
+            .and_then(|v| v.pointer(ptr))
+            .and_then(Value::as_f64);
         let best = ["mlox-sqlite", "mlox-pg"]
             .iter()
             .filter_map(|t| read_json(&dir.join(t).join(format!("{f}.json"))))
@@ -317,8 +480,14 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
             .map(|v| {
                 format!(
                     "{} / {}",
-                    num(v.pointer("/latency_ms/p50").and_then(Value::as_f64).unwrap_or(0.0)),
-                    num(v.pointer("/latency_ms/p99").and_then(Value::as_f64).unwrap_or(0.0))
+                    num(v
+                        .pointer("/latency_ms/p50")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0)),
+                    num(v
+                        .pointer("/latency_ms/p99")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0))
                 )
             })
             .unwrap_or_else(|| "—".into());
@@ -329,8 +498,10 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
         writeln!(
             md,
             "| {f} | {} | {lat} | {} | {share} |",
-            ceil.map(|c| format!("{} {unit}", num(c))).unwrap_or_else(|| "—".into()),
-            best.map(|c| format!("{} {unit}", num(c))).unwrap_or_else(|| "—".into()),
+            ceil.map(|c| format!("{} {unit}", num(c)))
+                .unwrap_or_else(|| "—".into()),
+            best.map(|c| format!("{} {unit}", num(c)))
+                .unwrap_or_else(|| "—".into()),
         )
         .unwrap();
     }
@@ -348,15 +519,19 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
         if let Some(v) = read_json(&tdir.join("search.json")) {
             parts.push(format!(
                 "search matched {} runs, first (cold) query {} ms",
-                v["matches_total"], num(v["first_ms"].as_f64().unwrap_or(0.0))
+                v["matches_total"],
+                num(v["first_ms"].as_f64().unwrap_or(0.0))
             ));
         }
         if let Some(v) = read_json(&tdir.join("paginate.json")) {
-            parts.push(format!("pagination read {} runs in {} pages", v["runs"], v["pages"]));
+            parts.push(format!(
+                "pagination read {} runs in {} pages",
+                v["runs"], v["pages"]
+            ));
         }
         if let Some(v) = read_json(&tdir.join("seed-search.json")) {
             parts.push(format!(
-                "seeding 10,000 runs: {} requests/s",
+                "seeding runs over REST: {} requests/s",
                 num(v["requests_per_s"].as_f64().unwrap_or(0.0))
             ));
         }
@@ -365,7 +540,11 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
                 "get-history runs (ms): {}",
                 v["history_ms_each"]
                     .as_array()
-                    .map(|a| a.iter().map(|x| num(x.as_f64().unwrap_or(0.0))).collect::<Vec<_>>().join(", "))
+                    .map(|a| a
+                        .iter()
+                        .map(|x| num(x.as_f64().unwrap_or(0.0)))
+                        .collect::<Vec<_>>()
+                        .join(", "))
                     .unwrap_or_default()
             ));
         }

@@ -73,11 +73,16 @@ pub async fn timed(api: &Api, kind: Kind, load: &Load) -> Result<Value> {
             Kind::LogMetric | Kind::LogBatch { .. } => api.create_run("0", now_ms()).await?,
             _ => String::new(),
         };
-        states.push(WorkerState { run_id, ts0: now_ms() });
+        states.push(WorkerState {
+            run_id,
+            ts0: now_ms(),
+        });
     }
     let setup_s = setup_t.elapsed().as_secs_f64();
 
-    let remaining = Arc::new(AtomicI64::new(load.count.map(|n| n as i64).unwrap_or(i64::MAX)));
+    let remaining = Arc::new(AtomicI64::new(
+        load.count.map(|n| n as i64).unwrap_or(i64::MAX),
+    ));
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(load.seconds);
     let mut handles = Vec::with_capacity(c);
@@ -281,7 +286,9 @@ pub async fn seed_history(
             Ok((us, n)) => {
                 returned = n;
                 if n != points {
-                    errors.add_msg(format!("get-history returned {n} points, expected {points}"));
+                    errors.add_msg(format!(
+                        "get-history returned {n} points, expected {points}"
+                    ));
                 } else {
                     times.push(us);
                 }
@@ -330,7 +337,11 @@ async fn get_history(api: &Api, run_id: &str, key: &str) -> Result<(u64, u64)> {
         let body = api.get(&path).await?;
         us += t0.elapsed().as_micros() as u64;
         let v: Value = serde_json::from_slice(&body)?;
-        n += v.get("metrics").and_then(Value::as_array).map(|a| a.len() as u64).unwrap_or(0);
+        n += v
+            .get("metrics")
+            .and_then(Value::as_array)
+            .map(|a| a.len() as u64)
+            .unwrap_or(0);
         token = v
             .get("next_page_token")
             .and_then(Value::as_str)
@@ -367,7 +378,14 @@ pub fn seed_run(i: u64) -> SeedRun {
         ],
         tags: [
             ("t1".into(), format!("team-{}", r.gen_range(0..5))),
-            ("t2".into(), if r.gen_bool(0.5) { "gpu".into() } else { "cpu".into() }),
+            (
+                "t2".into(),
+                if r.gen_bool(0.5) {
+                    "gpu".into()
+                } else {
+                    "cpu".into()
+                },
+            ),
             ("t3".into(), format!("seed-{i}")),
         ],
     }
@@ -376,7 +394,11 @@ pub fn seed_run(i: u64) -> SeedRun {
 impl SeedRun {
     pub fn to_json(&self, i: u64) -> Value {
         let obj = |kv: &[(String, String)]| {
-            Value::Object(kv.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+            Value::Object(
+                kv.iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )
         };
         json!({
             "i": i,
@@ -393,7 +415,13 @@ fn round6(x: f64) -> f64 {
 
 /// seed-search: create `runs` runs in experiment `name`, each with 3 params, 5 metrics
 /// and 3 tags written by one log-batch (so two requests per run).
-pub async fn seed_search(api: &Api, offset: u64, runs: u64, concurrency: usize, name: &str) -> Result<Value> {
+pub async fn seed_search(
+    api: &Api,
+    offset: u64,
+    runs: u64,
+    concurrency: usize,
+    name: &str,
+) -> Result<Value> {
     let exp = api.experiment_id(name, true).await?;
     let ts0 = now_ms();
     let (seed_s, errors) = {
@@ -412,7 +440,12 @@ pub async fn seed_search(api: &Api, offset: u64, runs: u64, concurrency: usize, 
                     if k > 0 {
                         s.push(',');
                     }
-                    write!(s, r#"{{"key":"{key}","value":{v},"timestamp":{},"step":0}}"#, ts0 + i).unwrap();
+                    write!(
+                        s,
+                        r#"{{"key":"{key}","value":{v},"timestamp":{},"step":0}}"#,
+                        ts0 + i
+                    )
+                    .unwrap();
                 }
                 s.push_str(r#"],"params":["#);
                 for (k, (key, v)) in r.params.iter().enumerate() {
@@ -468,7 +501,13 @@ fn run_metric(run: &Value, key: &str) -> Option<f64> {
         .as_f64()
 }
 
-fn search_body(exp: &str, filter: &str, order_by: &[String], max_results: u64, token: Option<&str>) -> String {
+fn search_body(
+    exp: &str,
+    filter: &str,
+    order_by: &[String],
+    max_results: u64,
+    token: Option<&str>,
+) -> String {
     let mut v = json!({
         "experiment_ids": [exp],
         "max_results": max_results,
@@ -513,13 +552,17 @@ fn check_search_page(runs: &[Value], errors: &mut Errors) {
         let m1 = run_metric(r, "m1");
         let m2 = run_metric(r, "m2");
         if p1 != Some("a") || !m1.is_some_and(|m| m > 0.5) {
-            errors.add_msg(format!("run does not match the filter: p1={p1:?} m1={m1:?}"));
+            errors.add_msg(format!(
+                "run does not match the filter: p1={p1:?} m1={m1:?}"
+            ));
             return;
         }
         match m2 {
             Some(m) if m <= prev => prev = m,
             _ => {
-                errors.add_msg(format!("runs not ordered by metrics.m2 DESC ({m2:?} after {prev})"));
+                errors.add_msg(format!(
+                    "runs not ordered by metrics.m2 DESC ({m2:?} after {prev})"
+                ));
                 return;
             }
         }
@@ -542,7 +585,11 @@ pub async fn search(
     let mut token: Option<String> = None;
     let mut pages = 0;
     loop {
-        let (_, runs, next) = search_page(api, search_body(&exp, filter, order_by, 1000, token.as_deref())).await?;
+        let (_, runs, next) = search_page(
+            api,
+            search_body(&exp, filter, order_by, 1000, token.as_deref()),
+        )
+        .await?;
         matches += runs.len() as u64;
         pages += 1;
         token = next;
@@ -551,7 +598,8 @@ pub async fn search(
         }
     }
     // Untimed warm-up (first query after seeding), reported separately.
-    let (first_us, _, _) = search_page(api, search_body(&exp, filter, order_by, max_results, None)).await?;
+    let (first_us, _, _) =
+        search_page(api, search_body(&exp, filter, order_by, max_results, None)).await?;
     let mut times = Vec::new();
     let mut page_len = 0;
     for _ in 0..repeat.max(1) {
@@ -591,7 +639,13 @@ pub async fn search(
 
 /// paginate: read every run of the experiment, `max_results` per page, following
 /// next_page_token; `repeat` times; reports the median total time.
-pub async fn paginate(api: &Api, name: &str, max_results: u64, repeat: usize, expect: Option<u64>) -> Result<Value> {
+pub async fn paginate(
+    api: &Api,
+    name: &str,
+    max_results: u64,
+    repeat: usize,
+    expect: Option<u64>,
+) -> Result<Value> {
     let exp = api.experiment_id(name, false).await?;
     let mut errors = Errors::default();
     let mut totals = Vec::new();
@@ -606,7 +660,12 @@ pub async fn paginate(api: &Api, name: &str, max_results: u64, repeat: usize, ex
         let mut pages = 0u64;
         let mut failed = false;
         loop {
-            match search_page(api, search_body(&exp, "", &[], max_results, token.as_deref())).await {
+            match search_page(
+                api,
+                search_body(&exp, "", &[], max_results, token.as_deref()),
+            )
+            .await
+            {
                 Ok((us, runs, next)) => {
                     server_us += us;
                     pages += 1;
@@ -640,7 +699,9 @@ pub async fn paginate(api: &Api, name: &str, max_results: u64, repeat: usize, ex
         }
         if let Some(x) = expect {
             if n != x {
-                errors.add_msg(format!("pagination returned {n} distinct runs, expected {x}"));
+                errors.add_msg(format!(
+                    "pagination returned {n} distinct runs, expected {x}"
+                ));
                 continue;
             }
         }

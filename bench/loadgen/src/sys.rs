@@ -17,7 +17,10 @@ pub fn free_port() -> Result<u16> {
 }
 
 fn unix_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 /// Polls GET {url}/health every `interval` until it answers 200. `since_ns` is the
@@ -72,7 +75,9 @@ pub async fn wait_healthy(
 /// Parent pid of every process (from /proc/*/stat).
 fn parents() -> HashMap<u32, u32> {
     let mut m = HashMap::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return m };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return m;
+    };
     for e in rd.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
@@ -157,7 +162,12 @@ pub fn sample(root: u32, with_pss: bool) -> Sample {
 /// `stop_file` exists, `seconds` have passed, or the root exits. PSS (which counts
 /// shared pages once across the tree) is sampled every 10th time because reading
 /// smaps_rollup costs more.
-pub fn rss(pid: u32, interval: Duration, seconds: Option<f64>, stop_file: Option<PathBuf>) -> Result<Value> {
+pub fn rss(
+    pid: u32,
+    interval: Duration,
+    seconds: Option<f64>,
+    stop_file: Option<PathBuf>,
+) -> Result<Value> {
     if !Path::new(&format!("/proc/{pid}")).exists() {
         bail!("no process {pid}");
     }
@@ -166,9 +176,8 @@ pub fn rss(pid: u32, interval: Duration, seconds: Option<f64>, stop_file: Option
     let (mut rss_peak, mut rss_first, mut rss_last) = (0u64, 0u64, 0u64);
     let (mut pss_peak, mut pss_last) = (None::<u64>, None::<u64>);
     let (mut procs_max, mut procs_last) = (0usize, 0usize);
-    let names: Vec<String>;
     loop {
-        let s = sample(pid, n % 10 == 0);
+        let s = sample(pid, n.is_multiple_of(10));
         if s.procs == 0 {
             break;
         }
@@ -192,7 +201,7 @@ pub fn rss(pid: u32, interval: Duration, seconds: Option<f64>, stop_file: Option
         }
         std::thread::sleep(interval);
     }
-    names = tree(pid).into_iter().map(comm).collect();
+    let names: Vec<String> = tree(pid).into_iter().map(comm).collect();
     let mib = |k: u64| round3(k as f64 / 1024.0);
     Ok(json!({
         "scenario": "rss",
@@ -236,8 +245,7 @@ pub async fn null_server(port: u16) -> Result<()> {
             let mut chunk = vec![0u8; 64 * 1024];
             loop {
                 // Answer every complete request in the buffer.
-                loop {
-                    let Some(hdr_end) = find(&buf, b"\r\n\r\n") else { break };
+                while let Some(hdr_end) = find(&buf, b"\r\n\r\n") {
                     let body_len = content_length(&buf[..hdr_end]);
                     let total = hdr_end + 4 + body_len;
                     if buf.len() < total {
@@ -266,14 +274,18 @@ fn content_length(head: &[u8]) -> usize {
     s.lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0)
 }
 
 /// Machine facts for the report.
 pub fn machine() -> Value {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let mem_kib: u64 = meminfo
         .lines()

@@ -26,7 +26,14 @@ impl Drop for Server {
 
 fn start(db: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlox"))
-        .args(["server", "--host", "127.0.0.1", "--port", "0", "--backend-store-uri"])
+        .args([
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--backend-store-uri",
+        ])
         .arg(format!("sqlite:///{}", db.display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -35,7 +42,10 @@ fn start(db: &std::path::Path) -> Server {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(idx) = line.find("http://") {
             break line[idx..].trim().to_string();
         }
@@ -95,7 +105,11 @@ async fn acknowledged_writes_survive_sigkill() {
         w.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "too few writes before the kill ({}) to prove anything", acked.len());
+    assert!(
+        acked.len() > 50,
+        "too few writes before the kill ({}) to prove anything",
+        acked.len()
+    );
 
     let server = start(&db);
     let url = server.url.clone();
@@ -116,10 +130,20 @@ async fn acknowledged_writes_survive_sigkill() {
             unique.sort();
             unique.dedup();
             assert_eq!(unique.len(), steps.len(), "{key}: a point is stored twice");
-            for (_, step) in acked.iter().filter(|(ww, s)| *ww == w && (s % 5 == 0) == (per_step == 20)) {
-                let expected: Vec<i64> = if per_step == 20 { (0..20).map(|j| step * 100 + j).collect() } else { vec![*step] };
+            for (_, step) in acked
+                .iter()
+                .filter(|(ww, s)| *ww == w && (s % 5 == 0) == (per_step == 20))
+            {
+                let expected: Vec<i64> = if per_step == 20 {
+                    (0..20).map(|j| step * 100 + j).collect()
+                } else {
+                    vec![*step]
+                };
                 for e in expected {
-                    assert!(unique.binary_search(&e).is_ok(), "{key}: acknowledged step {e} lost after kill -9");
+                    assert!(
+                        unique.binary_search(&e).is_ok(),
+                        "{key}: acknowledged step {e} lost after kill -9"
+                    );
                 }
             }
         }

@@ -77,7 +77,10 @@ pub struct MlflowError {
 
 impl MlflowError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        MlflowError { code, message: message.into() }
+        MlflowError {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::INVALID_PARAMETER_VALUE, message)

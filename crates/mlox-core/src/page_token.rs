@@ -18,14 +18,19 @@ pub fn decode(token: Option<&str>) -> Result<u64> {
         .decode(token)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(token))
         .map_err(|_| MlflowError::invalid("Invalid page token, could not base64-decode"))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|_| MlflowError::invalid("Invalid page token, decoded value=".to_string() + &String::from_utf8_lossy(&bytes)))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+        MlflowError::invalid(
+            "Invalid page token, decoded value=".to_string() + &String::from_utf8_lossy(&bytes),
+        )
+    })?;
     let offset = value
         .get("offset")
         .ok_or_else(|| MlflowError::invalid(format!("Invalid page token, parsed value={value}")))?;
-    offset
-        .as_u64()
-        .ok_or_else(|| MlflowError::invalid(format!("Invalid page token, offset must be a non-negative integer, got {offset}")))
+    offset.as_u64().ok_or_else(|| {
+        MlflowError::invalid(format!(
+            "Invalid page token, offset must be a non-negative integer, got {offset}"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -39,7 +44,13 @@ mod tests {
         assert_eq!(decode(None).unwrap(), 0);
         assert_eq!(decode(Some("")).unwrap(), 0);
         assert!(decode(Some("!!!")).is_err());
-        assert!(decode(Some(&base64::engine::general_purpose::STANDARD.encode("{\"offset\": -1}"))).is_err());
-        assert!(decode(Some(&base64::engine::general_purpose::STANDARD.encode("[1]"))).is_err());
+        assert!(decode(Some(
+            &base64::engine::general_purpose::STANDARD.encode("{\"offset\": -1}")
+        ))
+        .is_err());
+        assert!(decode(Some(
+            &base64::engine::general_purpose::STANDARD.encode("[1]")
+        ))
+        .is_err());
     }
 }

@@ -25,15 +25,67 @@ pub const MAX_INPUT_TAG_VALUE_SIZE: usize = 500;
 pub const SEARCH_MAX_RESULTS_DEFAULT: i64 = 1000;
 pub const SEARCH_MAX_RESULTS_THRESHOLD: i64 = 50000;
 
-/// `json.dumps(value)` as MLflow formats values inside messages.
-fn json_str(value: &str) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| format!("\"{value}\""))
+/// A string as Python's `json.dumps` writes it (ASCII only), as MLflow formats values
+/// inside messages.
+pub fn py_json_str(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A float as Python's `repr` writes it (`1.0`, `0.5`, `1e-05`, `inf`, `nan`).
+pub fn py_float_repr(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let abs = v.abs();
+    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
+        let s = format!("{v:e}");
+        return match s.split_once('e') {
+            Some((m, e)) => {
+                let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
+                format!("{m}e{sign}{digits:0>2}")
+            }
+            None => s,
+        };
+    }
+    if v.fract() == 0.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
 }
 
 pub fn invalid_value(path: &str, value: &str, message: &str) -> MlflowError {
+    invalid_raw_value(path, &py_json_str(value), message)
+}
+
+/// Like [`invalid_value`] for a value already rendered as JSON (numbers are unquoted).
+pub fn invalid_raw_value(path: &str, rendered: &str, message: &str) -> MlflowError {
     MlflowError::invalid(format!(
-        "Invalid value {} for parameter '{path}' supplied: {message}",
-        json_str(value)
+        "Invalid value {rendered} for parameter '{path}' supplied: {message}"
     ))
 }
 
@@ -44,7 +96,9 @@ pub fn missing_value(path: &str) -> MlflowError {
 }
 
 pub fn exceeds_maximum_length(path: &str, limit: usize) -> MlflowError {
-    MlflowError::invalid(format!("'{path}' exceeds the maximum length of {limit} characters"))
+    MlflowError::invalid(format!(
+        "'{path}' exceeds the maximum length of {limit} characters"
+    ))
 }
 
 const BAD_CHARACTER_MESSAGE: &str = "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).";
@@ -138,12 +192,13 @@ fn truncate(value: &mut String, limit: usize) {
 pub fn validate_metric(m: &Metric, path: &str) -> Result<()> {
     validate_key(&m.key, &join_path(path, "name"))?;
     if m.timestamp < 0 {
-        return Err(invalid_value(
+        return Err(invalid_raw_value(
             &join_path(path, "timestamp"),
             &m.timestamp.to_string(),
             &format!(
                 "metric '{}' (value={}). Timestamp must be a nonnegative long (64-bit integer) ",
-                m.key, m.value
+                m.key,
+                py_float_repr(m.value)
             ),
         ));
     }
@@ -176,6 +231,24 @@ fn batch_limit(entity: &str, limit: usize, len: usize) -> Result<()> {
 
 /// Validates a log-batch request, truncating long param and tag values as MLflow does.
 pub fn validate_batch(metrics: &[Metric], params: &mut [Param], tags: &mut [Tag]) -> Result<()> {
+    validate_entities(metrics, params, tags, false)
+}
+
+/// Validates logged entities; `single` names fields as the single-entity endpoints do
+/// (`name`, `key`) rather than as log-batch does (`metrics[0].name`, `params[0].key`).
+pub fn validate_entities(
+    metrics: &[Metric],
+    params: &mut [Param],
+    tags: &mut [Tag],
+    single: bool,
+) -> Result<()> {
+    let path = |kind: &str, i: usize| {
+        if single {
+            String::new()
+        } else {
+            format!("{kind}[{i}]")
+        }
+    };
     batch_limit("metrics", MAX_METRICS_PER_BATCH, metrics.len())?;
     batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, params.len())?;
     batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, tags.len())?;
@@ -185,13 +258,13 @@ pub fn validate_batch(metrics: &[Metric], params: &mut [Param], tags: &mut [Tag]
         metrics.len() + params.len() + tags.len(),
     )?;
     for (i, m) in metrics.iter().enumerate() {
-        validate_metric(m, &format!("metrics[{i}]"))?;
+        validate_metric(m, &path("metrics", i))?;
     }
     for (i, p) in params.iter_mut().enumerate() {
-        validate_param(p, &format!("params[{i}]"))?;
+        validate_param(p, &path("params", i))?;
     }
     for (i, t) in tags.iter_mut().enumerate() {
-        validate_tag(t, &format!("tags[{i}]"))?;
+        validate_tag(t, &path("tags", i))?;
     }
     let mut seen = std::collections::BTreeSet::new();
     let mut dupes = std::collections::BTreeSet::new();
@@ -212,7 +285,9 @@ pub fn validate_batch(metrics: &[Metric], params: &mut [Param], tags: &mut [Tag]
 
 pub fn validate_experiment_name(name: &str) -> Result<()> {
     if name.is_empty() {
-        return Err(MlflowError::invalid(format!("Invalid experiment name: '{name}'")));
+        return Err(MlflowError::invalid(format!(
+            "Invalid experiment name: '{name}'"
+        )));
     }
     check_len("name", MAX_EXPERIMENT_NAME_LENGTH, name)
 }
@@ -225,9 +300,14 @@ pub fn validate_experiment_tag(key: &str, value: &str) -> Result<()> {
 
 /// Checks a `max_results` argument of the run and experiment searches.
 pub fn validate_search_max_results(max_results: i64) -> Result<()> {
-    if max_results <= 0 || max_results > SEARCH_MAX_RESULTS_THRESHOLD {
+    if max_results <= 0 {
         return Err(MlflowError::invalid(format!(
-            "Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer at most {SEARCH_MAX_RESULTS_THRESHOLD}"
+            "Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer"
+        )));
+    }
+    if max_results > SEARCH_MAX_RESULTS_THRESHOLD {
+        return Err(MlflowError::invalid(format!(
+            "Invalid value {max_results} for parameter 'max_results' supplied. It must be at most {SEARCH_MAX_RESULTS_THRESHOLD}"
         )));
     }
     Ok(())
@@ -256,6 +336,24 @@ mod tests {
     }
 
     #[test]
+    fn python_renderings() {
+        assert_eq!(py_json_str("é*"), "\"\\u00e9*\"");
+        assert_eq!(py_json_str("tab\tkey"), "\"tab\\tkey\"");
+        assert_eq!(py_json_str("dq\""), "\"dq\\\"\"");
+        assert_eq!(py_json_str("😀"), "\"\\ud83d\\ude00\"");
+        for (v, expect) in [
+            (1.0, "1.0"),
+            (0.5, "0.5"),
+            (1e-5, "1e-05"),
+            (1e16, "1e+16"),
+            (-2.0, "-2.0"),
+            (f64::NAN, "nan"),
+        ] {
+            assert_eq!(py_float_repr(v), expect);
+        }
+    }
+
+    #[test]
     fn keys() {
         assert!(validate_key("loss", "key").is_ok());
         assert!(validate_key("a b/c:d-e.f_g", "key").is_ok());
@@ -277,6 +375,9 @@ mod tests {
         validate_batch(&[], &mut params, &mut []).unwrap();
         assert_eq!(params[0].value.len(), MAX_PARAM_VAL_LENGTH);
         let mut dup = vec![Tag::new("a", "1"), Tag::new("a", "2")];
-        assert!(validate_batch(&[], &mut dup, &mut []).unwrap_err().message.contains("['a']"));
+        assert!(validate_batch(&[], &mut dup, &mut [])
+            .unwrap_err()
+            .message
+            .contains("['a']"));
     }
 }

@@ -14,13 +14,19 @@ pub struct ApiError {
 
 impl<E: HasErrorCode + std::fmt::Display> From<E> for ApiError {
     fn from(e: E) -> Self {
-        ApiError { error: MlflowError::new(e.error_code(), e.to_string()), status: None }
+        ApiError {
+            error: MlflowError::new(e.error_code(), e.to_string()),
+            status: None,
+        }
     }
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { error: MlflowError::new(code, message), status: None }
+        ApiError {
+            error: MlflowError::new(code, message),
+            status: None,
+        }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -31,9 +37,15 @@ impl ApiError {
 
 /// `{"error_code": …, "message": …}` with the status MLflow uses for the code.
 pub fn error_response(code: ErrorCode, message: &str) -> Response {
-    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::json!({ "error_code": code.as_str(), "message": message });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 impl IntoResponse for ApiError {

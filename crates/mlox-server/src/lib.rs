@@ -33,7 +33,11 @@ async fn health() -> &'static str {
 }
 
 async fn version() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], MLFLOW_COMPAT_VERSION).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        MLFLOW_COMPAT_VERSION,
+    )
+        .into_response()
 }
 
 async fn server_info() -> Json<serde_json::Value> {
@@ -49,7 +53,10 @@ async fn server_info() -> Json<serde_json::Value> {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
-    error::error_response(ErrorCode::ENDPOINT_NOT_FOUND, &format!("No API endpoint at {}", uri.path()))
+    error::error_response(
+        ErrorCode::ENDPOINT_NOT_FOUND,
+        &format!("No API endpoint at {}", uri.path()),
+    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -67,7 +74,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/3.0/mlflow/server-info", get(server_info))
         .route("/ajax-api/3.0/mlflow/server-info", get(server_info))
         .fallback(not_found)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(state)
 }
 
@@ -77,5 +86,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -22,7 +22,9 @@ pub struct Params {
 }
 
 fn invalid_type(key: &str, value: &Value, expected: &str) -> MlflowError {
-    MlflowError::invalid(format!("Invalid value {value} for parameter '{key}' supplied: expected {expected}"))
+    MlflowError::invalid(format!(
+        "Invalid value {value} for parameter '{key}' supplied: expected {expected}"
+    ))
 }
 
 impl<S: Send + Sync> FromRequest<S> for Params {
@@ -32,22 +34,32 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let method = req.method().clone();
         let query = req.uri().query().unwrap_or("").to_string();
         if method == Method::GET && !query.is_empty() {
-            return Ok(Params { fields: query_fields(&query), body_len: 0 });
+            return Ok(Params {
+                fields: query_fields(&query),
+                body_len: 0,
+            });
         }
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("").to_string());
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY).await.map_err(|_| {
-            ApiError::new(
-                ErrorCode::RESOURCE_EXHAUSTED,
-                format!("Request body is too large: the limit is {MAX_JSON_BODY} bytes"),
-            )
-            .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::RESOURCE_EXHAUSTED,
+                    format!("Request body is too large: the limit is {MAX_JSON_BODY} bytes"),
+                )
+                .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+            })?;
         if method == Method::POST || method == Method::PUT {
             match content_type.as_deref() {
-                None => return Err(ApiError::new(ErrorCode::INVALID_PARAMETER_VALUE, "Bad Request. Content-Type header is missing.")),
+                None => {
+                    return Err(ApiError::new(
+                        ErrorCode::INVALID_PARAMETER_VALUE,
+                        "Bad Request. Content-Type header is missing.",
+                    ))
+                }
                 Some(ct) if ct.split(';').next().map(str::trim) != Some("application/json") => {
                     return Err(ApiError::new(
                         ErrorCode::INVALID_PARAMETER_VALUE,
@@ -73,7 +85,10 @@ fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
         return Ok(Map::new());
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(ErrorCode::INVALID_PARAMETER_VALUE, format!("Malformed JSON in request body: {e}"))
+        ApiError::new(
+            ErrorCode::INVALID_PARAMETER_VALUE,
+            format!("Malformed JSON in request body: {e}"),
+        )
     })?;
     match value {
         Value::Object(m) => Ok(m),
@@ -81,9 +96,15 @@ fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
         // Old clients double-encode: a JSON string holding the JSON object.
         Value::String(s) => match serde_json::from_str::<Value>(&s) {
             Ok(Value::Object(m)) => Ok(m),
-            _ => Err(ApiError::new(ErrorCode::INVALID_PARAMETER_VALUE, "Request body must be a JSON object")),
+            _ => Err(ApiError::new(
+                ErrorCode::INVALID_PARAMETER_VALUE,
+                "Request body must be a JSON object",
+            )),
         },
-        _ => Err(ApiError::new(ErrorCode::INVALID_PARAMETER_VALUE, "Request body must be a JSON object")),
+        _ => Err(ApiError::new(
+            ErrorCode::INVALID_PARAMETER_VALUE,
+            "Request body must be a JSON object",
+        )),
     }
 }
 
@@ -140,7 +161,10 @@ impl Params {
     pub fn run_id(&self) -> Result<String, MlflowError> {
         match self.opt_str("run_id")?.filter(|s| !s.is_empty()) {
             Some(id) => Ok(id),
-            None => self.opt_str("run_uuid")?.filter(|s| !s.is_empty()).ok_or_else(|| missing_value("run_id")),
+            None => self
+                .opt_str("run_uuid")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| missing_value("run_id")),
         }
     }
 
@@ -158,7 +182,9 @@ impl Params {
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(Value::String(s)) => Err(MlflowError::invalid(format!("Invalid boolean value: {s}, must be 'true' or 'false'."))),
+            Some(Value::String(s)) => Err(MlflowError::invalid(format!(
+                "Invalid boolean value: {s}, must be 'true' or 'false'."
+            ))),
             Some(v) => Err(invalid_type(key, v, "a boolean")),
         }
     }
@@ -199,9 +225,16 @@ pub fn value_i64(key: &str, v: &Value) -> Result<i64, MlflowError> {
     match v {
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                    .map(|f| f as i64)
+            })
             .ok_or_else(|| invalid_type(key, v, "a 64-bit integer")),
-        Value::String(s) => s.trim().parse::<i64>().map_err(|_| invalid_type(key, v, "a 64-bit integer")),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| invalid_type(key, v, "a 64-bit integer")),
         v => Err(invalid_type(key, v, "a 64-bit integer")),
     }
 }
@@ -214,7 +247,10 @@ pub fn value_f64(key: &str, v: &Value) -> Result<f64, MlflowError> {
             "NaN" | "nan" => Ok(f64::NAN),
             "Infinity" | "inf" => Ok(f64::INFINITY),
             "-Infinity" | "-inf" => Ok(f64::NEG_INFINITY),
-            other => other.trim().parse::<f64>().map_err(|_| invalid_type(key, v, "a double")),
+            other => other
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| invalid_type(key, v, "a double")),
         },
         v => Err(invalid_type(key, v, "a double")),
     }

@@ -18,7 +18,11 @@ pub fn double(v: f64) -> Value {
 }
 
 pub fn tags(tags: &[Tag]) -> Value {
-    Value::Array(tags.iter().map(|t| json!({"key": t.key, "value": t.value})).collect())
+    Value::Array(
+        tags.iter()
+            .map(|t| json!({"key": t.key, "value": t.value}))
+            .collect(),
+    )
 }
 
 /// Inserts a list only when it is non-empty, as protobuf JSON omits empty repeated fields.
@@ -100,7 +104,11 @@ fn dataset(d: &Dataset) -> Value {
 
 pub fn run(r: &Run) -> Value {
     let mut data = Map::new();
-    put_list(&mut data, "metrics", Value::Array(r.data.metrics.iter().map(metric).collect()));
+    put_list(
+        &mut data,
+        "metrics",
+        Value::Array(r.data.metrics.iter().map(metric).collect()),
+    );
     put_list(&mut data, "params", tags(&r.data.params));
     put_list(&mut data, "tags", tags(&r.data.tags));
     let mut inputs = Map::new();
@@ -122,13 +130,23 @@ pub fn run(r: &Run) -> Value {
     put_list(
         &mut inputs,
         "model_inputs",
-        Value::Array(r.model_inputs.iter().map(|id| json!({"model_id": id})).collect()),
+        Value::Array(
+            r.model_inputs
+                .iter()
+                .map(|id| json!({"model_id": id}))
+                .collect(),
+        ),
     );
     let mut outputs = Map::new();
     put_list(
         &mut outputs,
         "model_outputs",
-        Value::Array(r.model_outputs.iter().map(|(id, step)| json!({"model_id": id, "step": step})).collect()),
+        Value::Array(
+            r.model_outputs
+                .iter()
+                .map(|(id, step)| json!({"model_id": id, "step": step}))
+                .collect(),
+        ),
     );
     json!({
         "info": run_info(&r.info),

@@ -17,8 +17,18 @@ struct App {
 
 async fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::open(&StoreUri::Sqlite(dir.path().join("t.db")), StoreOptions::default()).await.unwrap();
-    App { router: router(AppState { store: Arc::new(store) }), _dir: dir }
+    let store = SqlStore::open(
+        &StoreUri::Sqlite(dir.path().join("t.db")),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    App {
+        router: router(AppState {
+            store: Arc::new(store),
+        }),
+        _dir: dir,
+    }
 }
 
 impl App {
@@ -26,19 +36,24 @@ impl App {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, body)
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(
-            Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap(),
+            Request::post(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
         )
         .await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(Request::get(path).body(Body::empty()).unwrap()).await
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
     }
 }
 
@@ -59,37 +74,88 @@ async fn health_version_and_server_info() {
 #[tokio::test]
 async fn experiment_round_trip_on_both_prefixes() {
     let app = app().await;
-    let (status, created) = app.post("/api/2.0/mlflow/experiments/create", json!({"name": "e1", "tags": [{"key": "a", "value": "b"}]})).await;
+    let (status, created) = app
+        .post(
+            "/api/2.0/mlflow/experiments/create",
+            json!({"name": "e1", "tags": [{"key": "a", "value": "b"}]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let id = created["experiment_id"].as_str().unwrap().to_string();
-    let (status, got) = app.get(&format!("/ajax-api/2.0/mlflow/experiments/get?experiment_id={id}")).await;
+    let (status, got) = app
+        .get(&format!(
+            "/ajax-api/2.0/mlflow/experiments/get?experiment_id={id}"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got["experiment"]["name"], json!("e1"));
-    assert_eq!(got["experiment"]["artifact_location"], json!(format!("mlflow-artifacts:/{id}")));
-    assert_eq!(got["experiment"]["tags"], json!([{"key": "a", "value": "b"}]));
-    let (status, dup) = app.post("/api/2.0/mlflow/experiments/create", json!({"name": "e1"})).await;
-    assert_eq!((status, error_code(&dup)), (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS"));
-    let (status, missing) = app.get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=nope").await;
-    assert_eq!((status, error_code(&missing)), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"));
+    assert_eq!(
+        got["experiment"]["artifact_location"],
+        json!(format!("mlflow-artifacts:/{id}"))
+    );
+    assert_eq!(
+        got["experiment"]["tags"],
+        json!([{"key": "a", "value": "b"}])
+    );
+    let (status, dup) = app
+        .post("/api/2.0/mlflow/experiments/create", json!({"name": "e1"}))
+        .await;
+    assert_eq!(
+        (status, error_code(&dup)),
+        (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS")
+    );
+    let (status, missing) = app
+        .get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=nope")
+        .await;
+    assert_eq!(
+        (status, error_code(&missing)),
+        (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST")
+    );
 }
 
 #[tokio::test]
 async fn runs_metrics_with_non_finite_values() {
     let app = app().await;
-    let (_, run) = app.post("/api/2.0/mlflow/runs/create", json!({"experiment_id": "0", "start_time": "123"})).await;
+    let (_, run) = app
+        .post(
+            "/api/2.0/mlflow/runs/create",
+            json!({"experiment_id": "0", "start_time": "123"}),
+        )
+        .await;
     let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
     assert_eq!(run["run"]["info"]["start_time"], json!(123));
     assert_eq!(run["run"]["info"]["status"], json!("RUNNING"));
-    for v in [json!("NaN"), json!("Infinity"), json!("-Infinity"), json!(1.5)] {
+    for v in [
+        json!("NaN"),
+        json!("Infinity"),
+        json!("-Infinity"),
+        json!(1.5),
+    ] {
         let (status, body) = app
-            .post("/api/2.0/mlflow/runs/log-metric", json!({"run_id": run_id, "key": "m", "value": v, "timestamp": 5, "step": 1}))
+            .post(
+                "/api/2.0/mlflow/runs/log-metric",
+                json!({"run_id": run_id, "key": "m", "value": v, "timestamp": 5, "step": 1}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let (_, hist) = app.get(&format!("/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=m")).await;
-    let values: Vec<Value> = hist["metrics"].as_array().unwrap().iter().map(|m| m["value"].clone()).collect();
+    let (_, hist) = app
+        .get(&format!(
+            "/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=m"
+        ))
+        .await;
+    let values: Vec<Value> = hist["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].clone())
+        .collect();
     // NaN is stored as 0 with a flag, as MLflow does, so it orders like 0 here.
-    assert_eq!(values, vec![json!("-Infinity"), json!("NaN"), json!(1.5), json!("Infinity")]);
+    // Infinities are clamped to the largest doubles, as MLflow stores them.
+    assert_eq!(
+        values,
+        vec![json!(f64::MIN), json!("NaN"), json!(1.5), json!(f64::MAX)]
+    );
 }
 
 #[tokio::test]
@@ -97,61 +163,154 @@ async fn bad_input_gets_mlflow_errors_and_the_next_request_is_served() {
     let app = app().await;
     // Malformed JSON
     let (status, body) = app
-        .send(Request::post("/api/2.0/mlflow/experiments/create").header("content-type", "application/json").body(Body::from("{\"name\": ")).unwrap())
+        .send(
+            Request::post("/api/2.0/mlflow/experiments/create")
+                .header("content-type", "application/json")
+                .body(Body::from("{\"name\": "))
+                .unwrap(),
+        )
         .await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
     // Missing content type
-    let (status, body) = app.send(Request::post("/api/2.0/mlflow/experiments/create").body(Body::from("{}")).unwrap()).await;
-    assert_eq!((status, body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "Bad Request. Content-Type header is missing."));
+    let (status, body) = app
+        .send(
+            Request::post("/api/2.0/mlflow/experiments/create")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Bad Request. Content-Type header is missing."
+        )
+    );
     // Wrong types
-    let (status, body) = app.post("/api/2.0/mlflow/runs/search", json!({"experiment_ids": ["0"], "max_results": "lots"})).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    let (status, body) = app
+        .post(
+            "/api/2.0/mlflow/runs/search",
+            json!({"experiment_ids": ["0"], "max_results": "lots"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
     // Missing required field
-    let (status, body) = app.post("/api/2.0/mlflow/experiments/create", json!({"unknown_field": 1})).await;
+    let (status, body) = app
+        .post(
+            "/api/2.0/mlflow/experiments/create",
+            json!({"unknown_field": 1}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["message"].as_str().unwrap().starts_with("Missing value for required parameter 'name'"));
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Missing value for required parameter 'name'"));
     // SQL-looking text is data
     let evil = "x'); DROP TABLE runs; --";
-    let (status, _) = app.post("/api/2.0/mlflow/experiments/create", json!({"name": evil})).await;
+    let (status, _) = app
+        .post("/api/2.0/mlflow/experiments/create", json!({"name": evil}))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.post("/api/2.0/mlflow/runs/search", json!({"experiment_ids": ["0"], "filter": "params.a = 'x' OR 1=1"})).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    let (status, body) = app
+        .post(
+            "/api/2.0/mlflow/runs/search",
+            json!({"experiment_ids": ["0"], "filter": "params.a = 'x' OR 1=1"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
     // Invalid page token
-    let (status, body) = app.post("/api/2.0/mlflow/runs/search", json!({"experiment_ids": ["0"], "page_token": "%%%"})).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    let (status, body) = app
+        .post(
+            "/api/2.0/mlflow/runs/search",
+            json!({"experiment_ids": ["0"], "page_token": "%%%"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
     // Unknown endpoint
     let (status, body) = app.get("/api/2.0/mlflow/nothing-here").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND")
+    );
     // Oversized body
     let big = "x".repeat(33 * 1024 * 1024);
     let (status, body) = app
-        .send(Request::post("/api/2.0/mlflow/experiments/create").header("content-type", "application/json").body(Body::from(big)).unwrap())
+        .send(
+            Request::post("/api/2.0/mlflow/experiments/create")
+                .header("content-type", "application/json")
+                .body(Body::from(big))
+                .unwrap(),
+        )
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(body["error_code"].is_string());
     // Still serving, nothing damaged.
-    let (status, body) = app.get(&format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", "x%27%29%3B%20DROP%20TABLE%20runs%3B%20--")).await;
+    let (status, body) = app
+        .get(&format!(
+            "/api/2.0/mlflow/experiments/get-by-name?experiment_name={}",
+            "x%27%29%3B%20DROP%20TABLE%20runs%3B%20--"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["experiment"]["name"], json!(evil));
-    let (status, _) = app.post("/api/2.0/mlflow/runs/search", json!({"experiment_ids": ["0"]})).await;
+    let (status, _) = app
+        .post(
+            "/api/2.0/mlflow/runs/search",
+            json!({"experiment_ids": ["0"]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn log_batch_limits() {
     let app = app().await;
-    let (_, run) = app.post("/api/2.0/mlflow/runs/create", json!({"experiment_id": "0"})).await;
+    let (_, run) = app
+        .post("/api/2.0/mlflow/runs/create", json!({"experiment_id": "0"}))
+        .await;
     let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
-    let params: Vec<Value> = (0..101).map(|i| json!({"key": format!("p{i}"), "value": "v"})).collect();
-    let (status, body) = app.post("/api/2.0/mlflow/runs/log-batch", json!({"run_id": run_id, "params": params})).await;
+    let params: Vec<Value> = (0..101)
+        .map(|i| json!({"key": format!("p{i}"), "value": "v"}))
+        .collect();
+    let (status, body) = app
+        .post(
+            "/api/2.0/mlflow/runs/log-batch",
+            json!({"run_id": run_id, "params": params}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["message"],
         json!("A batch logging request can contain at most 100 params. Got 101 params. Please split up params across multiple requests and try again.")
     );
-    let metrics: Vec<Value> = (0..1000).map(|i| json!({"key": "m", "value": i, "timestamp": i, "step": i})).collect();
-    let (status, _) = app.post("/api/2.0/mlflow/runs/log-batch", json!({"run_id": run_id, "metrics": metrics})).await;
+    let metrics: Vec<Value> = (0..1000)
+        .map(|i| json!({"key": "m", "value": i, "timestamp": i, "step": i}))
+        .collect();
+    let (status, _) = app
+        .post(
+            "/api/2.0/mlflow/runs/log-batch",
+            json!({"run_id": run_id, "metrics": metrics}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, got) = app.get(&format!("/api/2.0/mlflow/runs/get?run_id={run_id}")).await;
-    assert_eq!(got["run"]["data"]["metrics"][0], json!({"key": "m", "value": 999.0, "timestamp": 999, "step": 999}));
+    let (_, got) = app
+        .get(&format!("/api/2.0/mlflow/runs/get?run_id={run_id}"))
+        .await;
+    assert_eq!(
+        got["run"]["data"]["metrics"][0],
+        json!({"key": "m", "value": 999.0, "timestamp": 999, "step": 999})
+    );
 }

@@ -109,6 +109,9 @@ pub enum DbError {
 impl From<DbError> for MlflowError {
     fn from(e: DbError) -> Self {
         tracing::error!(error = %e, "database error");
+        if std::env::var_os("MLOX_DEBUG_DB_ERRORS").is_some() {
+            eprintln!("database error: {e:?}");
+        }
         MlflowError::internal("internal database error")
     }
 }
@@ -157,6 +160,9 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_outside_quotes() {
-        assert_eq!(numbered_placeholders("a = ? AND b = '?' AND c IN (?, ?)"), "a = $1 AND b = '?' AND c IN ($2, $3)");
+        assert_eq!(
+            numbered_placeholders("a = ? AND b = '?' AND c IN (?, ?)"),
+            "a = $1 AND b = '?' AND c IN ($2, $3)"
+        );
     }
 }

@@ -46,9 +46,11 @@ impl StoreUri {
             let path = path.split('?').next().unwrap_or(path);
             return Ok(StoreUri::Sqlite(PathBuf::from(path)));
         }
-        let (scheme, rest) = uri
-            .split_once("://")
-            .ok_or_else(|| MlflowError::invalid(format!("unsupported backend store URI '{uri}': expected sqlite:///path or postgresql://…")))?;
+        let (scheme, rest) = uri.split_once("://").ok_or_else(|| {
+            MlflowError::invalid(format!(
+                "unsupported backend store URI '{uri}': expected sqlite:///path or postgresql://…"
+            ))
+        })?;
         let base = scheme.split('+').next().unwrap_or(scheme);
         match base {
             "postgresql" | "postgres" => Ok(StoreUri::Postgres(format!("postgresql://{rest}"))),
@@ -105,7 +107,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { default_artifact_root: "mlflow-artifacts:".into(), max_connections: 10 }
+        StoreOptions {
+            default_artifact_root: "mlflow-artifacts:".into(),
+            max_connections: 10,
+        }
     }
 }
 
@@ -131,9 +136,15 @@ impl SqlStore {
             }
         }
         .map_err(|e| MlflowError::internal(format!("cannot open the backend store: {e}")))?;
-        let store = SqlStore { db, artifact_root: opts.default_artifact_root };
+        let store = SqlStore {
+            db,
+            artifact_root: opts.default_artifact_root,
+        };
         let root = store.artifact_root.clone();
-        store.db.write(move |c| tracking::ensure_default_experiment(c, &root)).await?;
+        store
+            .db
+            .write(move |c| tracking::ensure_default_experiment(c, &root))
+            .await?;
         Ok(store)
     }
 
@@ -146,40 +157,63 @@ impl SqlStore {
 
 #[async_trait]
 impl TrackingStore for SqlStore {
-    async fn create_experiment(&self, name: String, artifact_location: Option<String>, tags: Vec<Tag>) -> Result<String> {
+    async fn create_experiment(
+        &self,
+        name: String,
+        artifact_location: Option<String>,
+        tags: Vec<Tag>,
+    ) -> Result<String> {
         let root = self.artifact_root.clone();
-        self.db.write(move |c| tracking::create_experiment(c, &root, name, artifact_location, tags)).await
+        self.db
+            .write(move |c| tracking::create_experiment(c, &root, name, artifact_location, tags))
+            .await
     }
     async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
         let id = experiment_id.to_string();
-        self.db.read(move |c| tracking::get_experiment(c, &id)).await
+        self.db
+            .read(move |c| tracking::get_experiment(c, &id))
+            .await
     }
     async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
         let name = name.to_string();
-        self.db.read(move |c| tracking::get_experiment_by_name(c, &name)).await
+        self.db
+            .read(move |c| tracking::get_experiment_by_name(c, &name))
+            .await
     }
     async fn search_experiments(&self, req: SearchExperimentsRequest) -> Result<Page<Experiment>> {
-        self.db.read(move |c| tracking::search_experiments(c, req)).await
+        self.db
+            .read(move |c| tracking::search_experiments(c, req))
+            .await
     }
     async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db.write(move |c| tracking::set_experiment_lifecycle(c, &id, true)).await
+        self.db
+            .write(move |c| tracking::set_experiment_lifecycle(c, &id, true))
+            .await
     }
     async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db.write(move |c| tracking::set_experiment_lifecycle(c, &id, false)).await
+        self.db
+            .write(move |c| tracking::set_experiment_lifecycle(c, &id, false))
+            .await
     }
     async fn rename_experiment(&self, experiment_id: &str, new_name: String) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db.write(move |c| tracking::rename_experiment(c, &id, new_name)).await
+        self.db
+            .write(move |c| tracking::rename_experiment(c, &id, new_name))
+            .await
     }
     async fn set_experiment_tag(&self, experiment_id: &str, tag: Tag) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db.write(move |c| tracking::set_experiment_tag(c, &id, tag)).await
+        self.db
+            .write(move |c| tracking::set_experiment_tag(c, &id, tag))
+            .await
     }
     async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
         let (id, key) = (experiment_id.to_string(), key.to_string());
-        self.db.write(move |c| tracking::delete_experiment_tag(c, &id, &key)).await
+        self.db
+            .write(move |c| tracking::delete_experiment_tag(c, &id, &key))
+            .await
     }
     async fn create_run(&self, run: NewRun) -> Result<Run> {
         self.db.write(move |c| tracking::create_run(c, run)).await
@@ -190,40 +224,90 @@ impl TrackingStore for SqlStore {
     }
     async fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
         let id = run_id.to_string();
-        self.db.write(move |c| tracking::update_run(c, &id, update)).await
+        self.db
+            .write(move |c| tracking::update_run(c, &id, update))
+            .await
     }
     async fn delete_run(&self, run_id: &str) -> Result<()> {
         let id = run_id.to_string();
-        self.db.write(move |c| tracking::set_run_lifecycle(c, &id, true)).await
+        self.db
+            .write(move |c| tracking::set_run_lifecycle(c, &id, true))
+            .await
     }
     async fn restore_run(&self, run_id: &str) -> Result<()> {
         let id = run_id.to_string();
-        self.db.write(move |c| tracking::set_run_lifecycle(c, &id, false)).await
+        self.db
+            .write(move |c| tracking::set_run_lifecycle(c, &id, false))
+            .await
     }
-    async fn log_batch(&self, run_id: &str, metrics: Vec<Metric>, params: Vec<Param>, tags: Vec<Tag>) -> Result<()> {
+    async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: Vec<Metric>,
+        params: Vec<Param>,
+        tags: Vec<Tag>,
+    ) -> Result<()> {
         let id = run_id.to_string();
-        self.db.write(move |c| tracking::log_batch(c, &id, metrics, params, tags)).await
+        self.db
+            .write(move |c| tracking::log_entities(c, &id, metrics, params, tags, false))
+            .await
+    }
+    async fn log_metric(&self, run_id: &str, metric: Metric) -> Result<()> {
+        let id = run_id.to_string();
+        self.db
+            .write(move |c| tracking::log_entities(c, &id, vec![metric], vec![], vec![], true))
+            .await
+    }
+    async fn log_param(&self, run_id: &str, param: Param) -> Result<()> {
+        let id = run_id.to_string();
+        self.db
+            .write(move |c| tracking::log_entities(c, &id, vec![], vec![param], vec![], true))
+            .await
+    }
+    async fn set_tag(&self, run_id: &str, tag: Tag) -> Result<()> {
+        let id = run_id.to_string();
+        self.db
+            .write(move |c| tracking::log_entities(c, &id, vec![], vec![], vec![tag], true))
+            .await
     }
     async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         let (id, key) = (run_id.to_string(), key.to_string());
-        self.db.write(move |c| tracking::delete_tag(c, &id, &key)).await
+        self.db
+            .write(move |c| tracking::delete_tag(c, &id, &key))
+            .await
     }
-    async fn log_inputs(&self, run_id: &str, datasets: Vec<DatasetInput>, model_ids: Vec<String>) -> Result<()> {
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: Vec<DatasetInput>,
+        model_ids: Vec<String>,
+    ) -> Result<()> {
         let id = run_id.to_string();
-        self.db.write(move |c| tracking::log_inputs(c, &id, datasets, model_ids)).await
+        self.db
+            .write(move |c| tracking::log_inputs(c, &id, datasets, model_ids))
+            .await
     }
     async fn log_outputs(&self, run_id: &str, models: Vec<(String, i64)>) -> Result<()> {
         let id = run_id.to_string();
-        self.db.write(move |c| tracking::log_outputs(c, &id, models)).await
+        self.db
+            .write(move |c| tracking::log_outputs(c, &id, models))
+            .await
     }
     async fn search_runs(&self, req: SearchRunsRequest) -> Result<Page<Run>> {
         self.db.read(move |c| tracking::search_runs(c, req)).await
     }
     async fn get_metric_history(&self, req: MetricHistoryRequest) -> Result<Page<Metric>> {
-        self.db.read(move |c| tracking::get_metric_history(c, req)).await
+        self.db
+            .read(move |c| tracking::get_metric_history(c, req))
+            .await
     }
-    async fn get_metric_history_bulk_interval(&self, req: BulkIntervalRequest) -> Result<Vec<MetricWithRunId>> {
-        self.db.read(move |c| tracking::get_metric_history_bulk_interval(c, req)).await
+    async fn get_metric_history_bulk_interval(
+        &self,
+        req: BulkIntervalRequest,
+    ) -> Result<Vec<MetricWithRunId>> {
+        self.db
+            .read(move |c| tracking::get_metric_history_bulk_interval(c, req))
+            .await
     }
 }
 
@@ -233,8 +317,14 @@ mod tests {
 
     #[test]
     fn store_uris() {
-        assert_eq!(StoreUri::parse("sqlite:///mlox.db").unwrap(), StoreUri::Sqlite("mlox.db".into()));
-        assert_eq!(StoreUri::parse("sqlite:////tmp/x.db").unwrap(), StoreUri::Sqlite("/tmp/x.db".into()));
+        assert_eq!(
+            StoreUri::parse("sqlite:///mlox.db").unwrap(),
+            StoreUri::Sqlite("mlox.db".into())
+        );
+        assert_eq!(
+            StoreUri::parse("sqlite:////tmp/x.db").unwrap(),
+            StoreUri::Sqlite("/tmp/x.db".into())
+        );
         assert_eq!(
             StoreUri::parse("postgresql+psycopg2://u:p@h:5432/db").unwrap(),
             StoreUri::Postgres("postgresql://u:p@h:5432/db".into())

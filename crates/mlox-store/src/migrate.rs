@@ -19,7 +19,10 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// A backend's way of running work while holding the migration lock.
 pub(crate) trait Migrator {
     fn dialect(&self) -> Dialect;
-    fn locked(&mut self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>) -> Result<(), DbError>;
+    fn locked(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>,
+    ) -> Result<(), DbError>;
 }
 
 /// The schema version this binary expects.

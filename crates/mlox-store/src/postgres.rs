@@ -12,11 +12,28 @@ use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, SqlValue};
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 pub struct PgDb {
-    pool: Pool,
+    /// Always `Some` until drop.
+    pool: Option<Pool>,
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        // Closing a synchronous postgres client blocks on its own runtime, which panics
+        // inside an async context: close the pool on a plain thread.
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::Builder::new()
+                .name("mlox-pg-close".into())
+                .spawn(move || drop(pool));
+        }
+    }
 }
 
 impl ToSql for SqlValue {
-    fn to_sql(&self, ty: &Type, out: &mut postgres::types::private::BytesMut) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         // Coerce to the type PostgreSQL inferred for the placeholder.
         match (self, ty) {
             (SqlValue::Null, _) => Ok(IsNull::Yes),
@@ -60,7 +77,8 @@ impl Conn for PgConn<'_, '_> {
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
         let sql = numbered_placeholders(sql);
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let stmt = self.0.prepare(&sql).map_err(pg_err)?;
         let rows = self.0.query(&stmt, &refs).map_err(pg_err)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -68,13 +86,34 @@ impl Conn for PgConn<'_, '_> {
             let mut vals = Vec::with_capacity(r.len());
             for (i, col) in r.columns().iter().enumerate() {
                 let v = match *col.type_() {
-                    Type::INT8 => r.try_get::<_, Option<i64>>(i).map_err(pg_err)?.map(SqlValue::Int),
-                    Type::INT4 => r.try_get::<_, Option<i32>>(i).map_err(pg_err)?.map(|v| SqlValue::Int(v.into())),
-                    Type::INT2 => r.try_get::<_, Option<i16>>(i).map_err(pg_err)?.map(|v| SqlValue::Int(v.into())),
-                    Type::FLOAT8 => r.try_get::<_, Option<f64>>(i).map_err(pg_err)?.map(SqlValue::Real),
-                    Type::FLOAT4 => r.try_get::<_, Option<f32>>(i).map_err(pg_err)?.map(|v| SqlValue::Real(v.into())),
-                    Type::BOOL => r.try_get::<_, Option<bool>>(i).map_err(pg_err)?.map(|v| SqlValue::Int(v.into())),
-                    _ => r.try_get::<_, Option<String>>(i).map_err(pg_err)?.map(SqlValue::Text),
+                    Type::INT8 => r
+                        .try_get::<_, Option<i64>>(i)
+                        .map_err(pg_err)?
+                        .map(SqlValue::Int),
+                    Type::INT4 => r
+                        .try_get::<_, Option<i32>>(i)
+                        .map_err(pg_err)?
+                        .map(|v| SqlValue::Int(v.into())),
+                    Type::INT2 => r
+                        .try_get::<_, Option<i16>>(i)
+                        .map_err(pg_err)?
+                        .map(|v| SqlValue::Int(v.into())),
+                    Type::FLOAT8 => r
+                        .try_get::<_, Option<f64>>(i)
+                        .map_err(pg_err)?
+                        .map(SqlValue::Real),
+                    Type::FLOAT4 => r
+                        .try_get::<_, Option<f32>>(i)
+                        .map_err(pg_err)?
+                        .map(|v| SqlValue::Real(v.into())),
+                    Type::BOOL => r
+                        .try_get::<_, Option<bool>>(i)
+                        .map_err(pg_err)?
+                        .map(|v| SqlValue::Int(v.into())),
+                    _ => r
+                        .try_get::<_, Option<String>>(i)
+                        .map_err(pg_err)?
+                        .map(SqlValue::Text),
                 };
                 vals.push(v.unwrap_or(SqlValue::Null));
             }
@@ -85,7 +124,8 @@ impl Conn for PgConn<'_, '_> {
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
         let sql = numbered_placeholders(sql);
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         self.0.execute(sql.as_str(), &refs).map_err(pg_err)
     }
 }
@@ -96,10 +136,14 @@ impl crate::migrate::Migrator for PgMigrator<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
-    fn locked(&mut self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>) -> Result<(), DbError> {
+    fn locked(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
         let mut tx = self.0.transaction().map_err(pg_err)?;
         // One migrator at a time across every server sharing this database.
-        tx.execute("SELECT pg_advisory_xact_lock(7340291)", &[]).map_err(pg_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7340291)", &[])
+            .map_err(pg_err)?;
         f(&mut PgConn(&mut tx))?;
         tx.commit().map_err(pg_err)
     }
@@ -107,7 +151,9 @@ impl crate::migrate::Migrator for PgMigrator<'_> {
 
 impl PgDb {
     pub fn open(url: &str, max_connections: u32) -> Result<Self, DbError> {
-        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| DbError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| DbError::Other(format!("invalid PostgreSQL URL: {e}")))?;
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
@@ -115,7 +161,8 @@ impl PgDb {
             .build(manager)?;
         let mut client = pool.get()?;
         crate::migrate::apply(&mut PgMigrator(&mut client))?;
-        Ok(PgDb { pool })
+        drop(client);
+        Ok(PgDb { pool: Some(pool) })
     }
 
     async fn run<T, F>(&self, f: F, read_only: bool) -> Result<T>
@@ -123,11 +170,18 @@ impl PgDb {
         T: Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let pool = self
+            .pool
+            .clone()
+            .ok_or_else(|| MlflowError::internal("the PostgreSQL pool is closed"))?;
         tokio::task::spawn_blocking(move || {
             let mut client = pool.get().map_err(DbError::from)?;
             let mut tx = if read_only {
-                client.build_transaction().read_only(true).start().map_err(pg_err)?
+                client
+                    .build_transaction()
+                    .read_only(true)
+                    .start()
+                    .map_err(pg_err)?
             } else {
                 client.transaction().map_err(pg_err)?
             };

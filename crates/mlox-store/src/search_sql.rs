@@ -18,7 +18,12 @@ pub(crate) struct Query {
     pub params: Vec<SqlValue>,
 }
 
-fn comparison_sql(column: &str, cmp: Cmp, value: &Value, params: &mut Vec<SqlValue>) -> Result<String> {
+fn comparison_sql(
+    column: &str,
+    cmp: Cmp,
+    value: &Value,
+    params: &mut Vec<SqlValue>,
+) -> Result<String> {
     let op = match cmp {
         Cmp::Eq => "=",
         Cmp::Ne => "!=",
@@ -33,10 +38,16 @@ fn comparison_sql(column: &str, cmp: Cmp, value: &Value, params: &mut Vec<SqlVal
         }
         Cmp::In | Cmp::NotIn => {
             let Value::List(items) = value else {
-                return Err(MlflowError::invalid("IN and NOT IN need a parenthesised list of values"));
+                return Err(MlflowError::invalid(
+                    "IN and NOT IN need a parenthesised list of values",
+                ));
             };
             if items.is_empty() {
-                return Ok(if cmp == Cmp::In { "1 = 0".into() } else { "1 = 1".into() });
+                return Ok(if cmp == Cmp::In {
+                    "1 = 0".into()
+                } else {
+                    "1 = 1".into()
+                });
             }
             params.extend(items.iter().map(SqlValue::from));
             let not = if cmp == Cmp::NotIn { "NOT " } else { "" };
@@ -54,17 +65,29 @@ fn push_value(value: &Value, params: &mut Vec<SqlValue>) -> Result<()> {
         Value::Str(s) => SqlValue::Text(s.clone()),
         Value::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => SqlValue::Int(*n as i64),
         Value::Num(n) => SqlValue::Real(*n),
-        Value::List(_) | Value::None => return Err(MlflowError::invalid("a single value was expected")),
+        Value::List(_) | Value::None => {
+            return Err(MlflowError::invalid("a single value was expected"))
+        }
     });
     Ok(())
 }
 
 /// A condition on a key-value child table (params, tags, experiment tags).
-fn kv_condition(table: &str, owner: &str, owner_col: &str, clause: &Clause, params: &mut Vec<SqlValue>) -> Result<String> {
+fn kv_condition(
+    table: &str,
+    owner: &str,
+    owner_col: &str,
+    clause: &Clause,
+    params: &mut Vec<SqlValue>,
+) -> Result<String> {
     params.push(SqlValue::from(&clause.ident.key));
     match clause.cmp {
-        Cmp::IsNull => Ok(format!("NOT EXISTS (SELECT 1 FROM {table} kv WHERE kv.{owner_col} = {owner} AND kv.key = ?)")),
-        Cmp::IsNotNull => Ok(format!("EXISTS (SELECT 1 FROM {table} kv WHERE kv.{owner_col} = {owner} AND kv.key = ?)")),
+        Cmp::IsNull => Ok(format!(
+            "NOT EXISTS (SELECT 1 FROM {table} kv WHERE kv.{owner_col} = {owner} AND kv.key = ?)"
+        )),
+        Cmp::IsNotNull => Ok(format!(
+            "EXISTS (SELECT 1 FROM {table} kv WHERE kv.{owner_col} = {owner} AND kv.key = ?)"
+        )),
         cmp => {
             let cond = comparison_sql("kv.value", cmp, &clause.value, params)?;
             Ok(format!("EXISTS (SELECT 1 FROM {table} kv WHERE kv.{owner_col} = {owner} AND kv.key = ? AND {cond})"))
@@ -86,7 +109,12 @@ fn direction(ascending: bool) -> &'static str {
     }
 }
 
-pub(crate) fn runs_query(filter: &str, order_by: &[String], view: ViewType, experiment_ids: &[i64]) -> Result<Query> {
+pub(crate) fn runs_query(
+    filter: &str,
+    order_by: &[String],
+    view: ViewType,
+    experiment_ids: &[i64],
+) -> Result<Query> {
     let clauses = search::parse_filter(SearchKind::Runs, filter)?;
     let orders = search::parse_order_by(SearchKind::Runs, order_by)?;
 
@@ -99,14 +127,24 @@ pub(crate) fn runs_query(filter: &str, order_by: &[String], view: ViewType, expe
         let dir = direction(*ascending);
         match ident.entity {
             Entity::Metric => {
-                joins.push_str(&format!(" LEFT JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?"));
+                joins.push_str(&format!(
+                    " LEFT JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?"
+                ));
                 join_params.push(SqlValue::from(&ident.key));
                 // Missing values last in both directions; NaN after numbers.
-                order_parts.push(format!("(o{i}.value IS NULL) ASC, o{i}.is_nan ASC, o{i}.value {dir}"));
+                order_parts.push(format!(
+                    "(o{i}.value IS NULL) ASC, o{i}.is_nan ASC, o{i}.value {dir}"
+                ));
             }
             Entity::Param | Entity::Tag => {
-                let table = if ident.entity == Entity::Param { "params" } else { "tags" };
-                joins.push_str(&format!(" LEFT JOIN {table} o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?"));
+                let table = if ident.entity == Entity::Param {
+                    "params"
+                } else {
+                    "tags"
+                };
+                joins.push_str(&format!(
+                    " LEFT JOIN {table} o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?"
+                ));
                 join_params.push(SqlValue::from(&ident.key));
                 order_parts.push(format!("(o{i}.value IS NULL) ASC, o{i}.value {dir}"));
             }
@@ -116,7 +154,12 @@ pub(crate) fn runs_query(filter: &str, order_by: &[String], view: ViewType, expe
                 has_run_id |= col == "r.run_uuid";
                 order_parts.push(format!("({col} IS NULL) ASC, {col} {dir}"));
             }
-            Entity::Dataset => return Err(MlflowError::invalid(format!("Invalid order_by entity: dataset.{}", ident.key))),
+            Entity::Dataset => {
+                return Err(MlflowError::invalid(format!(
+                    "Invalid order_by entity: dataset.{}",
+                    ident.key
+                )))
+            }
         }
     }
     if !has_start_time {
@@ -129,12 +172,20 @@ pub(crate) fn runs_query(filter: &str, order_by: &[String], view: ViewType, expe
     let mut params = join_params;
     let mut conds = Vec::new();
     params.extend(experiment_ids.iter().map(|i| SqlValue::Int(*i)));
-    conds.push(format!("r.experiment_id IN ({})", placeholders(experiment_ids.len())));
+    conds.push(format!(
+        "r.experiment_id IN ({})",
+        placeholders(experiment_ids.len())
+    ));
     conds.push(stages_sql(view, "r.lifecycle_stage", &mut params));
     for clause in &clauses {
         conds.push(run_condition(clause, &mut params)?);
     }
-    Ok(Query { joins, where_sql: conds.join(" AND "), order_sql: order_parts.join(", "), params })
+    Ok(Query {
+        joins,
+        where_sql: conds.join(" AND "),
+        order_sql: order_parts.join(", "),
+        params,
+    })
 }
 
 fn run_attribute_column(key: &str) -> Result<&'static str> {
@@ -147,7 +198,11 @@ fn run_attribute_column(key: &str) -> Result<&'static str> {
         "start_time" => "r.start_time",
         "end_time" => "r.end_time",
         "lifecycle_stage" => "r.lifecycle_stage",
-        other => return Err(MlflowError::invalid(format!("Invalid attribute key '{other}' specified."))),
+        other => {
+            return Err(MlflowError::invalid(format!(
+                "Invalid attribute key '{other}' specified."
+            )))
+        }
     })
 }
 
@@ -156,8 +211,14 @@ fn run_condition(clause: &Clause, params: &mut Vec<SqlValue>) -> Result<String> 
         Entity::Metric => {
             params.push(SqlValue::from(&clause.ident.key));
             let cond = comparison_sql("m.value", clause.cmp, &clause.value, params)?;
+            // NaN compares false with everything, except `!=`, which it satisfies.
+            let nan = if clause.cmp == Cmp::Ne {
+                "m.is_nan = 1 OR"
+            } else {
+                "m.is_nan = 0 AND"
+            };
             Ok(format!(
-                "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND m.is_nan = 0 AND {cond})"
+                "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND ({nan} {cond}))"
             ))
         }
         Entity::Param => kv_condition("params", "r.run_uuid", "run_uuid", clause, params),
@@ -176,7 +237,11 @@ fn run_condition(clause: &Clause, params: &mut Vec<SqlValue>) -> Result<String> 
                 let col = match clause.ident.key.as_str() {
                     "name" => "d.name",
                     "digest" => "d.digest",
-                    other => return Err(MlflowError::invalid(format!("Invalid dataset key '{other}' specified."))),
+                    other => {
+                        return Err(MlflowError::invalid(format!(
+                            "Invalid dataset key '{other}' specified."
+                        )))
+                    }
                 };
                 let cond = comparison_sql(col, clause.cmp, &clause.value, params)?;
                 Ok(format!(
@@ -187,7 +252,11 @@ fn run_condition(clause: &Clause, params: &mut Vec<SqlValue>) -> Result<String> 
     }
 }
 
-pub(crate) fn experiments_query(filter: &str, order_by: &[String], view: ViewType) -> Result<Query> {
+pub(crate) fn experiments_query(
+    filter: &str,
+    order_by: &[String],
+    view: ViewType,
+) -> Result<Query> {
     let clauses = search::parse_filter(SearchKind::Experiments, filter)?;
     let orders = search::parse_order_by(SearchKind::Experiments, order_by)?;
     let mut order_parts = Vec::new();
@@ -207,7 +276,13 @@ pub(crate) fn experiments_query(filter: &str, order_by: &[String], view: ViewTyp
     let mut conds = vec![stages_sql(view, "e.lifecycle_stage", &mut params)];
     for clause in &clauses {
         conds.push(match clause.ident.entity {
-            Entity::Tag => kv_condition("experiment_tags", "e.experiment_id", "experiment_id", clause, &mut params)?,
+            Entity::Tag => kv_condition(
+                "experiment_tags",
+                "e.experiment_id",
+                "experiment_id",
+                clause,
+                &mut params,
+            )?,
             Entity::Attribute => {
                 let col = experiment_attribute_column(&clause.ident.key)?;
                 if col == "e.experiment_id" {
@@ -217,15 +292,30 @@ pub(crate) fn experiments_query(filter: &str, order_by: &[String], view: ViewTyp
                         Value::List(items) => Value::List(items.clone()),
                         v => v.clone(),
                     };
-                    comparison_sql("CAST(e.experiment_id AS TEXT)", clause.cmp, &value_as_text(&value), &mut params)?
+                    comparison_sql(
+                        "CAST(e.experiment_id AS TEXT)",
+                        clause.cmp,
+                        &value_as_text(&value),
+                        &mut params,
+                    )?
                 } else {
                     comparison_sql(col, clause.cmp, &clause.value, &mut params)?
                 }
             }
-            _ => return Err(MlflowError::invalid(format!("Invalid filter on experiments: {}", clause.ident.key))),
+            _ => {
+                return Err(MlflowError::invalid(format!(
+                    "Invalid filter on experiments: {}",
+                    clause.ident.key
+                )))
+            }
         });
     }
-    Ok(Query { joins: String::new(), where_sql: conds.join(" AND "), order_sql: order_parts.join(", "), params })
+    Ok(Query {
+        joins: String::new(),
+        where_sql: conds.join(" AND "),
+        order_sql: order_parts.join(", "),
+        params,
+    })
 }
 
 fn value_as_text(v: &Value) -> Value {
@@ -242,6 +332,10 @@ fn experiment_attribute_column(key: &str) -> Result<&'static str> {
         "creation_time" => "e.creation_time",
         "last_update_time" => "e.last_update_time",
         "lifecycle_stage" => "e.lifecycle_stage",
-        other => return Err(MlflowError::invalid(format!("Invalid attribute key '{other}' specified."))),
+        other => {
+            return Err(MlflowError::invalid(format!(
+                "Invalid attribute key '{other}' specified."
+            )))
+        }
     })
 }

@@ -63,7 +63,9 @@ impl Conn for SqliteConn<'_> {
         let mut stmt = self.0.prepare_cached(sql)?;
         match stmt.execute(rusqlite::params_from_iter(params.iter())) {
             Ok(n) => Ok(n as u64),
-            Err(rusqlite::Error::SqliteFailure(e, msg)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, msg))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 Err(DbError::UniqueViolation(msg.unwrap_or_default()))
             }
             Err(e) => Err(e.into()),
@@ -92,7 +94,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 fn open(path: &Path, read_only: bool) -> Result<Connection, DbError> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -109,7 +113,8 @@ impl SqliteDb {
     pub fn open(path: &Path) -> Result<Self, DbError> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| DbError::Other(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Other(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
         let conn = open(path, false)?;
@@ -172,7 +177,10 @@ impl SqliteDb {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let pooled = readers.lock().map_err(|_| MlflowError::internal("reader pool poisoned"))?.pop();
+            let pooled = readers
+                .lock()
+                .map_err(|_| MlflowError::internal("reader pool poisoned"))?
+                .pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => open(&path, true)?,
@@ -211,7 +219,10 @@ impl crate::migrate::Migrator for SqliteTx<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
-    fn locked(&mut self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>) -> Result<(), DbError> {
+    fn locked(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         match f(&mut SqliteConn(self.conn)) {
             Ok(()) => {
@@ -249,7 +260,9 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
             if conn.execute_batch("SAVEPOINT job").is_err() {
                 continue;
             }
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut SqliteConn(&conn))));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job(&mut SqliteConn(&conn))
+            }));
             match outcome {
                 Ok((true, deliver)) => {
                     let _ = conn.execute_batch("RELEASE job");

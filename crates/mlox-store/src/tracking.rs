@@ -27,9 +27,11 @@ pub fn append_uri_path(root: &str, child: &str) -> String {
 }
 
 fn parse_experiment_id(id: &str) -> Result<i64> {
-    id.trim()
-        .parse::<i64>()
-        .map_err(|_| MlflowError::invalid(format!("Invalid experiment ID '{id}'. Experiment ID must be a valid integer.")))
+    id.trim().parse::<i64>().map_err(|_| {
+        MlflowError::invalid(format!(
+            "Invalid experiment ID '{id}'. Experiment ID must be a valid integer."
+        ))
+    })
 }
 
 fn experiment_not_found(id: &str) -> MlflowError {
@@ -40,7 +42,8 @@ fn run_not_found(id: &str) -> MlflowError {
     MlflowError::not_found(format!("Run with id={id} not found"))
 }
 
-const EXPERIMENT_COLUMNS: &str = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+const EXPERIMENT_COLUMNS: &str =
+    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
 
 fn load_experiment_tags(c: &mut dyn Conn, ids: &[i64]) -> Result<HashMap<i64, Vec<Tag>>> {
     let mut map: HashMap<i64, Vec<Tag>> = HashMap::new();
@@ -51,7 +54,9 @@ fn load_experiment_tags(c: &mut dyn Conn, ids: &[i64]) -> Result<HashMap<i64, Ve
             placeholders(chunk.len())
         );
         for r in c.query(&sql, &params)? {
-            map.entry(r.int(0)).or_default().push(Tag::new(r.text(1), r.text(2)));
+            map.entry(r.int(0))
+                .or_default()
+                .push(Tag::new(r.text(1), r.text(2)));
         }
     }
     Ok(map)
@@ -76,20 +81,30 @@ fn experiments_from_rows(c: &mut dyn Conn, rows: Vec<crate::db::Row>) -> Result<
 
 pub(crate) fn get_experiment(c: &mut dyn Conn, id: &str) -> Result<Experiment> {
     let eid = parse_experiment_id(id)?;
-    let rows = c.query(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id = ?"), &[eid.into()])?;
-    experiments_from_rows(c, rows)?.pop().ok_or_else(|| experiment_not_found(id))
+    let rows = c.query(
+        &format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id = ?"),
+        &[eid.into()],
+    )?;
+    experiments_from_rows(c, rows)?
+        .pop()
+        .ok_or_else(|| experiment_not_found(id))
 }
 
 pub(crate) fn get_experiment_by_name(c: &mut dyn Conn, name: &str) -> Result<Experiment> {
-    let rows = c.query(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE name = ?"), &[name.into()])?;
-    experiments_from_rows(c, rows)?
-        .pop()
-        .ok_or_else(|| MlflowError::not_found(format!("Could not find experiment with name '{name}'")))
+    let rows = c.query(
+        &format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE name = ?"),
+        &[name.into()],
+    )?;
+    experiments_from_rows(c, rows)?.pop().ok_or_else(|| {
+        MlflowError::not_found(format!("Could not find experiment with name '{name}'"))
+    })
 }
 
 /// Creates the default experiment "0" if the store has none.
 pub(crate) fn ensure_default_experiment(c: &mut dyn Conn, artifact_root: &str) -> Result<()> {
-    if c.query_opt("SELECT 1 FROM experiments WHERE experiment_id = 0", &[])?.is_some() {
+    if c.query_opt("SELECT 1 FROM experiments WHERE experiment_id = 0", &[])?
+        .is_some()
+    {
         return Ok(());
     }
     let now = now_ms();
@@ -113,11 +128,20 @@ pub(crate) fn create_experiment(
     }
     if let Some(loc) = &artifact_location {
         if loc.starts_with("runs:") {
-            return Err(MlflowError::invalid(format!("Artifact location cannot be a runs:/ URI. Given: '{loc}'")));
+            return Err(MlflowError::invalid(format!(
+                "Artifact location cannot be a runs:/ URI. Given: '{loc}'"
+            )));
         }
     }
-    if c.query_opt("SELECT 1 FROM experiments WHERE name = ?", &[name.as_str().into()])?.is_some() {
-        return Err(MlflowError::already_exists(format!("Experiment(name={name}) already exists.")));
+    if c.query_opt(
+        "SELECT 1 FROM experiments WHERE name = ?",
+        &[name.as_str().into()],
+    )?
+    .is_some()
+    {
+        return Err(MlflowError::already_exists(format!(
+            "Experiment(name={name}) already exists."
+        )));
     }
     let now = now_ms();
     let row = c
@@ -135,7 +159,10 @@ pub(crate) fn create_experiment(
         Some(l) => l,
         None => append_uri_path(artifact_root, &id.to_string()),
     };
-    c.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", &[location.into(), id.into()])?;
+    c.execute(
+        "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+        &[location.into(), id.into()],
+    )?;
     for t in tags {
         c.execute(
             "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
@@ -159,20 +186,30 @@ fn active_experiment(c: &mut dyn Conn, id: &str) -> Result<i64> {
 pub(crate) fn set_experiment_lifecycle(c: &mut dyn Conn, id: &str, delete: bool) -> Result<()> {
     let exp = get_experiment(c, id)?;
     let eid = parse_experiment_id(id)?;
-    let (from, to) = if delete { (LIFECYCLE_ACTIVE, LIFECYCLE_DELETED) } else { (LIFECYCLE_DELETED, LIFECYCLE_ACTIVE) };
+    let (from, to) = if delete {
+        (LIFECYCLE_ACTIVE, LIFECYCLE_DELETED)
+    } else {
+        (LIFECYCLE_DELETED, LIFECYCLE_ACTIVE)
+    };
     if exp.lifecycle_stage != from {
         // MLflow looks the experiment up among the ones in the source state only.
         return Err(experiment_not_found(id));
     }
     if delete && eid == 0 {
-        return Err(MlflowError::invalid("Cannot delete the default experiment '0'. This is an internally reserved experiment."));
+        return Err(MlflowError::invalid(
+            "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
+        ));
     }
     let now = now_ms();
     c.execute(
         "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
         &[to.into(), now.into(), eid.into()],
     )?;
-    let deleted_time = if delete { SqlValue::Int(now) } else { SqlValue::Null };
+    let deleted_time = if delete {
+        SqlValue::Int(now)
+    } else {
+        SqlValue::Null
+    };
     c.execute(
         "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ? AND lifecycle_stage = ?",
         &[to.into(), deleted_time, eid.into(), from.into()],
@@ -184,17 +221,33 @@ pub(crate) fn rename_experiment(c: &mut dyn Conn, id: &str, new_name: String) ->
     validation::validate_experiment_name(&new_name)?;
     let exp = get_experiment(c, id)?;
     if exp.lifecycle_stage != LIFECYCLE_ACTIVE {
-        return Err(MlflowError::new(mlox_core::ErrorCode::INVALID_STATE, "Cannot rename a non-active experiment."));
+        return Err(MlflowError::new(
+            mlox_core::ErrorCode::INVALID_STATE,
+            "Cannot rename a non-active experiment.",
+        ));
     }
     if exp.name == new_name {
         return Ok(());
     }
-    if c.query_opt("SELECT 1 FROM experiments WHERE name = ?", &[new_name.as_str().into()])?.is_some() {
-        return Err(MlflowError::already_exists(format!("Experiment(name={new_name}) already exists.")));
+    if c.query_opt(
+        "SELECT 1 FROM experiments WHERE name = ?",
+        &[new_name.as_str().into()],
+    )?
+    .is_some()
+    {
+        // MLflow surfaces the database's unique-constraint error here as BAD_REQUEST.
+        return Err(MlflowError::new(
+            mlox_core::ErrorCode::BAD_REQUEST,
+            format!("Experiment(name={new_name}) already exists. UNIQUE constraint failed: experiments.name"),
+        ));
     }
     c.execute(
         "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
-        &[new_name.into(), now_ms().into(), parse_experiment_id(id)?.into()],
+        &[
+            new_name.into(),
+            now_ms().into(),
+            parse_experiment_id(id)?.into(),
+        ],
     )?;
     Ok(())
 }
@@ -211,15 +264,25 @@ pub(crate) fn set_experiment_tag(c: &mut dyn Conn, id: &str, tag: Tag) -> Result
 
 pub(crate) fn delete_experiment_tag(c: &mut dyn Conn, id: &str, key: &str) -> Result<()> {
     let eid = active_experiment(c, id)?;
-    let n = c.execute("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?", &[eid.into(), key.into()])?;
+    let n = c.execute(
+        "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+        &[eid.into(), key.into()],
+    )?;
     if n == 0 {
-        return Err(MlflowError::not_found(format!("No tag with name: {key} in experiment with id {id}")));
+        return Err(MlflowError::not_found(format!(
+            "No tag with name: {key} in experiment with id {id}"
+        )));
     }
     Ok(())
 }
 
-pub(crate) fn search_experiments(c: &mut dyn Conn, req: SearchExperimentsRequest) -> Result<Page<Experiment>> {
-    let max_results = req.max_results.unwrap_or(validation::SEARCH_MAX_RESULTS_DEFAULT);
+pub(crate) fn search_experiments(
+    c: &mut dyn Conn,
+    req: SearchExperimentsRequest,
+) -> Result<Page<Experiment>> {
+    let max_results = req
+        .max_results
+        .unwrap_or(validation::SEARCH_MAX_RESULTS_DEFAULT);
     validation::validate_search_max_results(max_results)?;
     let offset = page_token::decode(req.page_token.as_deref())?;
     let query = search_sql::experiments_query(&req.filter, &req.order_by, req.view_type)?;
@@ -237,7 +300,10 @@ pub(crate) fn search_experiments(c: &mut dyn Conn, req: SearchExperimentsRequest
     } else {
         None
     };
-    Ok(Page { items: experiments_from_rows(c, rows)?, next_page_token: next })
+    Ok(Page {
+        items: experiments_from_rows(c, rows)?,
+        next_page_token: next,
+    })
 }
 
 // ---------------------------------------------------------------- runs
@@ -261,7 +327,10 @@ fn run_info_from_row(r: &crate::db::Row) -> Result<RunInfo> {
 
 fn get_run_info(c: &mut dyn Conn, run_id: &str) -> Result<RunInfo> {
     let row = c
-        .query_opt(&format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"), &[run_id.into()])?
+        .query_opt(
+            &format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"),
+            &[run_id.into()],
+        )?
         .ok_or_else(|| run_not_found(run_id))?;
     run_info_from_row(&row)
 }
@@ -284,18 +353,32 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
     for info in infos {
         by_id.insert(
             info.run_id.clone(),
-            Run { info, data: RunData::default(), inputs: vec![], model_inputs: vec![], model_outputs: vec![] },
+            Run {
+                info,
+                data: RunData::default(),
+                inputs: vec![],
+                model_inputs: vec![],
+                model_outputs: vec![],
+            },
         );
     }
     for chunk in order.chunks(500) {
         let ids: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
         let ph = placeholders(chunk.len());
-        for r in c.query(&format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"), &ids)? {
+        for r in c.query(
+            &format!(
+                "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"
+            ),
+            &ids,
+        )? {
             if let Some(run) = by_id.get_mut(&r.text(0)) {
                 run.data.params.push(Tag::new(r.text(1), r.text(2)));
             }
         }
-        for r in c.query(&format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({ph}) ORDER BY key"), &ids)? {
+        for r in c.query(
+            &format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({ph}) ORDER BY key"),
+            &ids,
+        )? {
             if let Some(run) = by_id.get_mut(&r.text(0)) {
                 run.data.tags.push(Tag::new(r.text(1), r.text(2)));
             }
@@ -354,16 +437,24 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             }
         }
     }
-    Ok(order.into_iter().filter_map(|id| by_id.remove(&id)).collect())
+    Ok(order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect())
 }
 
 pub(crate) fn get_run(c: &mut dyn Conn, run_id: &str) -> Result<Run> {
     let info = get_run_info(c, run_id)?;
-    load_runs(c, vec![info])?.pop().ok_or_else(|| run_not_found(run_id))
+    load_runs(c, vec![info])?
+        .pop()
+        .ok_or_else(|| run_not_found(run_id))
 }
 
 pub(crate) fn create_run(c: &mut dyn Conn, req: NewRun) -> Result<Run> {
-    let experiment_id = req.experiment_id.filter(|e| !e.is_empty()).unwrap_or_else(|| "0".to_string());
+    let experiment_id = req
+        .experiment_id
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "0".to_string());
     let exp = get_experiment(c, &experiment_id)?;
     if exp.lifecycle_stage != LIFECYCLE_ACTIVE {
         return Err(MlflowError::invalid(format!(
@@ -375,7 +466,10 @@ pub(crate) fn create_run(c: &mut dyn Conn, req: NewRun) -> Result<Run> {
     for (i, t) in tags.iter_mut().enumerate() {
         validation::validate_tag(t, &format!("tags[{i}]"))?;
     }
-    let tag_name = tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+    let tag_name = tags
+        .iter()
+        .find(|t| t.key == RUN_NAME_TAG)
+        .map(|t| t.value.clone());
     let run_name = req.run_name.filter(|n| !n.is_empty());
     if let (Some(a), Some(b)) = (&run_name, &tag_name) {
         if a != b {
@@ -384,12 +478,17 @@ pub(crate) fn create_run(c: &mut dyn Conn, req: NewRun) -> Result<Run> {
             )));
         }
     }
-    let name = run_name.or(tag_name.clone()).unwrap_or_else(crate::names::generate);
+    let name = run_name
+        .or(tag_name.clone())
+        .unwrap_or_else(crate::names::generate);
     if tag_name.is_none() {
         tags.push(Tag::new(RUN_NAME_TAG, name.clone()));
     }
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let artifact_uri = append_uri_path(&append_uri_path(&exp.artifact_location, &run_id), "artifacts");
+    let artifact_uri = append_uri_path(
+        &append_uri_path(&exp.artifact_location, &run_id),
+        "artifacts",
+    );
     let start_time = req.start_time.unwrap_or_else(now_ms);
     c.execute(
         "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, ?, 'active')",
@@ -419,13 +518,22 @@ fn upsert_tag(c: &mut dyn Conn, run_id: &str, t: &Tag) -> Result<()> {
 pub(crate) fn update_run(c: &mut dyn Conn, run_id: &str, up: RunUpdate) -> Result<RunInfo> {
     active_run(c, run_id)?;
     if let Some(status) = up.status {
-        c.execute("UPDATE runs SET status = ? WHERE run_uuid = ?", &[status.as_str().into(), run_id.into()])?;
+        c.execute(
+            "UPDATE runs SET status = ? WHERE run_uuid = ?",
+            &[status.as_str().into(), run_id.into()],
+        )?;
     }
     if let Some(end) = up.end_time {
-        c.execute("UPDATE runs SET end_time = ? WHERE run_uuid = ?", &[end.into(), run_id.into()])?;
+        c.execute(
+            "UPDATE runs SET end_time = ? WHERE run_uuid = ?",
+            &[end.into(), run_id.into()],
+        )?;
     }
     if let Some(name) = up.run_name.filter(|n| !n.is_empty()) {
-        c.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", &[name.as_str().into(), run_id.into()])?;
+        c.execute(
+            "UPDATE runs SET name = ? WHERE run_uuid = ?",
+            &[name.as_str().into(), run_id.into()],
+        )?;
         upsert_tag(c, run_id, &Tag::new(RUN_NAME_TAG, name))?;
     }
     get_run_info(c, run_id)
@@ -447,11 +555,22 @@ pub(crate) fn set_run_lifecycle(c: &mut dyn Conn, run_id: &str, delete: bool) ->
 
 /// Orders metric points as MLflow's `latest_metrics` does: by (step, timestamp, value).
 fn newer(a: (i64, i64, f64), b: (i64, i64, f64)) -> bool {
-    (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)).is_gt()
+    (a.0, a.1)
+        .cmp(&(b.0, b.1))
+        .then(a.2.total_cmp(&b.2))
+        .is_gt()
 }
 
-pub(crate) fn log_batch(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>, mut params: Vec<Param>, mut tags: Vec<Tag>) -> Result<()> {
-    validation::validate_batch(&metrics, &mut params, &mut tags)?;
+/// Logs metrics, params and tags; `single` selects the messages of the one-entity endpoints.
+pub(crate) fn log_entities(
+    c: &mut dyn Conn,
+    run_id: &str,
+    metrics: Vec<Metric>,
+    mut params: Vec<Param>,
+    mut tags: Vec<Tag>,
+    single: bool,
+) -> Result<()> {
+    validation::validate_entities(&metrics, &mut params, &mut tags, single)?;
     active_run(c, run_id)?;
     // Params are immutable: the same value again is a no-op, a different one an error.
     if !params.is_empty() {
@@ -459,13 +578,19 @@ pub(crate) fn log_batch(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>, mu
         for chunk in params.chunks(500) {
             let mut args: Vec<SqlValue> = vec![run_id.into()];
             args.extend(chunk.iter().map(|p| SqlValue::from(&p.key)));
-            let sql = format!("SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({})", placeholders(chunk.len()));
+            let sql = format!(
+                "SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({})",
+                placeholders(chunk.len())
+            );
             for r in c.query(&sql, &args)? {
                 existing.insert(r.text(0), r.text(1));
             }
         }
-        let changed: Vec<&Param> = params.iter().filter(|p| existing.get(&p.key).is_some_and(|v| *v != p.value)).collect();
-        if let [p] = changed.as_slice() {
+        let changed: Vec<&Param> = params
+            .iter()
+            .filter(|p| existing.get(&p.key).is_some_and(|v| *v != p.value))
+            .collect();
+        if let ([p], true) = (changed.as_slice(), single) {
             return Err(MlflowError::invalid(format!(
                 "Changing param values is not allowed. Param with key='{}' was already logged with value='{}' for run ID='{run_id}'. Attempted logging new value '{}'.",
                 p.key, existing[&p.key], p.value
@@ -474,7 +599,12 @@ pub(crate) fn log_batch(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>, mu
         if !changed.is_empty() {
             let list: Vec<String> = changed
                 .iter()
-                .map(|p| format!("{{'key': '{}', 'old_value': '{}', 'new_value': '{}'}}", p.key, existing[&p.key], p.value))
+                .map(|p| {
+                    format!(
+                        "{{'key': '{}', 'old_value': '{}', 'new_value': '{}'}}",
+                        p.key, existing[&p.key], p.value
+                    )
+                })
                 .collect();
             return Err(MlflowError::invalid(format!(
                 "Changing param values is not allowed. Params were already logged='[{}]' for run ID='{run_id}'.",
@@ -484,14 +614,21 @@ pub(crate) fn log_batch(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>, mu
         for p in params.iter().filter(|p| !existing.contains_key(&p.key)) {
             c.execute(
                 "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                &[run_id.into(), p.key.as_str().into(), p.value.as_str().into()],
+                &[
+                    run_id.into(),
+                    p.key.as_str().into(),
+                    p.value.as_str().into(),
+                ],
             )?;
         }
     }
     for t in &tags {
         upsert_tag(c, run_id, t)?;
         if t.key == RUN_NAME_TAG {
-            c.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", &[t.value.as_str().into(), run_id.into()])?;
+            c.execute(
+                "UPDATE runs SET name = ? WHERE run_uuid = ?",
+                &[t.value.as_str().into(), run_id.into()],
+            )?;
         }
     }
     if !metrics.is_empty() {
@@ -504,7 +641,12 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<(
     let mut latest: HashMap<&str, (i64, i64, f64, bool)> = HashMap::new();
     for m in &metrics {
         let is_nan = m.value.is_nan();
-        let value = if is_nan { 0.0 } else { m.value };
+        // MLflow stores NaN as 0 with a flag and clamps infinities to the largest doubles.
+        let value = if is_nan {
+            0.0
+        } else {
+            m.value.clamp(f64::MIN, f64::MAX)
+        };
         c.execute(
             "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &[
@@ -543,38 +685,77 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<(
 
 pub(crate) fn delete_tag(c: &mut dyn Conn, run_id: &str, key: &str) -> Result<()> {
     active_run(c, run_id)?;
-    let n = c.execute("DELETE FROM tags WHERE run_uuid = ? AND key = ?", &[run_id.into(), key.into()])?;
+    let n = c.execute(
+        "DELETE FROM tags WHERE run_uuid = ? AND key = ?",
+        &[run_id.into(), key.into()],
+    )?;
     if n == 0 {
-        return Err(MlflowError::not_found(format!("No tag with name: {key} in run with id {run_id}")));
+        return Err(MlflowError::not_found(format!(
+            "No tag with name: {key} in run with id {run_id}"
+        )));
     }
     Ok(())
 }
 
 fn check_len(what: &str, limit: usize, value: &str) -> Result<()> {
     if value.chars().count() > limit {
-        return Err(MlflowError::invalid(format!("{what} exceeds the maximum length of {limit}")));
+        return Err(MlflowError::invalid(format!(
+            "{what} exceeds the maximum length of {limit}"
+        )));
     }
     Ok(())
 }
 
-pub(crate) fn log_inputs(c: &mut dyn Conn, run_id: &str, inputs: Vec<DatasetInput>, model_ids: Vec<String>) -> Result<()> {
+pub(crate) fn log_inputs(
+    c: &mut dyn Conn,
+    run_id: &str,
+    inputs: Vec<DatasetInput>,
+    model_ids: Vec<String>,
+) -> Result<()> {
     let info = active_run(c, run_id)?;
     let eid = parse_experiment_id(&info.experiment_id)?;
     for input in inputs {
         let d = &input.dataset;
-        for (field, value) in [("name", &d.name), ("digest", &d.digest), ("source_type", &d.source_type), ("source", &d.source)] {
+        for (field, value) in [
+            ("name", &d.name),
+            ("digest", &d.digest),
+            ("source_type", &d.source_type),
+            ("source", &d.source),
+        ] {
             if value.is_empty() {
-                return Err(MlflowError::invalid(format!("Dataset {field} cannot be None")));
+                return Err(MlflowError::invalid(format!(
+                    "Dataset {field} cannot be None"
+                )));
             }
         }
         check_len("Dataset name", validation::MAX_DATASET_NAME_SIZE, &d.name)?;
-        check_len("Dataset digest", validation::MAX_DATASET_DIGEST_SIZE, &d.digest)?;
-        check_len("Dataset source", validation::MAX_DATASET_SOURCE_SIZE, &d.source)?;
-        check_len("Dataset schema", validation::MAX_DATASET_SCHEMA_SIZE, d.schema.as_deref().unwrap_or(""))?;
-        check_len("Dataset profile", validation::MAX_DATASET_PROFILE_SIZE, d.profile.as_deref().unwrap_or(""))?;
+        check_len(
+            "Dataset digest",
+            validation::MAX_DATASET_DIGEST_SIZE,
+            &d.digest,
+        )?;
+        check_len(
+            "Dataset source",
+            validation::MAX_DATASET_SOURCE_SIZE,
+            &d.source,
+        )?;
+        check_len(
+            "Dataset schema",
+            validation::MAX_DATASET_SCHEMA_SIZE,
+            d.schema.as_deref().unwrap_or(""),
+        )?;
+        check_len(
+            "Dataset profile",
+            validation::MAX_DATASET_PROFILE_SIZE,
+            d.profile.as_deref().unwrap_or(""),
+        )?;
         for t in &input.tags {
             check_len("Input tag key", validation::MAX_INPUT_TAG_KEY_SIZE, &t.key)?;
-            check_len("Input tag value", validation::MAX_INPUT_TAG_VALUE_SIZE, &t.value)?;
+            check_len(
+                "Input tag value",
+                validation::MAX_INPUT_TAG_VALUE_SIZE,
+                &t.value,
+            )?;
         }
         let existing = c.query_opt(
             "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
@@ -620,7 +801,11 @@ pub(crate) fn log_inputs(c: &mut dyn Conn, run_id: &str, inputs: Vec<DatasetInpu
     Ok(())
 }
 
-pub(crate) fn log_outputs(c: &mut dyn Conn, run_id: &str, models: Vec<(String, i64)>) -> Result<()> {
+pub(crate) fn log_outputs(
+    c: &mut dyn Conn,
+    run_id: &str,
+    models: Vec<(String, i64)>,
+) -> Result<()> {
     active_run(c, run_id)?;
     for (model_id, step) in models {
         c.execute(
@@ -632,7 +817,9 @@ pub(crate) fn log_outputs(c: &mut dyn Conn, run_id: &str, models: Vec<(String, i
 }
 
 pub(crate) fn search_runs(c: &mut dyn Conn, req: SearchRunsRequest) -> Result<Page<Run>> {
-    let max_results = req.max_results.unwrap_or(validation::SEARCH_MAX_RESULTS_DEFAULT);
+    let max_results = req
+        .max_results
+        .unwrap_or(validation::SEARCH_MAX_RESULTS_DEFAULT);
     validation::validate_search_max_results(max_results)?;
     let offset = page_token::decode(req.page_token.as_deref())?;
     let mut experiment_ids = Vec::with_capacity(req.experiment_ids.len());
@@ -640,7 +827,10 @@ pub(crate) fn search_runs(c: &mut dyn Conn, req: SearchRunsRequest) -> Result<Pa
         experiment_ids.push(parse_experiment_id(id)?);
     }
     if experiment_ids.is_empty() {
-        return Ok(Page { items: vec![], next_page_token: None });
+        return Ok(Page {
+            items: vec![],
+            next_page_token: None,
+        });
     }
     let query = search_sql::runs_query(&req.filter, &req.order_by, req.view_type, &experiment_ids)?;
     let mut params = query.params;
@@ -651,14 +841,20 @@ pub(crate) fn search_runs(c: &mut dyn Conn, req: SearchRunsRequest) -> Result<Pa
         query.joins, query.where_sql, query.order_sql
     );
     let rows = c.query(&sql, &params)?;
-    let mut infos = rows.iter().map(run_info_from_row).collect::<Result<Vec<_>>>()?;
+    let mut infos = rows
+        .iter()
+        .map(run_info_from_row)
+        .collect::<Result<Vec<_>>>()?;
     let next = if infos.len() as i64 > max_results {
         infos.truncate(max_results as usize);
         Some(page_token::encode(offset + max_results as u64))
     } else {
         None
     };
-    Ok(Page { items: load_runs(c, infos)?, next_page_token: next })
+    Ok(Page {
+        items: load_runs(c, infos)?,
+        next_page_token: next,
+    })
 }
 
 // ---------------------------------------------------------------- metric history
@@ -677,34 +873,32 @@ fn metric_from_row(r: &crate::db::Row, key: &str) -> Metric {
     }
 }
 
-pub(crate) fn get_metric_history(c: &mut dyn Conn, req: MetricHistoryRequest) -> Result<Page<Metric>> {
+pub(crate) fn get_metric_history(
+    c: &mut dyn Conn,
+    req: MetricHistoryRequest,
+) -> Result<Page<Metric>> {
     if req.metric_key.is_empty() {
         return Err(missing_value("metric_key"));
     }
     if let Some(m) = req.max_results {
         if m <= 0 {
             return Err(MlflowError::invalid(format!(
-                "Invalid value {m} for parameter 'max_results' supplied. It must be a positive integer"
+                "Invalid value {m} for parameter 'max_results' supplied. It must be a positive integer."
             )));
         }
     }
-    get_run_info(c, &req.run_id)?;
+    // An unknown run has an empty history, as in MLflow.
     let offset = page_token::decode(req.page_token.as_deref())?;
-    let limit = req.max_results.map_or(-1, |m| m + 1);
+    // Without max_results the whole history is returned.
+    let limit = req.max_results.map_or(i64::MAX, |m| m + 1);
     let rows = c.query(
         "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY timestamp, step, value LIMIT ? OFFSET ?",
         &[req.run_id.as_str().into(), req.metric_key.as_str().into(), limit.into(), (offset as i64).into()],
-    );
-    // PostgreSQL has no LIMIT -1; ask again without a limit there.
-    let rows = match rows {
-        Ok(r) => r,
-        Err(_) if limit < 0 => c.query(
-            "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY timestamp, step, value OFFSET ?",
-            &[req.run_id.as_str().into(), req.metric_key.as_str().into(), (offset as i64).into()],
-        )?,
-        Err(e) => return Err(e.into()),
-    };
-    let mut items: Vec<Metric> = rows.iter().map(|r| metric_from_row(r, &req.metric_key)).collect();
+    )?;
+    let mut items: Vec<Metric> = rows
+        .iter()
+        .map(|r| metric_from_row(r, &req.metric_key))
+        .collect();
     let next = match req.max_results {
         Some(m) if items.len() as i64 > m => {
             items.truncate(m as usize);
@@ -712,7 +906,10 @@ pub(crate) fn get_metric_history(c: &mut dyn Conn, req: MetricHistoryRequest) ->
         }
         _ => None,
     };
-    Ok(Page { items, next_page_token: next })
+    Ok(Page {
+        items,
+        next_page_token: next,
+    })
 }
 
 /// Row indices (0-based) of an even sample of `k` out of `n` rows, keeping the first and
@@ -727,7 +924,9 @@ pub fn sample_indices(n: usize, k: usize) -> Vec<usize> {
     if k == 1 {
         return vec![n - 1];
     }
-    let mut out: Vec<usize> = (0..k).map(|i| ((i as u128 * (n as u128 - 1) + (k as u128 - 1) / 2) / (k as u128 - 1)) as usize).collect();
+    let mut out: Vec<usize> = (0..k)
+        .map(|i| ((i as u128 * (n as u128 - 1) + (k as u128 - 1) / 2) / (k as u128 - 1)) as usize)
+        .collect();
     out.dedup();
     out
 }
@@ -735,7 +934,10 @@ pub fn sample_indices(n: usize, k: usize) -> Vec<usize> {
 pub(crate) const MAX_RESULTS_PER_RUN: i64 = 2500;
 pub(crate) const MAX_RUNS_BULK: usize = 100;
 
-pub(crate) fn get_metric_history_bulk_interval(c: &mut dyn Conn, req: BulkIntervalRequest) -> Result<Vec<MetricWithRunId>> {
+pub(crate) fn get_metric_history_bulk_interval(
+    c: &mut dyn Conn,
+    req: BulkIntervalRequest,
+) -> Result<Vec<MetricWithRunId>> {
     if req.run_ids.is_empty() {
         return Err(missing_value("run_ids"));
     }
@@ -750,7 +952,9 @@ pub(crate) fn get_metric_history_bulk_interval(c: &mut dyn Conn, req: BulkInterv
     }
     let max_results = req.max_results.unwrap_or(MAX_RESULTS_PER_RUN);
     if !(1..=MAX_RESULTS_PER_RUN).contains(&max_results) {
-        return Err(MlflowError::invalid(format!("max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")));
+        return Err(MlflowError::invalid(format!(
+            "max_results must be between 1 and {MAX_RESULTS_PER_RUN}."
+        )));
     }
     let range = match (req.start_step, req.end_step) {
         (Some(s), Some(e)) if s > e => {
@@ -760,7 +964,11 @@ pub(crate) fn get_metric_history_bulk_interval(c: &mut dyn Conn, req: BulkInterv
         }
         (Some(s), Some(e)) => Some((s, e)),
         (None, None) => None,
-        _ => return Err(MlflowError::invalid("If either start step or end step are specified, both must be specified.")),
+        _ => {
+            return Err(MlflowError::invalid(
+                "If either start step or end step are specified, both must be specified.",
+            ))
+        }
     };
     for id in &req.run_ids {
         get_run_info(c, id)?;
@@ -774,7 +982,10 @@ pub(crate) fn get_metric_history_bulk_interval(c: &mut dyn Conn, req: BulkInterv
         let mut base: Vec<SqlValue> = vec![run_id.into(), req.metric_key.as_str().into()];
         base.append(&mut args);
         let n = c
-            .query_opt(&format!("SELECT COUNT(*) FROM metrics WHERE run_uuid = ? AND key = ?{range_sql}"), &base)?
+            .query_opt(
+                &format!("SELECT COUNT(*) FROM metrics WHERE run_uuid = ? AND key = ?{range_sql}"),
+                &base,
+            )?
             .map_or(0, |r| r.int(0)) as usize;
         let picks = sample_indices(n, max_results as usize);
         if picks.is_empty() {
@@ -796,7 +1007,10 @@ pub(crate) fn get_metric_history_bulk_interval(c: &mut dyn Conn, req: BulkInterv
                 &args,
             )?
         };
-        out.extend(rows.iter().map(|r| MetricWithRunId { run_id: run_id.clone(), metric: metric_from_row(r, &req.metric_key) }));
+        out.extend(rows.iter().map(|r| MetricWithRunId {
+            run_id: run_id.clone(),
+            metric: metric_from_row(r, &req.metric_key),
+        }));
     }
     Ok(out)
 }
@@ -818,8 +1032,14 @@ mod tests {
 
     #[test]
     fn uri_join() {
-        assert_eq!(append_uri_path("mlflow-artifacts:", "1"), "mlflow-artifacts:/1");
-        assert_eq!(append_uri_path("mlflow-artifacts:/1", "abc"), "mlflow-artifacts:/1/abc");
+        assert_eq!(
+            append_uri_path("mlflow-artifacts:", "1"),
+            "mlflow-artifacts:/1"
+        );
+        assert_eq!(
+            append_uri_path("mlflow-artifacts:/1", "abc"),
+            "mlflow-artifacts:/1/abc"
+        );
         assert_eq!(append_uri_path("/tmp/art/", "1"), "/tmp/art/1");
         assert_eq!(append_uri_path("s3://b/p", "1"), "s3://b/p/1");
     }

@@ -12,7 +12,9 @@ mod sqlite {
     async fn make() -> Option<Arc<dyn TrackingStore>> {
         let dir = tempfile::tempdir().unwrap().keep();
         let uri = StoreUri::Sqlite(dir.join("test.db"));
-        Some(Arc::new(SqlStore::open(&uri, StoreOptions::default()).await.unwrap()))
+        Some(Arc::new(
+            SqlStore::open(&uri, StoreOptions::default()).await.unwrap(),
+        ))
     }
 
     mlox_store::store_test_suite!(make());
@@ -27,7 +29,9 @@ mod postgres {
             return None;
         };
         let uri = StoreUri::parse(&url).unwrap();
-        Some(Arc::new(SqlStore::open(&uri, StoreOptions::default()).await.unwrap()))
+        Some(Arc::new(
+            SqlStore::open(&uri, StoreOptions::default()).await.unwrap(),
+        ))
     }
 
     mlox_store::store_test_suite!(make());

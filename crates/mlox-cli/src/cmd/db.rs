@@ -15,7 +15,9 @@ pub async fn run(cmd: DbCommand) -> anyhow::Result<()> {
     match cmd {
         DbCommand::Upgrade { url } => {
             let uri = StoreUri::parse(&url).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-            let version = SqlStore::upgrade(&uri).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let version = SqlStore::upgrade(&uri)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("schema is at version {version}");
             Ok(())
         }

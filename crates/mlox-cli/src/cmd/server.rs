@@ -24,7 +24,11 @@ pub struct ServerArgs {
     /// Where runs, metrics and experiments are stored: sqlite:///path/to/file.db (relative
     /// to the current folder; sqlite:////abs/path.db for an absolute path) or
     /// postgresql://user:password@host:port/database.
-    #[arg(long, default_value = "sqlite:///mlox.db", env = "MLFLOW_BACKEND_STORE_URI")]
+    #[arg(
+        long,
+        default_value = "sqlite:///mlox.db",
+        env = "MLFLOW_BACKEND_STORE_URI"
+    )]
     pub backend_store_uri: String,
 
     /// Root for the artifact locations of new experiments (`<root>/<experiment id>`).
@@ -64,12 +68,22 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let uri = StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let default_artifact_root = args.default_artifact_root.clone().unwrap_or_else(|| "mlflow-artifacts:".to_string());
-    let store = SqlStore::open(&uri, StoreOptions { default_artifact_root, max_connections: args.db_max_connections })
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))
-        .with_context(|| format!("opening backend store {}", redact(&args.backend_store_uri)))?;
+    let uri =
+        StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let default_artifact_root = args
+        .default_artifact_root
+        .clone()
+        .unwrap_or_else(|| "mlflow-artifacts:".to_string());
+    let store = SqlStore::open(
+        &uri,
+        StoreOptions {
+            default_artifact_root,
+            max_connections: args.db_max_connections,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message))
+    .with_context(|| format!("opening backend store {}", redact(&args.backend_store_uri)))?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -77,14 +91,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let url = format!("http://{addr}");
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "mlox {} tracking server: Listening on {url}", env!("CARGO_PKG_VERSION"))?;
+        writeln!(
+            out,
+            "mlox {} tracking server: Listening on {url}",
+            env!("CARGO_PKG_VERSION")
+        )?;
         writeln!(out, "backend store: {}", redact(&args.backend_store_uri))?;
         out.flush()?;
     }
     if let Some(path) = &args.port_file {
         std::fs::write(path, &url).with_context(|| format!("writing {}", path.display()))?;
     }
-    let state = AppState { store: Arc::new(store) };
+    let state = AppState {
+        store: Arc::new(store),
+    };
     mlox_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

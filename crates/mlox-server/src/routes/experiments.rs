@@ -31,14 +31,21 @@ pub(crate) async fn get(State(s): State<AppState>, p: Params) -> ApiResult<Json<
 }
 
 pub(crate) async fn get_by_name(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
-    let exp = s.store.get_experiment_by_name(&p.req_str("experiment_name")?).await?;
+    let exp = s
+        .store
+        .get_experiment_by_name(&p.req_str("experiment_name")?)
+        .await?;
     Ok(Json(json!({ "experiment": wire::experiment(&exp) })))
 }
 
 pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     let req = SearchExperimentsRequest {
         filter: p.opt_str("filter")?.unwrap_or_default(),
-        view_type: p.opt_str("view_type")?.map(|v| ViewType::parse(&v)).transpose()?.unwrap_or_default(),
+        view_type: p
+            .opt_str("view_type")?
+            .map(|v| ViewType::parse(&v))
+            .transpose()?
+            .unwrap_or_default(),
         max_results: p.opt_i64("max_results")?,
         order_by: p.str_list("order_by")?,
         page_token: p.opt_str("page_token")?,
@@ -46,7 +53,10 @@ pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Js
     let page = s.store.search_experiments(req).await?;
     let mut out = serde_json::Map::new();
     if !page.items.is_empty() {
-        out.insert("experiments".into(), Value::Array(page.items.iter().map(wire::experiment).collect()));
+        out.insert(
+            "experiments".into(),
+            Value::Array(page.items.iter().map(wire::experiment).collect()),
+        );
     }
     if let Some(t) = page.next_page_token {
         out.insert("next_page_token".into(), json!(t));
@@ -55,12 +65,16 @@ pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Js
 }
 
 pub(crate) async fn delete(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
-    s.store.delete_experiment(&p.req_str("experiment_id")?).await?;
+    s.store
+        .delete_experiment(&p.req_str("experiment_id")?)
+        .await?;
     Ok(Json(json!({})))
 }
 
 pub(crate) async fn restore(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
-    s.store.restore_experiment(&p.req_str("experiment_id")?).await?;
+    s.store
+        .restore_experiment(&p.req_str("experiment_id")?)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -74,12 +88,17 @@ pub(crate) async fn update(State(s): State<AppState>, p: Params) -> ApiResult<Js
 
 pub(crate) async fn set_tag(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     let id = p.req_str("experiment_id")?;
-    let tag = Tag { key: p.req_str("key")?, value: p.req_str_allow_empty("value")? };
+    let tag = Tag {
+        key: p.req_str("key")?,
+        value: p.req_str_allow_empty("value")?,
+    };
     s.store.set_experiment_tag(&id, tag).await?;
     Ok(Json(json!({})))
 }
 
 pub(crate) async fn delete_tag(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
-    s.store.delete_experiment_tag(&p.req_str("experiment_id")?, &p.req_str("key")?).await?;
+    s.store
+        .delete_experiment_tag(&p.req_str("experiment_id")?, &p.req_str("key")?)
+        .await?;
     Ok(Json(json!({})))
 }

@@ -17,7 +17,10 @@ pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResu
     let page = s.store.get_metric_history(req).await?;
     let mut out = Map::new();
     if !page.items.is_empty() {
-        out.insert("metrics".into(), Value::Array(page.items.iter().map(wire::metric).collect()));
+        out.insert(
+            "metrics".into(),
+            Value::Array(page.items.iter().map(wire::metric).collect()),
+        );
     }
     if let Some(t) = page.next_page_token {
         out.insert("next_page_token".into(), json!(t));
@@ -25,7 +28,10 @@ pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResu
     Ok(Json(Value::Object(out)))
 }
 
-pub(crate) async fn get_history_bulk_interval(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+pub(crate) async fn get_history_bulk_interval(
+    State(s): State<AppState>,
+    p: Params,
+) -> ApiResult<Json<Value>> {
     let req = BulkIntervalRequest {
         run_ids: p.str_list("run_ids")?,
         metric_key: p.req_str("metric_key")?,
@@ -36,7 +42,10 @@ pub(crate) async fn get_history_bulk_interval(State(s): State<AppState>, p: Para
     let metrics = s.store.get_metric_history_bulk_interval(req).await?;
     let mut out = Map::new();
     if !metrics.is_empty() {
-        out.insert("metrics".into(), Value::Array(metrics.iter().map(wire::metric_with_run_id).collect()));
+        out.insert(
+            "metrics".into(),
+            Value::Array(metrics.iter().map(wire::metric_with_run_id).collect()),
+        );
     }
     Ok(Json(Value::Object(out)))
 }

@@ -16,12 +16,21 @@ fn tracking_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/experiments/create", post(experiments::create)),
         ("/experiments/get", get(experiments::get)),
         ("/experiments/get-by-name", get(experiments::get_by_name)),
-        ("/experiments/search", post(experiments::search).get(experiments::search)),
+        (
+            "/experiments/search",
+            post(experiments::search).get(experiments::search),
+        ),
         ("/experiments/delete", post(experiments::delete)),
         ("/experiments/restore", post(experiments::restore)),
         ("/experiments/update", post(experiments::update)),
-        ("/experiments/set-experiment-tag", post(experiments::set_tag)),
-        ("/experiments/delete-experiment-tag", post(experiments::delete_tag)),
+        (
+            "/experiments/set-experiment-tag",
+            post(experiments::set_tag),
+        ),
+        (
+            "/experiments/delete-experiment-tag",
+            post(experiments::delete_tag),
+        ),
         ("/runs/create", post(runs::create)),
         ("/runs/get", get(runs::get)),
         ("/runs/update", post(runs::update)),
@@ -36,7 +45,10 @@ fn tracking_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/runs/log-inputs", post(runs::log_inputs)),
         ("/runs/outputs", post(runs::log_outputs)),
         ("/metrics/get-history", get(metrics::get_history)),
-        ("/metrics/get-history-bulk-interval", get(metrics::get_history_bulk_interval)),
+        (
+            "/metrics/get-history-bulk-interval",
+            get(metrics::get_history_bulk_interval),
+        ),
     ]
 }
 

@@ -29,7 +29,10 @@ pub(crate) async fn get(State(s): State<AppState>, p: Params) -> ApiResult<Json<
 
 pub(crate) async fn update(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     let update = RunUpdate {
-        status: p.opt_str("status")?.map(|v| RunStatus::parse(&v)).transpose()?,
+        status: p
+            .opt_str("status")?
+            .map(|v| RunStatus::parse(&v))
+            .transpose()?,
         end_time: p.opt_i64("end_time")?,
         run_name: p.opt_str("run_name")?,
     };
@@ -48,7 +51,9 @@ pub(crate) async fn restore(State(s): State<AppState>, p: Params) -> ApiResult<J
 }
 
 fn metric_from(obj: &Map<String, Value>, require_ts: bool) -> Result<Metric, MlflowError> {
-    let key = obj_str(obj, "key")?.filter(|k| !k.is_empty()).ok_or_else(|| missing_value("key"))?;
+    let key = obj_str(obj, "key")?
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| missing_value("key"))?;
     let value = match obj.get("value") {
         None | Some(Value::Null) => return Err(missing_value("value")),
         Some(v) => value_f64("value", v)?,
@@ -76,26 +81,34 @@ fn metric_from(obj: &Map<String, Value>, require_ts: bool) -> Result<Metric, Mlf
 pub(crate) async fn log_metric(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     let run_id = p.run_id()?;
     let metric = metric_from(&p.fields, true)?;
-    s.store.log_batch(&run_id, vec![metric], vec![], vec![]).await?;
+    s.store.log_metric(&run_id, metric).await?;
     Ok(Json(json!({})))
 }
 
 pub(crate) async fn log_param(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     let run_id = p.run_id()?;
-    let param = Tag { key: p.req_str("key")?, value: p.req_str_allow_empty("value")? };
-    s.store.log_batch(&run_id, vec![], vec![param], vec![]).await?;
+    let param = Tag {
+        key: p.req_str("key")?,
+        value: p.req_str_allow_empty("value")?,
+    };
+    s.store.log_param(&run_id, param).await?;
     Ok(Json(json!({})))
 }
 
 pub(crate) async fn set_tag(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     let run_id = p.run_id()?;
-    let tag = Tag { key: p.req_str("key")?, value: p.req_str_allow_empty("value")? };
-    s.store.log_batch(&run_id, vec![], vec![], vec![tag]).await?;
+    let tag = Tag {
+        key: p.req_str("key")?,
+        value: p.req_str_allow_empty("value")?,
+    };
+    s.store.set_tag(&run_id, tag).await?;
     Ok(Json(json!({})))
 }
 
 pub(crate) async fn delete_tag(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
-    s.store.delete_tag(&p.req_str("run_id")?, &p.req_str("key")?).await?;
+    s.store
+        .delete_tag(&p.req_str("run_id")?, &p.req_str("key")?)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -108,7 +121,11 @@ pub(crate) async fn log_batch(State(s): State<AppState>, p: Params) -> ApiResult
         .into());
     }
     let run_id = p.req_str("run_id")?;
-    let metrics = p.obj_list("metrics")?.iter().map(|m| metric_from(m, true)).collect::<Result<Vec<_>, _>>()?;
+    let metrics = p
+        .obj_list("metrics")?
+        .iter()
+        .map(|m| metric_from(m, true))
+        .collect::<Result<Vec<_>, _>>()?;
     let params = parse_tags(&p, "params")?;
     let tags = parse_tags(&p, "tags")?;
     s.store.log_batch(&run_id, metrics, params, tags).await?;
@@ -123,14 +140,21 @@ pub(crate) async fn log_inputs(State(s): State<AppState>, p: Params) -> ApiResul
             Some(Value::Array(items)) => items
                 .iter()
                 .filter_map(Value::as_object)
-                .map(|t| Ok(Tag { key: obj_str(t, "key")?.unwrap_or_default(), value: obj_str(t, "value")?.unwrap_or_default() }))
+                .map(|t| {
+                    Ok(Tag {
+                        key: obj_str(t, "key")?.unwrap_or_default(),
+                        value: obj_str(t, "value")?.unwrap_or_default(),
+                    })
+                })
                 .collect::<Result<Vec<_>, MlflowError>>()?,
             _ => vec![],
         };
         let d = obj
             .get("dataset")
             .and_then(Value::as_object)
-            .ok_or_else(|| MlflowError::invalid("Dataset input must have a dataset associated with it."))?;
+            .ok_or_else(|| {
+                MlflowError::invalid("Dataset input must have a dataset associated with it.")
+            })?;
         inputs.push(DatasetInput {
             tags,
             dataset: Dataset {
@@ -158,7 +182,11 @@ pub(crate) async fn log_outputs(State(s): State<AppState>, p: Params) -> ApiResu
     let mut models = Vec::new();
     for m in p.obj_list("models")? {
         let id = obj_str(&m, "model_id")?.ok_or_else(|| missing_value("model_id"))?;
-        let step = m.get("step").map(|v| value_i64("step", v)).transpose()?.unwrap_or(0);
+        let step = m
+            .get("step")
+            .map(|v| value_i64("step", v))
+            .transpose()?
+            .unwrap_or(0);
         models.push((id, step));
     }
     s.store.log_outputs(&run_id, models).await?;
@@ -169,7 +197,11 @@ pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Js
     let req = SearchRunsRequest {
         experiment_ids: p.str_list("experiment_ids")?,
         filter: p.opt_str("filter")?.unwrap_or_default(),
-        view_type: p.opt_str("run_view_type")?.map(|v| ViewType::parse(&v)).transpose()?.unwrap_or_default(),
+        view_type: p
+            .opt_str("run_view_type")?
+            .map(|v| ViewType::parse(&v))
+            .transpose()?
+            .unwrap_or_default(),
         max_results: p.opt_i64("max_results")?,
         order_by: p.str_list("order_by")?,
         page_token: p.opt_str("page_token")?,
@@ -177,7 +209,10 @@ pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Js
     let page = s.store.search_runs(req).await?;
     let mut out = Map::new();
     if !page.items.is_empty() {
-        out.insert("runs".into(), Value::Array(page.items.iter().map(wire::run).collect()));
+        out.insert(
+            "runs".into(),
+            Value::Array(page.items.iter().map(wire::run).collect()),
+        );
     }
     if let Some(t) = page.next_page_token {
         out.insert("next_page_token".into(), json!(t));
