@@ -96,6 +96,9 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 note "Load average (1/5/15 min) before the run: $(loadavg)"
+if awk -v n="$(nproc)" '{ exit !($1 > n / 2) }' /proc/loadavg; then
+    note "WARNING: the machine was busy when the benchmark started (load average $(loadavg) on $(nproc) CPUs): other processes compete for the CPU, so the figures are pessimistic (for every server)."
+fi
 
 # ---------------------------------------------------------------------------
 # Server lifecycle. launch NAME -- CMD...: starts CMD in its own session (so the whole

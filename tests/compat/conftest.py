@@ -40,6 +40,11 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# The servers inherit these: webhooks may target the test receiver (http on loopback), and
+# MLflow re-reads webhook lists on every event instead of caching them for 60 s.
+os.environ.setdefault("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+os.environ.setdefault("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
+os.environ.setdefault("MLFLOW_WEBHOOK_CACHE_TTL", "0")
 
 MLOX_START_TIMEOUT = 30.0
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -146,7 +151,10 @@ def _start_mlox(tmp: Path) -> _Server:
         "--host", "127.0.0.1",
         "--port", "0",
         "--backend-store-uri", backend,
-        "--default-artifact-root", str(tmp / "art"),
+        # Proxied artifacts, as the reference server below; MLOX_COMPAT_ARTIFACTS_DESTINATION
+        # points them elsewhere (e.g. s3://bucket/prefix with MLFLOW_S3_ENDPOINT_URL set).
+        "--artifacts-destination",
+        os.environ.get("MLOX_COMPAT_ARTIFACTS_DESTINATION") or str(tmp / "art"),
     ]  # fmt: skip
     srv = _Server(argv, tmp / "server.log")
     url = srv.wait_for_url(MLOX_START_TIMEOUT)
@@ -182,6 +190,15 @@ def pytest_report_header(config):
     return f"mlox compat target: {target}"
 
 
+# The pid of the mlox server under test (for memory checks), when this session started it.
+SERVER_PID: dict = {}
+
+
+@pytest.fixture(scope="session")
+def server_pid(tracking_uri):
+    return SERVER_PID.get("pid")
+
+
 @pytest.fixture(scope="session")
 def target() -> str:
     """'mlox' or 'mlflow' (or 'url' when MLOX_COMPAT_URL points at a running server)."""
@@ -203,6 +220,7 @@ def tracking_uri(target: str):
         elif target == "mlox":
             server = _start_mlox(tmp)
             url = server.url
+            SERVER_PID["pid"] = server.proc.pid
         elif target == "mlflow":
             server = _start_mlflow(tmp)
             url = server.url

@@ -550,8 +550,19 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
         }
         if let Some(v) = read_json(&tdir.join("idle.json")) {
             if let Some(names) = v["process_names"].as_array() {
-                let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
-                parts.push(format!("processes: {}", names.join(", ")));
+                // "python ×14" rather than fourteen names.
+                let mut counts: Vec<(&str, usize)> = Vec::new();
+                for n in names.iter().filter_map(Value::as_str) {
+                    match counts.iter_mut().find(|(k, _)| *k == n) {
+                        Some((_, c)) => *c += 1,
+                        None => counts.push((n, 1)),
+                    }
+                }
+                let list: Vec<String> = counts
+                    .iter()
+                    .map(|(n, c)| if *c == 1 { n.to_string() } else { format!("{n} ×{c}") })
+                    .collect();
+                parts.push(format!("processes: {}", list.join(", ")));
             }
         }
         let mut errs = Vec::new();

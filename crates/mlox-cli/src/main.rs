@@ -23,6 +23,13 @@ enum Command {
     /// Manage the backend store's schema.
     #[command(subcommand)]
     Db(cmd::db::DbCommand),
+    /// List, download and upload a run's artifacts on a tracking server.
+    #[command(subcommand)]
+    Artifacts(cmd::artifacts::ArtifactsCommand),
+    /// Permanently remove deleted runs and experiments, with their metadata and artifacts.
+    Gc(cmd::gc::GcArgs),
+    /// Run an MLproject from a folder or a Git repository, tracked (like `mlflow run`).
+    Run(cmd::run::RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +48,9 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Server(args) => cmd::server::run(args).await,
             Command::Db(cmd) => cmd::db::run(cmd).await,
+            Command::Artifacts(cmd) => cmd::artifacts::run(cmd).await,
+            Command::Gc(args) => cmd::gc::run(args).await,
+            Command::Run(args) => cmd::run::run(args).await,
         }
     })
 }

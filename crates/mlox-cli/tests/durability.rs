@@ -4,54 +4,16 @@
 //! moment, restarted on the same store, and every acknowledged point must be present
 //! exactly once.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    url: String,
-}
+mod common;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlox"))
-        .args([
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--backend-store-uri",
-        ])
-        .arg(format!("sqlite:///{}", db.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn mlox");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(idx) = line.find("http://") {
-            break line[idx..].trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
+fn start(db: &std::path::Path) -> common::Server {
+    common::start(&["--backend-store-uri", &format!("sqlite:///{}", db.display())])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

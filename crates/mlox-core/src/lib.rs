@@ -5,7 +5,9 @@
 
 pub mod entities;
 pub mod error;
+pub mod logged_model;
 pub mod page_token;
+pub mod registry;
 pub mod search;
 pub mod store;
 pub mod validation;

@@ -4,9 +4,13 @@
 //! requests into calls on a [`TrackingStore`] and store results into MLflow's JSON.
 
 pub mod error;
+mod models;
 pub mod request;
 mod routes;
+pub mod webhooks;
 pub mod wire;
+
+pub use models::ModelsState;
 
 use std::sync::Arc;
 
@@ -26,6 +30,32 @@ pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn TrackingStore>,
+    pub artifacts: ArtifactsConfig,
+    /// Logged models, the model registry and webhooks.
+    pub models: ModelsState,
+}
+
+impl AppState {
+    /// A state serving the tracking API only, without proxied artifacts.
+    pub fn new<S>(store: Arc<S>) -> Self
+    where
+        S: TrackingStore + mlox_core::store::ModelRegistryStore + mlox_core::store::LoggedModelStore,
+    {
+        AppState {
+            models: ModelsState::new(store.clone()),
+            store,
+            artifacts: ArtifactsConfig::default(),
+        }
+    }
+}
+
+/// How the server handles artifacts (`--serve-artifacts`, `--artifacts-only`).
+#[derive(Clone, Debug, Default)]
+pub struct ArtifactsConfig {
+    /// The proxied artifact destination; `None` with `--no-serve-artifacts`.
+    pub repo: Option<mlox_artifacts::ArtifactRepo>,
+    /// Serve only the artifact routes (`--artifacts-only`).
+    pub artifacts_only: bool,
 }
 
 async fn health() -> &'static str {
@@ -68,7 +98,10 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    let artifacts_only = state.artifacts.artifacts_only;
     routes::api_router()
+        .layer(axum::middleware::from_fn(move |req, next| routes::artifacts::tracking_gate(artifacts_only, req, next)))
+        .merge(routes::artifacts::artifact_router())
         .route("/health", get(health))
         .route("/version", get(version))
         .route("/api/3.0/mlflow/server-info", get(server_info))

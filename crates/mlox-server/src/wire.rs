@@ -155,3 +155,135 @@ pub fn run(r: &Run) -> Value {
         "outputs": Value::Object(outputs),
     })
 }
+
+// ------------------------------------------------------------------------------------------------
+// Logged models, the model registry and webhooks
+// ------------------------------------------------------------------------------------------------
+
+fn put_opt(obj: &mut Map<String, Value>, key: &str, value: &Option<String>) {
+    if let Some(v) = value {
+        obj.insert(key.into(), json!(v));
+    }
+}
+
+pub fn logged_model(m: &mlox_core::logged_model::LoggedModel) -> Value {
+    let mut info = Map::new();
+    info.insert("model_id".into(), json!(m.model_id));
+    info.insert("experiment_id".into(), json!(m.experiment_id));
+    info.insert("name".into(), json!(m.name));
+    info.insert("creation_timestamp_ms".into(), json!(m.creation_timestamp_ms));
+    info.insert(
+        "last_updated_timestamp_ms".into(),
+        json!(m.last_updated_timestamp_ms),
+    );
+    info.insert("artifact_uri".into(), json!(m.artifact_uri));
+    info.insert("status".into(), json!(m.status.as_proto()));
+    put_opt(&mut info, "model_type", &m.model_type);
+    put_opt(&mut info, "source_run_id", &m.source_run_id);
+    put_opt(&mut info, "status_message", &m.status_message);
+    put_list(&mut info, "tags", tags(&m.tags));
+    let mut data = Map::new();
+    put_list(&mut data, "params", tags(&m.params));
+    put_list(
+        &mut data,
+        "metrics",
+        Value::Array(m.metrics.iter().map(metric_with_run_id).collect()),
+    );
+    json!({"info": Value::Object(info), "data": Value::Object(data)})
+}
+
+pub fn model_version(v: &mlox_core::registry::ModelVersion) -> Value {
+    let mut obj = Map::new();
+    obj.insert("name".into(), json!(v.name));
+    obj.insert("version".into(), json!(v.version.to_string()));
+    obj.insert("creation_timestamp".into(), json!(v.creation_timestamp));
+    obj.insert(
+        "last_updated_timestamp".into(),
+        json!(v.last_updated_timestamp),
+    );
+    put_opt(&mut obj, "description", &v.description);
+    put_opt(&mut obj, "user_id", &v.user_id);
+    obj.insert("current_stage".into(), json!(v.current_stage));
+    put_opt(&mut obj, "source", &v.source);
+    put_opt(&mut obj, "run_id", &v.run_id);
+    put_opt(&mut obj, "run_link", &v.run_link);
+    obj.insert("status".into(), json!(v.status));
+    if let Some(m) = v.status_message.as_ref().filter(|m| !m.is_empty()) {
+        obj.insert("status_message".into(), json!(m));
+    }
+    put_list(&mut obj, "tags", tags(&v.tags));
+    put_list(&mut obj, "aliases", json!(v.aliases));
+    // MLflow 3.17 does not send `model_id` for model versions ("TODO: Include params,
+    // metrics, and model ID in proto"), so neither do we.
+    Value::Object(obj)
+}
+
+pub fn registered_model(m: &mlox_core::registry::RegisteredModel) -> Value {
+    let mut obj = Map::new();
+    obj.insert("name".into(), json!(m.name));
+    obj.insert("creation_timestamp".into(), json!(m.creation_timestamp));
+    if m.last_updated_timestamp != 0 {
+        obj.insert(
+            "last_updated_timestamp".into(),
+            json!(m.last_updated_timestamp),
+        );
+    }
+    if let Some(d) = m.description.as_ref().filter(|d| !d.is_empty()) {
+        obj.insert("description".into(), json!(d));
+    }
+    put_list(
+        &mut obj,
+        "latest_versions",
+        Value::Array(m.latest_versions.iter().map(model_version).collect()),
+    );
+    put_list(&mut obj, "tags", tags(&m.tags));
+    put_list(
+        &mut obj,
+        "aliases",
+        Value::Array(
+            m.aliases
+                .iter()
+                .map(|(alias, version)| json!({"alias": alias, "version": version.to_string()}))
+                .collect(),
+        ),
+    );
+    Value::Object(obj)
+}
+
+pub fn webhook(w: &mlox_core::registry::Webhook) -> Value {
+    let mut obj = Map::new();
+    obj.insert("webhook_id".into(), json!(w.webhook_id));
+    obj.insert("name".into(), json!(w.name));
+    if let Some(d) = w.description.as_ref().filter(|d| !d.is_empty()) {
+        obj.insert("description".into(), json!(d));
+    }
+    obj.insert("url".into(), json!(w.url));
+    put_list(
+        &mut obj,
+        "events",
+        Value::Array(
+            w.events
+                .iter()
+                .map(|e| json!({"entity": e.entity.as_proto(), "action": e.action.as_proto()}))
+                .collect(),
+        ),
+    );
+    obj.insert("status".into(), json!(w.status.as_proto()));
+    obj.insert("creation_timestamp".into(), json!(w.creation_timestamp));
+    obj.insert(
+        "last_updated_timestamp".into(),
+        json!(w.last_updated_timestamp),
+    );
+    Value::Object(obj)
+}
+
+pub fn webhook_test_result(r: &crate::webhooks::TestResult) -> Value {
+    let mut obj = Map::new();
+    obj.insert("success".into(), json!(r.success));
+    if let Some(s) = r.response_status {
+        obj.insert("response_status".into(), json!(s));
+    }
+    put_opt(&mut obj, "response_body", &r.response_body);
+    put_opt(&mut obj, "error_message", &r.error_message);
+    Value::Object(obj)
+}

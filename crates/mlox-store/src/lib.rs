@@ -5,9 +5,11 @@
 //! It knows nothing about HTTP or MLflow's JSON; it speaks `mlox-core` types only.
 
 pub mod db;
+mod logged_models;
 mod migrate;
 mod names;
 mod postgres;
+mod registry;
 mod search_sql;
 mod sqlite;
 pub mod tracking;
@@ -308,6 +310,20 @@ impl TrackingStore for SqlStore {
         self.db
             .read(move |c| tracking::get_metric_history_bulk_interval(c, req))
             .await
+    }
+    async fn deleted_runs(&self, deleted_before: Option<i64>) -> Result<Vec<RunInfo>> {
+        self.db.read(move |c| tracking::deleted_runs(c, deleted_before)).await
+    }
+    async fn hard_delete_run(&self, run_id: &str) -> Result<()> {
+        let id = run_id.to_string();
+        self.db.write(move |c| tracking::hard_delete_run(c, &id)).await
+    }
+    async fn deleted_experiments(&self) -> Result<Vec<Experiment>> {
+        self.db.read(tracking::deleted_experiments).await
+    }
+    async fn hard_delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = experiment_id.to_string();
+        self.db.write(move |c| tracking::hard_delete_experiment(c, &id)).await
     }
 }
 

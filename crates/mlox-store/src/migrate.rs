@@ -9,12 +9,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "tracking",
-    sqlite: include_str!("../migrations/sqlite/0001_tracking.sql"),
-    postgres: include_str!("../migrations/postgres/0001_tracking.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tracking",
+        sqlite: include_str!("../migrations/sqlite/0001_tracking.sql"),
+        postgres: include_str!("../migrations/postgres/0001_tracking.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "registry",
+        sqlite: include_str!("../migrations/sqlite/0002_registry.sql"),
+        postgres: include_str!("../migrations/postgres/0002_registry.sql"),
+    },
+];
 
 /// A backend's way of running work while holding the migration lock.
 pub(crate) trait Migrator {

@@ -7,6 +7,9 @@ use mlox_core::entities::ViewType;
 use mlox_core::search::{self, Clause, Cmp, Entity, OrderBy, SearchKind, Value};
 use mlox_core::{MlflowError, Result};
 
+use mlox_core::logged_model::{LoggedModelDatasetFilter, LoggedModelOrderBy};
+use mlox_core::registry::{IS_PROMPT_TAG_KEY, STAGE_DELETED_INTERNAL};
+
 use crate::db::{placeholders, SqlValue};
 
 /// The pieces of a search statement: joins (for ordering), the WHERE condition and ORDER BY.
@@ -337,5 +340,371 @@ fn experiment_attribute_column(key: &str) -> Result<&'static str> {
                 "Invalid attribute key '{other}' specified."
             )))
         }
+    })
+}
+
+// ------------------------------------------------------------------------------------------------
+// Model registry and logged models
+// ------------------------------------------------------------------------------------------------
+
+/// MLflow hides prompts from registry searches unless the filter asks for them: the first
+/// clause on `tags.mlflow.prompt.is_prompt` decides (`= 'true'` or `!= 'false'` selects prompts).
+fn is_querying_prompt(clauses: &[Clause]) -> bool {
+    clauses
+        .iter()
+        .find(|c| c.ident.entity == Entity::Tag && c.ident.key == IS_PROMPT_TAG_KEY)
+        .is_some_and(|c| match (&c.cmp, &c.value) {
+            (Cmp::Eq, Value::Str(v)) => v.eq_ignore_ascii_case("true"),
+            (Cmp::Ne, Value::Str(v)) => v.eq_ignore_ascii_case("false"),
+            _ => false,
+        })
+}
+
+/// Registry filter clauses, with MLflow's prompt handling: unless prompts are asked for,
+/// clauses on the prompt tag are dropped and every prompt is excluded, so that a model
+/// without the tag matches the client's automatic ``tag.`mlflow.prompt.is_prompt` != 'true'``.
+fn registry_conditions(
+    clauses: &[Clause],
+    owner: &str,
+    tag_table: &str,
+    tag_owner_cols: &[(&str, &str)],
+    attribute_column: &dyn Fn(&str) -> Result<&'static str>,
+    params: &mut Vec<SqlValue>,
+) -> Result<Vec<String>> {
+    let querying_prompt = is_querying_prompt(clauses);
+    let join_on: Vec<String> = tag_owner_cols
+        .iter()
+        .map(|(tag_col, owner_col)| format!("kv.{tag_col} = {owner}.{owner_col}"))
+        .collect();
+    let join_on = join_on.join(" AND ");
+    let mut conds = Vec::new();
+    for clause in clauses {
+        match clause.ident.entity {
+            Entity::Attribute => {
+                let col = attribute_column(&clause.ident.key)?;
+                conds.push(comparison_sql(col, clause.cmp, &clause.value, params)?);
+            }
+            Entity::Tag => {
+                if !querying_prompt && clause.ident.key == IS_PROMPT_TAG_KEY {
+                    continue;
+                }
+                params.push(SqlValue::from(&clause.ident.key));
+                let cond = comparison_sql("kv.value", clause.cmp, &clause.value, params)?;
+                conds.push(format!(
+                    "EXISTS (SELECT 1 FROM {tag_table} kv WHERE {join_on} AND kv.key = ? AND {cond})"
+                ));
+            }
+            other => {
+                return Err(MlflowError::invalid(format!(
+                    "Invalid token type: {}",
+                    other.as_str()
+                )))
+            }
+        }
+    }
+    if !querying_prompt {
+        params.push(SqlValue::from(IS_PROMPT_TAG_KEY));
+        conds.push(format!(
+            "NOT EXISTS (SELECT 1 FROM {tag_table} p WHERE p.name = {owner}.name AND p.key = ? AND p.value = 'true')"
+        ));
+    }
+    Ok(conds)
+}
+
+fn registered_model_column(key: &str) -> Result<&'static str> {
+    Ok(match key {
+        "name" => "rm.name",
+        "creation_timestamp" => "rm.creation_time",
+        "last_updated_timestamp" | "timestamp" => "rm.last_updated_time",
+        other => {
+            return Err(MlflowError::invalid(format!(
+                "Invalid attribute name: {other}"
+            )))
+        }
+    })
+}
+
+/// `registered-models/search`: filter on `rm` (registered_models), default order `name ASC`.
+pub(crate) fn registered_models_query(filter: &str, order_by: &[String]) -> Result<Query> {
+    let clauses = search::parse_filter(SearchKind::RegisteredModels, filter)?;
+    let orders = search::parse_order_by(SearchKind::RegisteredModels, order_by)?;
+    let mut params = Vec::new();
+    let conds = registry_conditions(
+        &clauses,
+        "rm",
+        "registered_model_tags",
+        &[("name", "name")],
+        &registered_model_column,
+        &mut params,
+    )?;
+    let mut order_parts = Vec::new();
+    let mut has_name = false;
+    for OrderBy { ident, ascending } in &orders {
+        let col = registered_model_column(&ident.key)?;
+        has_name |= col == "rm.name";
+        order_parts.push(format!("{col} {}", direction(*ascending)));
+    }
+    if !has_name {
+        order_parts.push("rm.name ASC".into());
+    }
+    Ok(Query {
+        joins: String::new(),
+        where_sql: if conds.is_empty() {
+            "1 = 1".into()
+        } else {
+            conds.join(" AND ")
+        },
+        order_sql: order_parts.join(", "),
+        params,
+    })
+}
+
+fn model_version_column(key: &str) -> Result<&'static str> {
+    Ok(match key {
+        "name" => "mv.name",
+        "version_number" => "mv.version",
+        "run_id" => "mv.run_id",
+        "source_path" => "mv.source",
+        "creation_timestamp" => "mv.creation_time",
+        "last_updated_timestamp" => "mv.last_updated_time",
+        other => {
+            return Err(MlflowError::invalid(format!(
+                "Invalid attribute name: {other}"
+            )))
+        }
+    })
+}
+
+/// `model-versions/search`: filter on `mv` (model_versions), deleted versions excluded;
+/// default order `last_updated_timestamp DESC, name ASC, version_number DESC`, with
+/// `name ASC` and `version_number DESC` appended as tie-breakers when not given.
+pub(crate) fn model_versions_query(filter: &str, order_by: &[String]) -> Result<Query> {
+    let clauses = search::parse_filter(SearchKind::ModelVersions, filter)?;
+    let default_order = [
+        "last_updated_timestamp DESC".to_string(),
+        "name ASC".to_string(),
+        "version_number DESC".to_string(),
+    ];
+    let order_by = if order_by.is_empty() {
+        &default_order[..]
+    } else {
+        order_by
+    };
+    let orders = search::parse_order_by(SearchKind::ModelVersions, order_by)?;
+    let mut params = vec![SqlValue::from(STAGE_DELETED_INTERNAL)];
+    let mut conds = vec!["mv.current_stage != ?".to_string()];
+    conds.extend(registry_conditions(
+        &clauses,
+        "mv",
+        "model_version_tags",
+        &[("name", "name"), ("version", "version")],
+        &model_version_column,
+        &mut params,
+    )?);
+    let mut order_parts = Vec::new();
+    let (mut has_name, mut has_version) = (false, false);
+    for OrderBy { ident, ascending } in &orders {
+        let col = model_version_column(&ident.key)?;
+        has_name |= col == "mv.name";
+        has_version |= col == "mv.version";
+        order_parts.push(format!("{col} {}", direction(*ascending)));
+    }
+    if !has_name {
+        order_parts.push("mv.name ASC".into());
+    }
+    if !has_version {
+        order_parts.push("mv.version DESC".into());
+    }
+    Ok(Query {
+        joins: String::new(),
+        where_sql: conds.join(" AND "),
+        order_sql: order_parts.join(", "),
+        params,
+    })
+}
+
+/// The logged-model status as its proto name, so that filters compare text on both backends.
+const LOGGED_MODEL_STATUS_TEXT: &str = "(CASE lm.status WHEN 1 THEN 'LOGGED_MODEL_PENDING' WHEN 2 THEN 'LOGGED_MODEL_READY' WHEN 3 THEN 'LOGGED_MODEL_UPLOAD_FAILED' ELSE 'LOGGED_MODEL_STATUS_UNSPECIFIED' END)";
+
+fn logged_model_column(key: &str) -> Result<&'static str> {
+    Ok(match key {
+        "name" => "lm.name",
+        "model_id" => "lm.model_id",
+        "model_type" => "lm.model_type",
+        "status" => LOGGED_MODEL_STATUS_TEXT,
+        "source_run_id" => "lm.source_run_id",
+        "creation_timestamp" => "lm.creation_timestamp_ms",
+        "last_updated_timestamp" => "lm.last_updated_timestamp_ms",
+        other => {
+            return Err(MlflowError::invalid(format!(
+                "Invalid order by field name: {other}"
+            )))
+        }
+    })
+}
+
+/// Status values may be given as `READY`, `LOGGED_MODEL_READY` or `2` (an extension: MLflow
+/// compares its integer column with the text as given).
+fn logged_model_status_value(value: &Value) -> Value {
+    let canon = |s: &String| {
+        mlox_core::logged_model::LoggedModelStatus::parse(s)
+            .map(|st| st.as_proto().to_string())
+            .unwrap_or_else(|_| s.clone())
+    };
+    match value {
+        Value::Str(s) => Value::Str(canon(s)),
+        Value::List(items) => Value::List(items.iter().map(canon).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `(dataset_name = ? [AND dataset_digest = ?]) OR ...` on metrics alias `m`.
+fn dataset_filter_sql(datasets: &[LoggedModelDatasetFilter], params: &mut Vec<SqlValue>) -> String {
+    let parts: Vec<String> = datasets
+        .iter()
+        .map(|d| {
+            params.push(SqlValue::from(&d.dataset_name));
+            match &d.dataset_digest {
+                Some(digest) => {
+                    params.push(SqlValue::from(digest));
+                    "(m.dataset_name = ? AND m.dataset_digest = ?)".to_string()
+                }
+                None => "(m.dataset_name = ?)".to_string(),
+            }
+        })
+        .collect();
+    format!("({})", parts.join(" OR "))
+}
+
+/// `logged-models/search`: filter, dataset restriction and structured order on `lm`
+/// (logged_models); deleted models are never returned. Metric filters match any point
+/// logged for the model; metric ordering uses the latest point (by timestamp, step, run).
+pub(crate) fn logged_models_query(
+    experiment_ids: &[i64],
+    filter: &str,
+    datasets: &[LoggedModelDatasetFilter],
+    order_by: &[LoggedModelOrderBy],
+) -> Result<Query> {
+    let clauses = search::parse_filter(SearchKind::LoggedModels, filter)?;
+    let mut join_params = Vec::new();
+    let mut joins = String::new();
+    let mut order_parts = Vec::new();
+    let (mut has_creation, mut has_id) = (false, false);
+    for (i, ob) in order_by.iter().enumerate() {
+        // The messages of MLflow's SQL store, which differ from its parser's.
+        match ob.field_name.split_once('.') {
+            Some((entity, _)) if entity != "metrics" => {
+                return Err(MlflowError::invalid(format!(
+                    "Invalid order by field name: {}. Only metrics are supported.",
+                    ob.field_name
+                )))
+            }
+            None if logged_model_column(&ob.field_name).is_err() => {
+                return Err(MlflowError::invalid(format!(
+                    "Invalid order by field name: {}",
+                    ob.field_name
+                )))
+            }
+            _ => {}
+        }
+        let OrderBy { ident, ascending } =
+            search::parse_logged_model_order_field(&ob.field_name, ob.ascending)?;
+        let dir = direction(ascending);
+        match ident.entity {
+            Entity::Metric => {
+                let mut extra = String::new();
+                join_params.push(SqlValue::from(&ident.key));
+                if let Some(name) = &ob.dataset_name {
+                    extra.push_str(" AND m.dataset_name = ?");
+                    join_params.push(SqlValue::from(name));
+                }
+                if let Some(digest) = &ob.dataset_digest {
+                    extra.push_str(" AND m.dataset_digest = ?");
+                    join_params.push(SqlValue::from(digest));
+                }
+                joins.push_str(&format!(
+                    " LEFT JOIN (SELECT model_id, value FROM (SELECT m.model_id, CASE WHEN m.is_nan = 1 THEN NULL ELSE m.value END AS value, ROW_NUMBER() OVER (PARTITION BY m.model_id ORDER BY m.timestamp DESC, m.step DESC, m.run_uuid ASC) AS rn FROM metrics m WHERE m.model_id IS NOT NULL AND m.key = ?{extra}) ranked WHERE rn = 1) o{i} ON o{i}.model_id = lm.model_id"
+                ));
+                order_parts.push(format!("(o{i}.value IS NULL) ASC, o{i}.value {dir}"));
+            }
+            _ => {
+                let col = logged_model_column(&ident.key)?;
+                has_creation |= col == "lm.creation_timestamp_ms";
+                has_id |= col == "lm.model_id";
+                order_parts.push(format!("({col} IS NULL) ASC, {col} {dir}"));
+            }
+        }
+    }
+    if !has_creation {
+        order_parts.push("lm.creation_timestamp_ms DESC".into());
+    }
+    if !has_id {
+        order_parts.push("lm.model_id ASC".into());
+    }
+
+    let mut params = join_params;
+    let mut conds = vec!["lm.lifecycle_stage != 'deleted'".to_string()];
+    params.extend(experiment_ids.iter().map(|i| SqlValue::Int(*i)));
+    conds.push(format!(
+        "lm.experiment_id IN ({})",
+        placeholders(experiment_ids.len())
+    ));
+    let mut has_metric_filter = false;
+    for clause in &clauses {
+        conds.push(match clause.ident.entity {
+            Entity::Attribute => {
+                let col = logged_model_column(&clause.ident.key)?;
+                let value = if clause.ident.key == "status" {
+                    logged_model_status_value(&clause.value)
+                } else {
+                    clause.value.clone()
+                };
+                comparison_sql(col, clause.cmp, &value, &mut params)?
+            }
+            Entity::Metric => {
+                has_metric_filter = true;
+                params.push(SqlValue::from(&clause.ident.key));
+                let cond = comparison_sql("m.value", clause.cmp, &clause.value, &mut params)?;
+                let ds = if datasets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" AND {}", dataset_filter_sql(datasets, &mut params))
+                };
+                format!(
+                    "EXISTS (SELECT 1 FROM metrics m WHERE m.model_id = lm.model_id AND m.key = ? AND m.is_nan = 0 AND {cond}{ds})"
+                )
+            }
+            Entity::Param => kv_condition(
+                "logged_model_params",
+                "lm.model_id",
+                "model_id",
+                clause,
+                &mut params,
+            )?,
+            Entity::Tag => kv_condition(
+                "logged_model_tags",
+                "lm.model_id",
+                "model_id",
+                clause,
+                &mut params,
+            )?,
+            Entity::Dataset => {
+                return Err(MlflowError::invalid(
+                    "Invalid entity type: 'dataset'. Expected one of ['attributes', 'metrics', 'params', 'tags'].",
+                ))
+            }
+        });
+    }
+    if !datasets.is_empty() && !has_metric_filter {
+        let ds = dataset_filter_sql(datasets, &mut params);
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM metrics m WHERE m.model_id = lm.model_id AND {ds})"
+        ));
+    }
+    Ok(Query {
+        joins,
+        where_sql: conds.join(" AND "),
+        order_sql: order_parts.join(", "),
+        params,
     })
 }

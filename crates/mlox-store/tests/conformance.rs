@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use mlox_core::store::TrackingStore;
 use mlox_store::{SqlStore, StoreOptions, StoreUri};
 
 mod sqlite {
     use super::*;
 
-    async fn make() -> Option<Arc<dyn TrackingStore>> {
+    async fn make() -> Option<Arc<SqlStore>> {
         let dir = tempfile::tempdir().unwrap().keep();
         let uri = StoreUri::Sqlite(dir.join("test.db"));
         Some(Arc::new(
@@ -23,7 +22,7 @@ mod sqlite {
 mod postgres {
     use super::*;
 
-    async fn make() -> Option<Arc<dyn TrackingStore>> {
+    async fn make() -> Option<Arc<SqlStore>> {
         let Ok(url) = std::env::var("MLOX_TEST_POSTGRES_URL") else {
             eprintln!("MLOX_TEST_POSTGRES_URL not set: skipping the PostgreSQL conformance run");
             return None;

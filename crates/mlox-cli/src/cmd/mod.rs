@@ -1,2 +1,5 @@
+pub mod artifacts;
 pub mod db;
+pub mod gc;
+pub mod run;
 pub mod server;

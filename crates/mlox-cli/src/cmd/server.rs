@@ -32,9 +32,28 @@ pub struct ServerArgs {
     pub backend_store_uri: String,
 
     /// Root for the artifact locations of new experiments (`<root>/<experiment id>`).
-    /// Defaults to `mlflow-artifacts:`, i.e. artifacts go through this server.
+    /// Defaults to `mlflow-artifacts:` (clients send artifacts through this server) when
+    /// serving artifacts, else to ./mlruns.
     #[arg(long, env = "MLFLOW_DEFAULT_ARTIFACT_ROOT")]
     pub default_artifact_root: Option<String>,
+
+    /// Where proxied artifacts are stored: a folder, file://, s3://bucket/prefix (AWS
+    /// variables; MLFLOW_S3_ENDPOINT_URL for S3-compatible stores), gs://bucket/prefix,
+    /// or wasbs://container@account.blob.core.windows.net/prefix.
+    #[arg(long, default_value = "./mlartifacts", env = "MLFLOW_ARTIFACTS_DESTINATION")]
+    pub artifacts_destination: String,
+
+    /// Proxy artifact uploads and downloads through this server (the default).
+    #[arg(long, overrides_with = "no_serve_artifacts")]
+    pub serve_artifacts: bool,
+
+    /// Do not serve artifacts: clients read and write the artifact store directly.
+    #[arg(long)]
+    pub no_serve_artifacts: bool,
+
+    /// Serve only the artifact endpoints (tracking endpoints answer 503).
+    #[arg(long)]
+    pub artifacts_only: bool,
 
     /// Size of the PostgreSQL connection pool.
     #[arg(long, default_value_t = 10)]
@@ -70,10 +89,24 @@ async fn shutdown_signal() {
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let uri =
         StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let default_artifact_root = args
-        .default_artifact_root
-        .clone()
-        .unwrap_or_else(|| "mlflow-artifacts:".to_string());
+    let serve_artifacts = !args.no_serve_artifacts || args.artifacts_only;
+    let default_artifact_root = match (&args.default_artifact_root, serve_artifacts) {
+        (Some(root), _) => root.clone(),
+        (None, true) => "mlflow-artifacts:".to_string(),
+        (None, false) => {
+            let dir = std::path::Path::new("mlruns");
+            std::fs::create_dir_all(dir)?;
+            std::fs::canonicalize(dir)?.to_string_lossy().into_owned()
+        }
+    };
+    let artifact_repo = if serve_artifacts {
+        Some(
+            mlox_artifacts::ArtifactRepo::from_uri(&args.artifacts_destination)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+    } else {
+        None
+    };
     let store = SqlStore::open(
         &uri,
         StoreOptions {
@@ -102,8 +135,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.port_file {
         std::fs::write(path, &url).with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(repo) = &artifact_repo {
+        println!("artifacts: served from {}", repo.uri());
+    }
+    let store = Arc::new(store);
     let state = AppState {
-        store: Arc::new(store),
+        models: mlox_server::ModelsState::new(store.clone()),
+        store,
+        artifacts: mlox_server::ArtifactsConfig { repo: artifact_repo, artifacts_only: args.artifacts_only },
     };
     mlox_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())

@@ -1,9 +1,13 @@
 //! The tracking REST API: every MLflow path, mounted under both `/api/2.0` and
 //! `/ajax-api/2.0`.
 
+pub(crate) mod artifacts;
 mod experiments;
+mod logged_models;
 mod metrics;
+mod registry;
 mod runs;
+mod webhooks;
 
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -49,13 +53,18 @@ fn tracking_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/metrics/get-history-bulk-interval",
             get(metrics::get_history_bulk_interval),
         ),
+        ("/artifacts/list", get(artifacts::list_run_artifacts)),
     ]
 }
 
 pub fn api_router() -> Router<AppState> {
     let mut router = Router::new();
     for prefix in ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] {
-        for (path, handler) in tracking_routes() {
+        let models = logged_models::routes()
+            .into_iter()
+            .chain(registry::routes())
+            .chain(webhooks::routes());
+        for (path, handler) in tracking_routes().into_iter().chain(models) {
             router = router.route(&format!("{prefix}{path}"), handler);
         }
     }

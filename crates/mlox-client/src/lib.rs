@@ -1,0 +1,203 @@
+//! mlox-client: a small typed client for MLflow's tracking REST API.
+//!
+//! It speaks the same JSON over HTTP as the official `mlflow` client, so it works against
+//! `mlox server` and against a real `mlflow server` alike. It is not a complete binding of
+//! the API: it holds the calls that mlox's own tools (`mlox run`) and tests need, and grows
+//! one file per resource (`experiments.rs`, `runs.rs`).
+
+mod experiments;
+mod runs;
+pub use runs::CreateRun;
+mod types;
+
+pub use types::*;
+
+use serde_json::Value;
+
+/// The error of a tracking API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached or the connection broke.
+    #[error("cannot reach the tracking server at {url}: {source}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an MLflow error (`{"error_code": ..., "message": ...}`).
+    #[error("{error_code}: {message}")]
+    Api {
+        status: u16,
+        error_code: String,
+        message: String,
+    },
+    /// The server's answer was not the JSON we expected.
+    #[error("unexpected answer from {url}: {message}")]
+    Decode { url: String, message: String },
+}
+
+impl ClientError {
+    /// The MLflow error code (`RESOURCE_DOES_NOT_EXIST`, ...) when the server sent one.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { error_code, .. } => Some(error_code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// How requests authenticate, as the official client reads it from `MLFLOW_TRACKING_TOKEN`
+/// or `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD`.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    Bearer(String),
+    Basic {
+        username: String,
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::Basic { username, .. } => write!(f, "Basic({username}:***)"),
+        }
+    }
+}
+
+impl Auth {
+    /// The credentials named by MLflow's environment variables, if any.
+    pub fn from_env() -> Auth {
+        if let Ok(token) = std::env::var("MLFLOW_TRACKING_TOKEN") {
+            if !token.is_empty() {
+                return Auth::Bearer(token);
+            }
+        }
+        match (
+            std::env::var("MLFLOW_TRACKING_USERNAME"),
+            std::env::var("MLFLOW_TRACKING_PASSWORD"),
+        ) {
+            (Ok(username), Ok(password)) => Auth::Basic { username, password },
+            _ => Auth::None,
+        }
+    }
+}
+
+/// A client for one tracking server, e.g. `http://127.0.0.1:5000`.
+#[derive(Clone, Debug)]
+pub struct TrackingClient {
+    http: reqwest::Client,
+    base_url: String,
+    auth: Auth,
+}
+
+impl TrackingClient {
+    /// A client for the server at `base_url` (`http://host:port`, optionally with a path
+    /// prefix; a trailing slash is ignored).
+    pub fn new(base_url: &str) -> Self {
+        TrackingClient {
+            http: reqwest::Client::new(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            auth: Auth::None,
+        }
+    }
+
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/2.0/mlflow/{path}", self.base_url)
+    }
+
+    fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            Auth::None => req,
+            Auth::Bearer(token) => req.bearer_auth(token),
+            Auth::Basic { username, password } => req.basic_auth(username, Some(password)),
+        }
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let url = self.url(path);
+        let req = self.authorize(self.http.post(&url).json(body));
+        self.send(url, req).await
+    }
+
+    pub(crate) async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
+        let url = self.url(path);
+        let req = self.authorize(self.http.get(&url).query(query));
+        self.send(url, req).await
+    }
+
+    async fn send(&self, url: String, req: reqwest::RequestBuilder) -> Result<Value> {
+        let resp = req.send().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let body: Option<Value> = serde_json::from_str(&text).ok();
+        if status.is_success() {
+            return body.ok_or_else(|| ClientError::Decode {
+                url,
+                message: format!("not JSON: {}", truncate(&text)),
+            });
+        }
+        let field = |name: &str| {
+            body.as_ref()
+                .and_then(|b| b.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            error_code: field("error_code").unwrap_or_else(|| {
+                if status.as_u16() == 404 {
+                    "ENDPOINT_NOT_FOUND".to_string()
+                } else {
+                    "INTERNAL_ERROR".to_string()
+                }
+            }),
+            message: field("message")
+                .unwrap_or_else(|| format!("HTTP {status}: {}", truncate(&text))),
+        })
+    }
+}
+
+fn truncate(s: &str) -> String {
+    const MAX: usize = 300;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    client: &TrackingClient,
+    path: &str,
+    value: Value,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| ClientError::Decode {
+        url: client.url(path),
+        message: e.to_string(),
+    })
+}

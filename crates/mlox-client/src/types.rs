@@ -1,0 +1,179 @@
+//! The tracking entities as the REST API sends them (protobuf JSON).
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Reads an int64 that protobuf JSON may send as a number or as a string.
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrStr {
+        Num(i64),
+        Str(String),
+    }
+    match Option::<NumOrStr>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumOrStr::Num(n)) => Ok(Some(n)),
+        Some(NumOrStr::Str(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Reads a double that protobuf JSON may send as a number or as "NaN" / "Infinity".
+fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrStr {
+        Num(f64),
+        Str(String),
+    }
+    match NumOrStr::deserialize(d)? {
+        NumOrStr::Num(n) => Ok(n),
+        NumOrStr::Str(s) => match s.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" => Ok(f64::INFINITY),
+            "-Infinity" => Ok(f64::NEG_INFINITY),
+            other => other.parse().map_err(serde::de::Error::custom),
+        },
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+impl KeyValue {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A run or experiment tag.
+pub type Tag = KeyValue;
+/// A run parameter.
+pub type Param = KeyValue;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Experiment {
+    pub experiment_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub artifact_location: Option<String>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// MLflow's run statuses (mlflow/entities/run_status.py).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    Running,
+    Scheduled,
+    Finished,
+    Failed,
+    Killed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Scheduled => "SCHEDULED",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+
+    /// FINISHED, FAILED and KILLED are final (`RunStatus.is_terminated`).
+    pub fn is_terminated(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Killed
+        )
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub experiment_id: String,
+    #[serde(default)]
+    pub run_name: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    pub status: RunStatus,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub start_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub end_time: Option<i64>,
+    #[serde(default)]
+    pub artifact_uri: Option<String>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Metric {
+    pub key: String,
+    #[serde(deserialize_with = "lenient_f64")]
+    pub value: f64,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub step: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RunData {
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+    #[serde(default)]
+    pub params: Vec<Param>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Run {
+    pub info: RunInfo,
+    #[serde(default)]
+    pub data: RunData,
+}
+
+impl Run {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        find(&self.data.params, key)
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        find(&self.data.tags, key)
+    }
+
+    /// The latest value of a metric.
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        self.data
+            .metrics
+            .iter()
+            .find(|m| m.key == key)
+            .map(|m| m.value)
+    }
+}
+
+fn find<'a>(list: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    list.iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.as_str())
+}
