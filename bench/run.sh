@@ -19,6 +19,9 @@
 #                               BENCH_SEARCH_RUNS to seed MLflow entirely over REST.
 #   BENCH_MLFLOW_VENV=DIR       use this venv's mlflow instead of the repo's .venv
 #   BENCH_LOADGEN_THREADS=1     runtime threads of the load generator
+#   BENCH_NICE=-10              run the whole benchmark (servers, PostgreSQL, load
+#                               generator) at this nice level, e.g. on a machine where
+#                               other work is running (negative values need root)
 #
 # Raw JSON for every figure goes to bench/out/ (git-ignored); server logs to
 # bench/out/<target>/server.log.
@@ -94,6 +97,13 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
+if [[ -n ${BENCH_NICE:-} ]]; then
+    if renice -n "$BENCH_NICE" -p $$ >/dev/null; then
+        note "The benchmark (servers, PostgreSQL, load generator) ran at nice $BENCH_NICE, ahead of other work on the machine."
+    else
+        note "renice to $BENCH_NICE failed; ran at the default priority"
+    fi
+fi
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 note "Load average (1/5/15 min) before the run: $(loadavg)"
 if awk -v n="$(nproc)" '{ exit !($1 > n / 2) }' /proc/loadavg; then

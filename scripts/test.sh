@@ -23,13 +23,23 @@ PGDIR=$CACHE/pg
 bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true
 rm -rf "$PGDIR"
 PG_URL=$(bash scripts/pg-test-server.sh start "$PGDIR" | tail -n 1)
-cleanup() { bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true; }
+S3DIR=$CACHE/s3
+S3_BUCKET=mlox-test
+cleanup() {
+  bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true
+  bash scripts/s3-test-server.sh stop "$S3DIR" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 echo "PostgreSQL at $PG_URL"
 
+step "starting an S3-compatible server (moto) on loopback"
+S3_URL=$(bash scripts/s3-test-server.sh start "$S3DIR" "$S3_BUCKET" | tail -n 1)
+echo "S3 at $S3_URL"
+
 status=0
 step "cargo test (SQLite and PostgreSQL)"
-MLOX_TEST_POSTGRES_URL=$PG_URL cargo test --release --workspace 2>&1 | tee "$CACHE/cargo-test.log" || status=1
+MLOX_TEST_POSTGRES_URL=$PG_URL MLOX_TEST_S3_ENDPOINT=$S3_URL MLOX_TEST_S3_BUCKET=$S3_BUCKET \
+  cargo test --release --workspace 2>&1 | tee "$CACHE/cargo-test.log" || status=1
 
 PY=$ROOT/.venv/bin/python
 export MLOX_BIN=$ROOT/target/release/mlox
@@ -41,6 +51,11 @@ step "compat suite against mlox (PostgreSQL)"
 PG_COMPAT_URL=${PG_URL%/*}/mlox_compat
 psql -q "$PG_URL" -c "CREATE DATABASE mlox_compat" >/dev/null
 MLOX_COMPAT_TARGET=mlox MLOX_COMPAT_BACKEND_URI=$PG_COMPAT_URL $PY -m pytest tests/compat -q -p no:cacheprovider || status=1
+
+step "compat suite (artifacts) against mlox with an S3 artifact destination"
+MLOX_COMPAT_TARGET=mlox MLOX_COMPAT_ARTIFACTS_DESTINATION=s3://$S3_BUCKET/compat \
+  MLFLOW_S3_ENDPOINT_URL=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  $PY -m pytest tests/compat/test_artifacts.py -q -p no:cacheprovider || status=1
 
 step "compat suite against the real MLflow server (proves the tests encode MLflow's behaviour)"
 MLOX_COMPAT_TARGET=mlflow $PY -m pytest tests/compat -q -p no:cacheprovider || status=1

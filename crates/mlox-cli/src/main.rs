@@ -28,6 +28,9 @@ enum Command {
     Artifacts(cmd::artifacts::ArtifactsCommand),
     /// Permanently remove deleted runs and experiments, with their metadata and artifacts.
     Gc(cmd::gc::GcArgs),
+    /// List registered models and their versions, and set aliases, on a tracking server.
+    #[command(subcommand)]
+    Models(cmd::models::ModelsCommand),
     /// Run an MLproject from a folder or a Git repository, tracked (like `mlflow run`).
     Run(cmd::run::RunArgs),
 }
@@ -50,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             Command::Db(cmd) => cmd::db::run(cmd).await,
             Command::Artifacts(cmd) => cmd::artifacts::run(cmd).await,
             Command::Gc(args) => cmd::gc::run(args).await,
+            Command::Models(cmd) => cmd::models::run(cmd).await,
             Command::Run(args) => cmd::run::run(args).await,
         }
     })

@@ -127,10 +127,8 @@ fn mlox_run(server: Option<&Server>, cache: &Path, args: &[&str]) -> Command {
     cmd.arg("run").args(args);
     let mut path = std::env::var_os("PATH").unwrap_or_default();
     if let Some(bin) = venv_bin() {
-        path = std::env::join_paths(
-            std::iter::once(bin).chain(std::env::split_paths(&path)),
-        )
-        .unwrap();
+        path =
+            std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).unwrap();
     }
     cmd.env("PATH", path)
         .env("MLOX_CACHE_DIR", cache)
@@ -292,12 +290,24 @@ fn runs_from_a_git_repository_at_a_commit_branch_and_subdirectory() {
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
-        &[&uri, "--version", &first, "--env-manager", "local", "--experiment-name", "git-commit"],
+        &[
+            &uri,
+            "--version",
+            &first,
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "git-commit",
+        ],
     ));
     assert!(out.status.success());
     let run = only_run(&server, "git-commit");
     assert_eq!(run.info.status, RunStatus::Finished);
-    assert_eq!(run.metric("version"), Some(1.0), "ran the checked-out commit");
+    assert_eq!(
+        run.metric("version"),
+        Some(1.0),
+        "ran the checked-out commit"
+    );
     assert_eq!(run.tag("mlflow.source.git.commit"), Some(first.as_str()));
     assert_eq!(run.tag("mlflow.source.git.repoURL"), Some(url.as_str()));
     assert_eq!(run.tag("mlflow.source.name"), Some(uri.as_str()));
@@ -309,7 +319,15 @@ fn runs_from_a_git_repository_at_a_commit_branch_and_subdirectory() {
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
-        &[&uri, "--version", "main", "--env-manager", "local", "--experiment-name", "git-branch"],
+        &[
+            &uri,
+            "--version",
+            "main",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "git-branch",
+        ],
     ));
     assert!(out.status.success());
     let run = only_run(&server, "git-branch");
@@ -321,7 +339,13 @@ fn runs_from_a_git_repository_at_a_commit_branch_and_subdirectory() {
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
-        &[&uri, "--env-manager", "local", "--experiment-name", "git-head"],
+        &[
+            &uri,
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "git-head",
+        ],
     ));
     assert!(out.status.success());
     assert_eq!(only_run(&server, "git-head").metric("version"), Some(2.0));
@@ -335,7 +359,15 @@ fn runs_from_a_git_repository_at_a_commit_branch_and_subdirectory() {
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
-        &[&uri, "--version", "nope", "--env-manager", "local", "--experiment-name", "git-bad"],
+        &[
+            &uri,
+            "--version",
+            "nope",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "git-bad",
+        ],
     ));
     assert!(!out.status.success());
     assert!(stderr(&out).contains("Unable to checkout version 'nope' of git repo"));
@@ -383,7 +415,10 @@ fn invalid_parameters_and_entry_points_are_clear_errors_and_create_no_run() {
         assert!(!out.status.success(), "{args:?}");
         assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
     }
-    assert!(runs_in(&server, "invalid").is_empty(), "no run for invalid input");
+    assert!(
+        runs_in(&server, "invalid").is_empty(),
+        "no run for invalid input"
+    );
 
     // A malformed MLproject names the line.
     write(
@@ -391,10 +426,15 @@ fn invalid_parameters_and_entry_points_are_clear_errors_and_create_no_run() {
         "MLproject",
         "name: bad\nentry_points:\n  main:\n    parameters: [alpha]\n    command: x\n",
     );
-    let out = output(mlox_run(Some(&server), cache.path(), &[p, "--env-manager", "local"]));
+    let out = output(mlox_run(
+        Some(&server),
+        cache.path(),
+        &[p, "--env-manager", "local"],
+    ));
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("MLproject:4: the parameters of entry point 'main' must be a mapping"),
+        stderr(&out)
+            .contains("MLproject:4: the parameters of entry point 'main' must be a mapping"),
         "{}",
         stderr(&out)
     );
@@ -407,7 +447,12 @@ fn parameters_cannot_inject_shell_commands() {
     let proj = tempfile::tempdir().unwrap();
     tiny_project(proj.path(), "1");
     let marker = proj.path().join("pwned");
-    let evil = format!("x; touch {}; $(touch {}) `touch {}`", marker.display(), marker.display(), marker.display());
+    let evil = format!(
+        "x; touch {}; $(touch {}) `touch {}`",
+        marker.display(),
+        marker.display(),
+        marker.display()
+    );
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
@@ -432,7 +477,10 @@ fn parameters_cannot_inject_shell_commands() {
         stdout.contains(&format!("MSG={evil} --extra $(touch {})", marker.display())),
         "{stdout}"
     );
-    assert_eq!(only_run(&server, "inject").param("msg"), Some(format!("'{evil}'").as_str()));
+    assert_eq!(
+        only_run(&server, "inject").param("msg"),
+        Some(format!("'{evil}'").as_str())
+    );
 }
 
 #[test]
@@ -444,10 +492,21 @@ fn a_failing_command_marks_the_run_failed() {
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
-        &[proj.path().to_str().unwrap(), "-e", "fail", "--env-manager", "local", "--experiment-name", "failing"],
+        &[
+            proj.path().to_str().unwrap(),
+            "-e",
+            "fail",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "failing",
+        ],
     ));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("failing"), "the command's output streams through");
+    assert!(
+        stderr(&out).contains("failing"),
+        "the command's output streams through"
+    );
     assert!(stderr(&out).contains("failed"));
     let run = only_run(&server, "failing");
     assert_eq!(run.info.status, RunStatus::Failed);
@@ -465,9 +524,21 @@ fn ctrl_c_stops_the_command_and_marks_the_run_killed() {
     let mut cmd = mlox_run(
         Some(&server),
         cache.path(),
-        &[proj.path().to_str().unwrap(), "-e", "sleep", "--env-manager", "local", "--experiment-name", "killed"],
+        &[
+            proj.path().to_str().unwrap(),
+            "-e",
+            "sleep",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "killed",
+        ],
     );
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until the script runs and has logged through its run.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -485,7 +556,11 @@ fn ctrl_c_stops_the_command_and_marks_the_run_killed() {
         .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(status.code(), Some(130));
     let run = only_run(&server, "killed");
     assert_eq!(run.info.status, RunStatus::Killed);
@@ -508,7 +583,13 @@ fn virtualenv_environment_is_built_once_and_reused() {
         let out = output(mlox_run(
             Some(&server),
             cache.path(),
-            &[proj.path().to_str().unwrap(), "--env-manager", "virtualenv", "--experiment-name", exp],
+            &[
+                proj.path().to_str().unwrap(),
+                "--env-manager",
+                "virtualenv",
+                "--experiment-name",
+                exp,
+            ],
         ));
         assert!(out.status.success());
         let prefix = String::from_utf8_lossy(&out.stdout)
@@ -537,7 +618,11 @@ fn virtualenv_environment_is_built_once_and_reused() {
     assert_eq!(run.info.status, RunStatus::Finished);
 
     // A changed environment file makes a new environment.
-    write(proj.path(), "python_env.yaml", "python: \"3\"\nbuild_dependencies: []\ndependencies: []\n# same\n");
+    write(
+        proj.path(),
+        "python_env.yaml",
+        "python: \"3\"\nbuild_dependencies: []\ndependencies: []\n# same\n",
+    );
     let (same, _) = run_once("venv-3");
     assert_eq!(same, first, "same content, same environment");
     let python = String::from_utf8_lossy(
@@ -549,7 +634,11 @@ fn virtualenv_environment_is_built_once_and_reused() {
     )
     .trim()
     .to_string();
-    write(proj.path(), "python_env.yaml", &format!("python: \"{python}\"\n"));
+    write(
+        proj.path(),
+        "python_env.yaml",
+        &format!("python: \"{python}\"\n"),
+    );
     let (third, err3) = run_once("venv-4");
     assert_ne!(third, first);
     assert!(err3.contains("Creating environment"), "{err3}");
@@ -558,13 +647,20 @@ fn virtualenv_environment_is_built_once_and_reused() {
     let mut cmd = mlox_run(
         Some(&server),
         cache.path(),
-        &[proj.path().to_str().unwrap(), "--env-manager", "uv", "--experiment-name", "no-uv"],
+        &[
+            proj.path().to_str().unwrap(),
+            "--env-manager",
+            "uv",
+            "--experiment-name",
+            "no-uv",
+        ],
     );
     cmd.env("PATH", "/usr/bin:/bin");
     let out = output(cmd);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("--env-manager uv needs the `uv` command, which was not found on PATH"),
+        stderr(&out)
+            .contains("--env-manager uv needs the `uv` command, which was not found on PATH"),
         "{}",
         stderr(&out)
     );
@@ -577,7 +673,19 @@ fn without_a_tracking_uri_runs_go_to_the_local_store() {
     let cache = tempfile::tempdir().unwrap();
     let proj = cwd.path().join("proj");
     tiny_project(&proj, "1");
-    let mut cmd = mlox_run(None, cache.path(), &["proj", "-e", "echo", "-P", "msg=hi", "--env-manager", "local"]);
+    let mut cmd = mlox_run(
+        None,
+        cache.path(),
+        &[
+            "proj",
+            "-e",
+            "echo",
+            "-P",
+            "msg=hi",
+            "--env-manager",
+            "local",
+        ],
+    );
     cmd.current_dir(cwd.path());
     let out = output(cmd);
     assert!(out.status.success());
@@ -602,7 +710,17 @@ fn scripts_run_without_an_mlproject_and_with_an_existing_run_id() {
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
-        &[proj.path().to_str().unwrap(), "-e", "job.sh", "-P", "x=1", "--env-manager", "local", "--experiment-name", "script"],
+        &[
+            proj.path().to_str().unwrap(),
+            "-e",
+            "job.sh",
+            "-P",
+            "x=1",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "script",
+        ],
     ));
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("ARGS=--x 1"));
@@ -614,7 +732,17 @@ fn scripts_run_without_an_mlproject_and_with_an_existing_run_id() {
     let out = output(mlox_run(
         Some(&server),
         cache.path(),
-        &[proj.path().to_str().unwrap(), "-e", "job.sh", "--env-manager", "local", "--run-id", &run.info.run_id, "--run-name", "renamed"],
+        &[
+            proj.path().to_str().unwrap(),
+            "-e",
+            "job.sh",
+            "--env-manager",
+            "local",
+            "--run-id",
+            &run.info.run_id,
+            "--run-name",
+            "renamed",
+        ],
     ));
     assert!(out.status.success());
     let again = get_run(&server, &run.info.run_id);
@@ -748,7 +876,10 @@ fn kubernetes_backend_builds_pushes_and_submits_the_rendered_job() {
     assert_eq!(run.info.status, RunStatus::Finished);
     assert_eq!(run.tag("mlflow.project.backend"), Some("kubernetes"));
     assert_eq!(run.tag("mlflow.project.env"), Some("docker"));
-    assert_eq!(run.tag("mlflow.docker.image.uri"), Some("registry.example/proj"));
+    assert_eq!(
+        run.tag("mlflow.docker.image.uri"),
+        Some("registry.example/proj")
+    );
     assert_eq!(run.tag("mlflow.docker.image.id"), Some("sha256:feedbeef"));
     assert_eq!(run.param("alpha"), Some("0.7"));
 
@@ -761,14 +892,21 @@ fn kubernetes_backend_builds_pushes_and_submits_the_rendered_job() {
     let proj = work.path().join("proj");
     for expected in [
         "docker info".to_string(),
-        format!("docker build --quiet -t registry.example/proj -f - {}", proj.display()),
+        format!(
+            "docker build --quiet -t registry.example/proj -f - {}",
+            proj.display()
+        ),
         "docker push --quiet registry.example/proj".to_string(),
         "kubectl --context my-cluster --namespace mlflow create -f -".to_string(),
     ] {
-        assert!(calls.lines().any(|l| l == expected), "no `{expected}` in:\n{calls}");
+        assert!(
+            calls.lines().any(|l| l == expected),
+            "no `{expected}` in:\n{calls}"
+        );
     }
     assert!(
-        calls.lines().any(|l| l.starts_with("kubectl --context my-cluster --namespace mlflow get job proj-")
+        calls.lines().any(|l| l
+            .starts_with("kubectl --context my-cluster --namespace mlflow get job proj-")
             && l.ends_with(" -o json")),
         "{calls}"
     );
@@ -804,7 +942,10 @@ fn kubernetes_backend_builds_pushes_and_submits_the_rendered_job() {
         vec![
             ("FROM_TEMPLATE".to_string(), "yes".to_string()),
             ("MLFLOW_RUN_ID".to_string(), run.info.run_id.clone()),
-            ("MLFLOW_TRACKING_URI".to_string(), "http://mlflow.cluster:5000".to_string()),
+            (
+                "MLFLOW_TRACKING_URI".to_string(),
+                "http://mlflow.cluster:5000".to_string()
+            ),
             ("MLFLOW_EXPERIMENT_ID".to_string(), exp_id),
         ]
     );
@@ -841,15 +982,52 @@ fn missing_docker_engine_or_conda_are_clear_errors() {
     assert_eq!(only_run(&server, "docker").info.status, RunStatus::Failed);
 
     let conda_proj = work.path().join("conda");
-    write(&conda_proj, "conda.yaml", "name: x\ndependencies:\n  - python=3.11\n");
-    write(&conda_proj, "MLproject", "name: c\nconda_env: conda.yaml\nentry_points:\n  main:\n    command: echo hi\n");
+    write(
+        &conda_proj,
+        "conda.yaml",
+        "name: x\ndependencies:\n  - python=3.11\n",
+    );
+    write(
+        &conda_proj,
+        "MLproject",
+        "name: c\nconda_env: conda.yaml\nentry_points:\n  main:\n    command: echo hi\n",
+    );
     let mut cmd = mlox_run(
         Some(&server),
         &work.path().join("cache"),
         &[conda_proj.to_str().unwrap(), "--experiment-name", "conda"],
     );
-    cmd.env("PATH", "/usr/bin:/bin").env_remove("MLFLOW_CONDA_HOME");
+    cmd.env("PATH", "/usr/bin:/bin")
+        .env_remove("MLFLOW_CONDA_HOME");
     let out = output(cmd);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("conda was not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("conda was not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_help_lists_mlflow_run_flags() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlox"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--entry-point",
+        "--version",
+        "--param-list",
+        "--experiment-name",
+        "--experiment-id",
+        "--run-name",
+        "--env-manager",
+        "--run-id",
+        "--backend",
+        "--backend-config",
+    ] {
+        assert!(text.contains(flag), "help lacks {flag}:\n{text}");
+    }
 }

@@ -20,7 +20,9 @@ impl TrackingClient {
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
         const PATH: &str = "experiments/get-by-name";
         match self.get(PATH, &[("experiment_name", name)]).await {
-            Ok(v) => Ok(Some(decode::<ExperimentResponse>(self, PATH, v)?.experiment)),
+            Ok(v) => Ok(Some(
+                decode::<ExperimentResponse>(self, PATH, v)?.experiment,
+            )),
             Err(e) if e.error_code() == Some("RESOURCE_DOES_NOT_EXIST") => Ok(None),
             Err(e) => Err(e),
         }

@@ -6,10 +6,12 @@
 //! one file per resource (`experiments.rs`, `runs.rs`).
 
 mod experiments;
+mod registry;
 mod runs;
 pub use runs::CreateRun;
 mod types;
 
+pub use registry::{ModelAlias, ModelVersion, RegisteredModel, SearchPage};
 pub use types::*;
 
 use serde_json::Value;

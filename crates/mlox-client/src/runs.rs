@@ -103,7 +103,8 @@ impl TrackingClient {
             runs: Vec<Run>,
         }
         const PATH: &str = "runs/search";
-        let body = json!({ "experiment_ids": experiment_ids, "filter": filter, "max_results": 1000 });
+        let body =
+            json!({ "experiment_ids": experiment_ids, "filter": filter, "max_results": 1000 });
         let v = self.post(PATH, &body).await?;
         Ok(decode::<SearchResponse>(self, PATH, v)?.runs)
     }

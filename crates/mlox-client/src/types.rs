@@ -177,3 +177,44 @@ fn find<'a>(list: &'a [KeyValue], key: &str) -> Option<&'a str> {
         .find(|kv| kv.key == key)
         .map(|kv| kv.value.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_decode_from_protobuf_json() {
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "info": {
+                "run_id": "abc", "run_uuid": "abc", "experiment_id": "1",
+                "status": "FINISHED", "start_time": "1700000000000", "end_time": 1700000000500_i64,
+                "lifecycle_stage": "active"
+            },
+            "data": {
+                "metrics": [{"key": "m", "value": "NaN", "timestamp": 1, "step": 0},
+                            {"key": "r", "value": 0.5, "timestamp": 1, "step": 0}],
+                "params": [{"key": "alpha", "value": "0.5"}],
+                "tags": [{"key": "mlflow.user", "value": "me"}]
+            }
+        }))
+        .unwrap();
+        assert_eq!(run.info.status, RunStatus::Finished);
+        assert_eq!(run.info.start_time, Some(1_700_000_000_000));
+        assert_eq!(run.info.end_time, Some(1_700_000_000_500));
+        assert!(run.metric("m").unwrap().is_nan());
+        assert_eq!(run.metric("r"), Some(0.5));
+        assert_eq!(run.param("alpha"), Some("0.5"));
+        assert_eq!(run.tag("mlflow.user"), Some("me"));
+        assert!(RunStatus::Killed.is_terminated() && !RunStatus::Running.is_terminated());
+    }
+
+    #[test]
+    fn a_run_without_data_decodes() {
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "info": {"run_id": "x", "experiment_id": "0", "status": "RUNNING"}
+        }))
+        .unwrap();
+        assert!(run.data.params.is_empty());
+        assert_eq!(run.info.end_time, None);
+    }
+}

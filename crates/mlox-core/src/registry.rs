@@ -738,14 +738,19 @@ pub fn validate_webhook_events(events: &[WebhookEvent]) -> Result<()> {
 
 /// The parts of `_validate_webhook_url` that need no IO; returns the URL's host.
 /// `allowed_schemes` is `MLFLOW_WEBHOOK_ALLOWED_SCHEMES` (default `https`).
-pub fn validate_webhook_url_syntax<'a>(url: &'a str, allowed_schemes: &[String]) -> Result<&'a str> {
+pub fn validate_webhook_url_syntax<'a>(
+    url: &'a str,
+    allowed_schemes: &[String],
+) -> Result<&'a str> {
     if url.trim().is_empty() {
         return Err(MlflowError::invalid(format!(
             "Webhook URL cannot be empty or just whitespace: {}",
             py_repr(url)
         )));
     }
-    let scheme = uri_scheme(url).map(str::to_ascii_lowercase).unwrap_or_default();
+    let scheme = uri_scheme(url)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     if !allowed_schemes.iter().any(|s| s == &scheme) {
         return Err(MlflowError::invalid(format!(
             "Invalid webhook URL scheme: {}. Allowed schemes are: {}.",
@@ -935,10 +940,15 @@ mod tests {
     #[test]
     fn sources() {
         assert!(validate_source_has_no_relative_paths("s3://bucket/models/m").is_ok());
-        assert!(validate_source_has_no_relative_paths("mlflow-artifacts:/1/abc/artifacts/model").is_ok());
+        assert!(
+            validate_source_has_no_relative_paths("mlflow-artifacts:/1/abc/artifacts/model")
+                .is_ok()
+        );
         assert!(validate_source_has_no_relative_paths("runs:/abc/model").is_ok());
         assert!(validate_source_has_no_relative_paths("s3://b/a/../../x").is_err());
-        assert!(validate_source_has_no_relative_paths("mlflow-artifacts://h:1/..%2f..%2fx").is_err());
+        assert!(
+            validate_source_has_no_relative_paths("mlflow-artifacts://h:1/..%2f..%2fx").is_err()
+        );
         assert!(validate_source_has_no_relative_paths("file:///a/./b").is_err());
         assert!(is_uri_within_root(
             "mlflow-artifacts:/1/r/artifacts/model",
@@ -975,8 +985,8 @@ mod tests {
         assert!(validate_webhook_name("hook-1.a_b").is_ok());
         assert!(validate_webhook_name("-bad").is_err());
         assert!(validate_webhook_name(&"a".repeat(64)).is_err());
-        let err = WebhookEvent::new(WebhookEntity::RegisteredModel, WebhookAction::Deleted)
-            .unwrap_err();
+        let err =
+            WebhookEvent::new(WebhookEntity::RegisteredModel, WebhookAction::Deleted).unwrap_err();
         assert_eq!(
             err.message,
             "Invalid action 'deleted' for entity 'registered_model'. Valid actions are: ['created']"

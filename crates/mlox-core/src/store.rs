@@ -179,8 +179,12 @@ pub trait ModelRegistryStore: Send + Sync + 'static {
     async fn set_model_version_tag(&self, name: &str, version: &str, tag: Tag) -> Result<()>;
     async fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> Result<()>;
 
-    async fn set_registered_model_alias(&self, name: &str, alias: &str, version: &str)
-        -> Result<()>;
+    async fn set_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<()>;
     async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
     async fn get_model_version_by_alias(
         &self,

@@ -141,19 +141,20 @@ impl PythonEnv {
             .map_err(ProjectError::io(format!("reading {}", path.display())))?;
         let root = parse_yaml_file(path, &text)?;
         let mut env = PythonEnv::default();
-        let deps = root.get("dependencies").and_then(Node::as_seq).unwrap_or(&[]);
+        let deps = root
+            .get("dependencies")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[]);
         for dep in deps {
             match &dep.value {
                 Value::Map(_) if dep.get("pip").is_some() => {
                     env.dependencies = string_list(path, dep.get("pip"), "pip")?;
                 }
-                Value::Map(_) | Value::Seq(_) | Value::Null => {
-                    return Err(ProjectError::spec(
-                        path,
-                        dep.line,
-                        "Invalid conda dependency: must be str or dict in the form of {\"pip\": [...]}",
-                    ))
-                }
+                Value::Map(_) | Value::Seq(_) | Value::Null => return Err(ProjectError::spec(
+                    path,
+                    dep.line,
+                    "Invalid conda dependency: must be str or dict in the form of {\"pip\": [...]}",
+                )),
                 _ => {
                     let d = dep.to_python_str().unwrap_or_default();
                     let (package, op, version) = split_requirement(&d);
@@ -336,7 +337,9 @@ fn requirement_files(work_dir: &Path, deps: &[String], out: &mut Vec<(String, St
         let nested: Vec<String> = text
             .lines()
             .map(str::trim)
-            .filter(|l| l.starts_with("-r") || l.starts_with("-c") || l.starts_with("--requirement"))
+            .filter(|l| {
+                l.starts_with("-r") || l.starts_with("-c") || l.starts_with("--requirement")
+            })
             .map(str::to_string)
             .collect();
         let base = path.parent().unwrap_or(work_dir).to_path_buf();
@@ -382,7 +385,10 @@ pub async fn prepare_venv(
     let dir = root.join(format!("mlox-{key}"));
     let activated = |reused| Prepared {
         path_prefix: Some(dir.join("bin")),
-        vars: vec![("VIRTUAL_ENV".to_string(), dir.to_string_lossy().into_owned())],
+        vars: vec![(
+            "VIRTUAL_ENV".to_string(),
+            dir.to_string_lossy().into_owned(),
+        )],
         unset: vec!["PYTHONHOME".to_string(), "CONDA_PREFIX".to_string()],
         reused,
     };
@@ -465,6 +471,12 @@ async fn build_venv(
                     "--python".to_string(),
                     venv_python.to_string_lossy().into_owned(),
                 ];
+                // uv leaves bytecode to Python, which writes it on first import; where
+                // PYTHONDONTWRITEBYTECODE forbids that, every run would recompile every
+                // module it imports, so compile once here instead.
+                if std::env::var_os("PYTHONDONTWRITEBYTECODE").is_some_and(|v| !v.is_empty()) {
+                    args.push("--compile-bytecode".to_string());
+                }
                 args.extend(words);
                 Tool::new(uv, &args).env("UV_NO_PROGRESS", "1")
             }
@@ -522,10 +534,7 @@ pub async fn find_python(want: Option<&str>) -> Result<PathBuf> {
     for exe in candidates {
         let out = Tool::new(
             &exe,
-            &[
-                "-c",
-                "import sys; print('%d.%d.%d' % sys.version_info[:3])",
-            ],
+            &["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
         )
         .output()
         .await;
@@ -536,11 +545,13 @@ pub async fn find_python(want: Option<&str>) -> Result<PathBuf> {
         }
         let matches = match want {
             None => true,
-            Some(w) => version
-                .split('.')
-                .zip(w.split('.'))
-                .all(|(have, want)| have == want)
-                && w.split('.').count() <= 3,
+            Some(w) => {
+                version
+                    .split('.')
+                    .zip(w.split('.'))
+                    .all(|(have, want)| have == want)
+                    && w.split('.').count() <= 3
+            }
         };
         if matches {
             return Ok(exe);
@@ -572,10 +583,14 @@ fn conda_exe() -> Result<PathBuf> {
 }
 
 /// Creates (or reuses) the conda environment of `config`, cached by the file's content.
-pub async fn prepare_conda(config: &Path, cache_dir: &Path, progress: &Progress) -> Result<Prepared> {
+pub async fn prepare_conda(
+    config: &Path,
+    cache_dir: &Path,
+    progress: &Progress,
+) -> Result<Prepared> {
     let conda = conda_exe()?;
-    let text = std::fs::read(config)
-        .map_err(ProjectError::io(format!("reading {}", config.display())))?;
+    let text =
+        std::fs::read(config).map_err(ProjectError::io(format!("reading {}", config.display())))?;
     let key = hex(&Sha256::digest(&text)[..12]);
     let root = cache_dir.join("conda");
     std::fs::create_dir_all(&root)
@@ -584,15 +599,24 @@ pub async fn prepare_conda(config: &Path, cache_dir: &Path, progress: &Progress)
     let activated = |reused| Prepared {
         path_prefix: Some(prefix.join("bin")),
         vars: vec![
-            ("CONDA_PREFIX".to_string(), prefix.to_string_lossy().into_owned()),
-            ("CONDA_DEFAULT_ENV".to_string(), prefix.to_string_lossy().into_owned()),
+            (
+                "CONDA_PREFIX".to_string(),
+                prefix.to_string_lossy().into_owned(),
+            ),
+            (
+                "CONDA_DEFAULT_ENV".to_string(),
+                prefix.to_string_lossy().into_owned(),
+            ),
         ],
         unset: vec!["PYTHONHOME".to_string(), "VIRTUAL_ENV".to_string()],
         reused,
     };
     let _lock = lock_file(root.join(format!("mlox-{key}.lock"))).await?;
     if prefix.join(COMPLETE_MARKER).exists() {
-        progress.info(format!("mlox: reusing conda environment {}", prefix.display()));
+        progress.info(format!(
+            "mlox: reusing conda environment {}",
+            prefix.display()
+        ));
         return Ok(activated(true));
     }
     let _ = std::fs::remove_dir_all(&prefix);
@@ -601,7 +625,16 @@ pub async fn prepare_conda(config: &Path, cache_dir: &Path, progress: &Progress)
     let config_str = config.to_string_lossy().into_owned();
     let result = Tool::new(
         &conda,
-        &["env", "create", "--quiet", "--yes", "-p", &prefix_str, "-f", &config_str],
+        &[
+            "env",
+            "create",
+            "--quiet",
+            "--yes",
+            "-p",
+            &prefix_str,
+            "-f",
+            &config_str,
+        ],
     )
     .run()
     .await;
@@ -643,10 +676,22 @@ mod tests {
         );
         let p = write(dir.path(), "bad.yaml", "python: 3.10\n");
         let e = PythonEnv::from_yaml_file(&p).unwrap_err().to_string();
-        assert!(e.ends_with(":1: `python` must be a string but got a number; quote it, e.g. python: \"3.1\""), "{e}");
-        let p = write(dir.path(), "bad2.yaml", "python: '3.11'\ndependencies: numpy\n");
+        assert!(
+            e.ends_with(
+                ":1: `python` must be a string but got a number; quote it, e.g. python: \"3.1\""
+            ),
+            "{e}"
+        );
+        let p = write(
+            dir.path(),
+            "bad2.yaml",
+            "python: '3.11'\ndependencies: numpy\n",
+        );
         let e = PythonEnv::from_yaml_file(&p).unwrap_err().to_string();
-        assert!(e.ends_with(":2: `dependencies` must be a list but got a string"), "{e}");
+        assert!(
+            e.ends_with(":2: `dependencies` must be a list but got a string"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -701,7 +746,10 @@ mod tests {
             volumes: vec![],
             environment: vec![],
         });
-        assert_eq!(plan(&docker, Some(EnvManager::Local)).unwrap().tag(), "docker");
+        assert_eq!(
+            plan(&docker, Some(EnvManager::Local)).unwrap().tag(),
+            "docker"
+        );
         assert!("pip".parse::<EnvManager>().is_err());
     }
 

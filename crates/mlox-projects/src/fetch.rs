@@ -88,9 +88,7 @@ pub async fn fetch(
             };
             fetch_git(&url, &uri.subdirectory, version, cache_dir, progress).await
         }
-        Source::Git(url) => {
-            fetch_git(url, &uri.subdirectory, version, cache_dir, progress).await
-        }
+        Source::Git(url) => fetch_git(url, &uri.subdirectory, version, cache_dir, progress).await,
     }
 }
 
@@ -158,7 +156,10 @@ pub(crate) async fn lock_file(path: PathBuf) -> Result<FileLock> {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(ProjectError::io(format!("opening lock file {}", path.display())))?;
+            .map_err(ProjectError::io(format!(
+                "opening lock file {}",
+                path.display()
+            )))?;
         nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
             .map(FileLock)
             .map_err(|(_, errno)| ProjectError::Io {
@@ -192,9 +193,17 @@ async fn fetch_git(
 
     if !repo.join("HEAD").exists() {
         let _ = std::fs::remove_dir_all(&repo);
-        Tool::new(&git, &["init", "--bare", "--quiet", repo.to_str().unwrap_or_default()])
-            .run()
-            .await?;
+        Tool::new(
+            &git,
+            &[
+                "init",
+                "--bare",
+                "--quiet",
+                repo.to_str().unwrap_or_default(),
+            ],
+        )
+        .run()
+        .await?;
         git_in(&git, &repo, &["remote", "add", "origin", url])
             .run()
             .await?;
@@ -246,7 +255,9 @@ async fn fetch_git(
                     .output()
                     .await?;
                 if by_id.success {
-                    found = rev_parse(&git, &repo, "FETCH_HEAD").await.map(|s| (s, false));
+                    found = rev_parse(&git, &repo, "FETCH_HEAD")
+                        .await
+                        .map(|s| (s, false));
                 }
             }
             match found {
@@ -276,8 +287,10 @@ async fn fetch_git(
     };
 
     let checkouts = cache_dir.join("checkouts");
-    std::fs::create_dir_all(&checkouts)
-        .map_err(ProjectError::io(format!("creating {}", checkouts.display())))?;
+    std::fs::create_dir_all(&checkouts).map_err(ProjectError::io(format!(
+        "creating {}",
+        checkouts.display()
+    )))?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -357,22 +370,19 @@ pub async fn local_git_info(dir: &Path) -> GitInfo {
         .filter(|o| o.success)
         .map(|o| o.stdout.trim().to_string())
         .filter(|s| !s.is_empty());
-    let repo_url = Tool::new(
-        &git,
-        &["config", "--get-regexp", r"^remote\..*\.url$"],
-    )
-    .cwd(dir)
-    .output()
-    .await
-    .ok()
-    .filter(|o| o.success)
-    .and_then(|o| {
-        o.stdout
-            .lines()
-            .next()
-            .and_then(|l| l.split_once(' '))
-            .map(|(_, url)| strip_credentials(url.trim()))
-    });
+    let repo_url = Tool::new(&git, &["config", "--get-regexp", r"^remote\..*\.url$"])
+        .cwd(dir)
+        .output()
+        .await
+        .ok()
+        .filter(|o| o.success)
+        .and_then(|o| {
+            o.stdout
+                .lines()
+                .next()
+                .and_then(|l| l.split_once(' '))
+                .map(|(_, url)| strip_credentials(url.trim()))
+        });
     GitInfo {
         commit,
         repo_url,

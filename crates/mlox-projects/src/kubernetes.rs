@@ -27,8 +27,10 @@ pub struct KubeConfig {
 pub fn read_backend_config(arg: &str, cwd: &Path) -> Result<Value> {
     if arg.ends_with(".json") {
         let path = crate::params::absolute(cwd, Path::new(arg));
-        let text = std::fs::read_to_string(&path)
-            .map_err(ProjectError::io(format!("reading backend config {}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(ProjectError::io(format!(
+            "reading backend config {}",
+            path.display()
+        )))?;
         serde_json::from_str(&text).map_err(|e| {
             ProjectError::Invalid(format!(
                 "Error when attempting to load and parse JSON cluster spec from file {}: {e}",
@@ -128,7 +130,11 @@ pub fn job_name(project_name: &str, now: std::time::SystemTime) -> String {
     let max = 63 - stamp.len() - 1;
     base.truncate(max);
     let base = base.trim_end_matches('-');
-    let base = if base.is_empty() { "mlox-project" } else { base };
+    let base = if base.is_empty() {
+        "mlox-project"
+    } else {
+        base
+    };
     format!("{base}-{stamp}")
 }
 
@@ -189,11 +195,7 @@ pub fn render_job(template: &Value, job: &JobSpec) -> Value {
         container["env"] = json!([]);
     }
     if let Some(env) = container["env"].as_array_mut() {
-        env.extend(
-            job.env
-                .iter()
-                .map(|(k, v)| json!({"name": k, "value": v})),
-        );
+        env.extend(job.env.iter().map(|(k, v)| json!({"name": k, "value": v})));
     }
     m
 }
@@ -366,7 +368,10 @@ mod tests {
         assert_eq!(cfg.job_template["metadata"]["namespace"], "mlflow");
         write(dir.path(), "bad.yaml", "kind: Job\nspec: {}\n");
         let e = err(json!({"repository-uri": "r", "kube-job-template-path": "bad.yaml"}));
-        assert!(e.contains("needs `metadata` and `spec.template.spec.containers`"), "{e}");
+        assert!(
+            e.contains("needs `metadata` and `spec.template.spec.containers`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -455,7 +460,10 @@ mod tests {
             kubectl_args(Some("ctx"), Some("ns"), &["create", "-f", "-"]),
             ["--context", "ctx", "--namespace", "ns", "create", "-f", "-"]
         );
-        assert_eq!(kubectl_args(None, None, &["get", "job", "j"]), ["get", "job", "j"]);
+        assert_eq!(
+            kubectl_args(None, None, &["get", "job", "j"]),
+            ["get", "job", "j"]
+        );
     }
 
     #[test]

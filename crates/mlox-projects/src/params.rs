@@ -112,7 +112,11 @@ fn check_value(
     from_default: bool,
     cwd: Option<&Path>,
 ) -> Result<String> {
-    let origin = if from_default { "default value" } else { "value" };
+    let origin = if from_default {
+        "default value"
+    } else {
+        "value"
+    };
     match ty {
         ParamType::Float if !is_python_float(value) => Err(ProjectError::Invalid(format!(
             "Parameter '{name}' is of type float, but its {origin} '{value}' is not a number"
@@ -169,9 +173,7 @@ pub fn is_python_float(s: &str) -> bool {
 pub fn is_python_int(s: &str) -> bool {
     let t = s.trim();
     let body = t.strip_prefix(['+', '-']).unwrap_or(t);
-    !body.is_empty()
-        && body.chars().all(|c| c.is_ascii_digit() || c == '_')
-        && underscores_ok(body)
+    !body.is_empty() && body.chars().all(|c| c.is_ascii_digit() || c == '_') && underscores_ok(body)
 }
 
 /// Python allows single underscores between digits only.
@@ -181,7 +183,8 @@ fn underscores_ok(s: &str) -> bool {
         if c == b'_' {
             let prev = i.checked_sub(1).map(|j| b[j]);
             let next = b.get(i + 1).copied();
-            if !prev.is_some_and(|p| p.is_ascii_digit()) || !next.is_some_and(|n| n.is_ascii_digit())
+            if !prev.is_some_and(|p| p.is_ascii_digit())
+                || !next.is_some_and(|n| n.is_ascii_digit())
             {
                 return false;
             }
@@ -297,7 +300,11 @@ fn format_template(ep: &EntryPoint, values: &[(String, String)]) -> Result<Strin
                 chars.next();
                 out.push('}');
             }
-            '}' => return Err(bad("has a single '}' (write '}}' for a literal brace)".into())),
+            '}' => {
+                return Err(bad(
+                    "has a single '}' (write '}}' for a literal brace)".into()
+                ))
+            }
             '{' => {
                 let mut field = String::new();
                 loop {
@@ -305,7 +312,7 @@ fn format_template(ep: &EntryPoint, values: &[(String, String)]) -> Result<Strin
                         Some('}') => break,
                         Some('{') | None => {
                             return Err(bad(
-                                "has an unclosed '{' (write '{{' for a literal brace)".into(),
+                                "has an unclosed '{' (write '{{' for a literal brace)".into()
                             ))
                         }
                         Some(ch) => field.push(ch),
@@ -380,8 +387,13 @@ mod tests {
             parse_param_args(&args).unwrap(),
             user(&[("a", "1"), ("b", "x=y"), ("c", "")])
         );
-        let err = parse_param_args(&["a".to_string()]).unwrap_err().to_string();
-        assert_eq!(err, "Invalid format for -P parameter: 'a'. Use -P name=value.");
+        let err = parse_param_args(&["a".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "Invalid format for -P parameter: 'a'. Use -P name=value."
+        );
         let err = parse_param_args(&["a=1".to_string(), "a=2".to_string()])
             .unwrap_err()
             .to_string();
@@ -463,7 +475,9 @@ mod tests {
             err(&[("u", "relative/path")]),
             "Expected URI for parameter u but got relative/path"
         );
-        for ok in ["1", "-2.5", "1e-3", " 3 ", "inf", "NaN", "1_000.5", ".5", "5."] {
+        for ok in [
+            "1", "-2.5", "1e-3", " 3 ", "inf", "NaN", "1_000.5", ".5", "5.",
+        ] {
             assert!(is_python_float(ok), "{ok}");
         }
         for bad in ["", "abc", "1,5", "0x10", "1__0", "_1", "1e", "--1"] {
@@ -515,10 +529,12 @@ mod tests {
                 .to_string(),
             "Got value nope.csv for parameter p, but no such file or directory was found."
         );
-        assert!(resolve(&e, &user(&[("p", "s3://bucket/x")]), Some(dir.path()))
-            .unwrap_err()
-            .to_string()
-            .contains("remote URI"));
+        assert!(
+            resolve(&e, &user(&[("p", "s3://bucket/x")]), Some(dir.path()))
+                .unwrap_err()
+                .to_string()
+                .contains("remote URI")
+        );
         // For logging, the value is kept as given.
         let r = resolve(&e, &user(&[("p", "nope.csv")]), None).unwrap();
         assert_eq!(r.declared[0].1, "nope.csv");

@@ -199,7 +199,7 @@ async fn interruptible<T>(
 }
 
 /// Everything decided before the run is created.
-struct Prepared0 {
+struct Validated {
     fetched: Fetched,
     project: Project,
     entry: EntryPoint,
@@ -211,6 +211,9 @@ struct Prepared0 {
 
 /// Runs a project and tracks it. Returns the outcome when the command ran (whatever its
 /// exit status); errors are for runs that could not be started or tracked.
+///
+/// From its start, SIGINT and SIGTERM are handled for the whole process: they stop the run
+/// (its command's process group gets the signal, then SIGKILL after 10 s) and mark it KILLED.
 pub async fn run(req: &RunRequest, tracking: &Tracking, progress: &Progress) -> Result<RunOutcome> {
     let mut interrupt = Interrupt::install()?;
     let client = &tracking.client;
@@ -269,8 +272,7 @@ pub async fn run(req: &RunRequest, tracking: &Tracking, progress: &Progress) -> 
         }
         None => {
             let experiment_id = experiment_id.unwrap_or_else(|| "0".to_string());
-            let tags =
-                creation_tags(req, &project_uri, &pre.fetched.git, &pre.entry.name).await;
+            let tags = creation_tags(req, &project_uri, &pre.fetched.git, &pre.entry.name).await;
             let run = client
                 .create_run(&CreateRun {
                     experiment_id: experiment_id.clone(),
@@ -344,7 +346,7 @@ pub async fn run(req: &RunRequest, tracking: &Tracking, progress: &Progress) -> 
 fn validate(
     req: &RunRequest,
     fetched: Fetched,
-) -> std::result::Result<Prepared0, (ProjectError, Option<Fetched>)> {
+) -> std::result::Result<Validated, (ProjectError, Option<Fetched>)> {
     let inner = || -> Result<_> {
         let project = spec::load_project(&fetched.work_dir)?;
         let entry = project.entry_point(&req.entry_point)?;
@@ -378,7 +380,7 @@ fn validate(
         Ok((project, entry, resolved, logged, plan, kube))
     };
     match inner() {
-        Ok((project, entry, resolved, logged, plan, kube)) => Ok(Prepared0 {
+        Ok((project, entry, resolved, logged, plan, kube)) => Ok(Validated {
             fetched,
             project,
             entry,
@@ -468,7 +470,7 @@ async fn execute(
     tracking: &Tracking,
     progress: &Progress,
     interrupt: &mut Interrupt,
-    pre: &Prepared0,
+    pre: &Validated,
     run_id: &str,
     experiment_id: &str,
 ) -> Result<RunStatus> {
@@ -485,8 +487,14 @@ async fn execute(
     let command = params::build_command(&pre.entry, &pre.resolved)?;
     let run_env = vec![
         ("MLFLOW_RUN_ID".to_string(), run_id.to_string()),
-        ("MLFLOW_TRACKING_URI".to_string(), tracking.child_uri.clone()),
-        ("MLFLOW_EXPERIMENT_ID".to_string(), experiment_id.to_string()),
+        (
+            "MLFLOW_TRACKING_URI".to_string(),
+            tracking.child_uri.clone(),
+        ),
+        (
+            "MLFLOW_EXPERIMENT_ID".to_string(),
+            experiment_id.to_string(),
+        ),
     ];
     if let Some(kube) = &pre.kube {
         return run_kubernetes(
@@ -500,12 +508,13 @@ async fn execute(
         EnvPlan::Docker(d) => {
             let docker = interruptible(interrupt, docker::validate_installation()).await?;
             let image_id =
-                interruptible(interrupt, docker::ensure_image(&docker, &d.image, progress))
-                    .await?;
+                interruptible(interrupt, docker::ensure_image(&docker, &d.image, progress)).await?;
             client
                 .set_tag(run_id, tags::DOCKER_IMAGE_URI, &d.image)
                 .await?;
-            client.set_tag(run_id, tags::DOCKER_IMAGE_ID, &image_id).await?;
+            client
+                .set_tag(run_id, tags::DOCKER_IMAGE_ID, &image_id)
+                .await?;
             let mut env = run_env.clone();
             env.extend(docker::user_env_vars(&d.environment, |k| {
                 std::env::var(k).ok()
@@ -601,7 +610,7 @@ async fn run_kubernetes(
     tracking: &Tracking,
     progress: &Progress,
     interrupt: &mut Interrupt,
-    pre: &Prepared0,
+    pre: &Validated,
     kube: &KubeConfig,
     run_id: &str,
     command: &str,
@@ -626,20 +635,36 @@ async fn run_kubernetes(
     let work_dir = pre.fetched.work_dir.to_string_lossy().into_owned();
     interruptible(
         interrupt,
-        Tool::new(&docker, &["build", "--quiet", "-t", tag.as_str(), "-f", "-", work_dir.as_str()])
-            .stdin(kubernetes::dockerfile(&docker_env.image).into_bytes())
-            .run(),
+        Tool::new(
+            &docker,
+            &[
+                "build",
+                "--quiet",
+                "-t",
+                tag.as_str(),
+                "-f",
+                "-",
+                work_dir.as_str(),
+            ],
+        )
+        .stdin(kubernetes::dockerfile(&docker_env.image).into_bytes())
+        .run(),
     )
     .await?;
     step.done();
-    let image_id = Tool::new(&docker, &["image", "inspect", "--format", "{{.Id}}", tag.as_str()])
-        .run()
-        .await?
-        .stdout
-        .trim()
-        .to_string();
+    let image_id = Tool::new(
+        &docker,
+        &["image", "inspect", "--format", "{{.Id}}", tag.as_str()],
+    )
+    .run()
+    .await?
+    .stdout
+    .trim()
+    .to_string();
     client.set_tag(run_id, tags::DOCKER_IMAGE_URI, &tag).await?;
-    client.set_tag(run_id, tags::DOCKER_IMAGE_ID, &image_id).await?;
+    client
+        .set_tag(run_id, tags::DOCKER_IMAGE_ID, &image_id)
+        .await?;
     let step = progress.step(format!("Pushing {tag}"));
     interruptible(
         interrupt,
@@ -649,7 +674,13 @@ async fn run_kubernetes(
     step.done();
     let digests = Tool::new(
         &docker,
-        &["image", "inspect", "--format", "{{json .RepoDigests}}", tag.as_str()],
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RepoDigests}}",
+            tag.as_str(),
+        ],
     )
     .run()
     .await?;
@@ -689,7 +720,9 @@ async fn run_kubernetes(
     let kubectl = Kubectl {
         exe: kubectl_exe,
         context: kube.kube_context.clone(),
-        namespace: manifest["metadata"]["namespace"].as_str().map(str::to_string),
+        namespace: manifest["metadata"]["namespace"]
+            .as_str()
+            .map(str::to_string),
     };
     progress.info(format!("=== Creating Job {} ===", job.name));
     kubectl.create(&manifest).await?;
@@ -709,18 +742,14 @@ async fn run_kubernetes(
             }
         };
         match state {
-            JobState::Waiting => {
-                if !waiting_said {
-                    progress.info("mlox: waiting for the Job to start");
-                    waiting_said = true;
-                }
+            JobState::Waiting if !waiting_said => {
+                progress.info("mlox: waiting for the Job to start");
+                waiting_said = true;
             }
-            JobState::Running => {
-                if !announced_start {
-                    progress.info("mlox: Job started");
-                    announced_start = true;
-                    logs = kubectl.logs(&job.name, true).ok();
-                }
+            JobState::Running if !announced_start => {
+                progress.info("mlox: Job started");
+                announced_start = true;
+                logs = kubectl.logs(&job.name, true).ok();
             }
             JobState::Complete | JobState::Failed(_) if logs.is_none() => {
                 // Finished between two polls: show its output once.

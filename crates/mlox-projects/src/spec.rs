@@ -93,8 +93,12 @@ pub struct DockerEnv {
 pub enum ProjectEnv {
     /// A Python environment, described by a python_env.yaml (or the default: no
     /// dependencies, the current Python).
-    Python { config: Option<PathBuf> },
-    Conda { config: PathBuf },
+    Python {
+        config: Option<PathBuf>,
+    },
+    Conda {
+        config: PathBuf,
+    },
     Docker(DockerEnv),
 }
 
@@ -110,8 +114,10 @@ pub struct Project {
 
 /// The MLproject file of `dir`, matched case-insensitively like MLflow does.
 pub fn find_mlproject(dir: &Path) -> Result<Option<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(ProjectError::io(format!("reading project folder {}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(ProjectError::io(format!(
+        "reading project folder {}",
+        dir.display()
+    )))?;
     let mut found: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().to_lowercase() == "mlproject")
@@ -312,9 +318,10 @@ fn parse_entry_point(path: &Path, name: &str, key: &Node, node: &Node) -> Result
             ),
         ));
     }
-    let command_node = node.get("command").filter(|n| !n.is_null()).ok_or_else(|| {
-        err(key, format!("entry point '{name}' has no 'command'"))
-    })?;
+    let command_node = node
+        .get("command")
+        .filter(|n| !n.is_null())
+        .ok_or_else(|| err(key, format!("entry point '{name}' has no 'command'")))?;
     let command = match &command_node.value {
         Value::Seq(_) | Value::Map(_) => {
             return Err(err(
@@ -576,7 +583,10 @@ mod tests {
     fn scripts_run_without_declaration() {
         let (_d, p) = project("name: x\n", &[]);
         let p = p.unwrap();
-        assert_eq!(p.entry_point("train.py").unwrap().command, "python train.py");
+        assert_eq!(
+            p.entry_point("train.py").unwrap().command,
+            "python train.py"
+        );
         assert_eq!(
             p.entry_point("my script.py").unwrap().command,
             "python 'my script.py'"
@@ -685,9 +695,8 @@ mod tests {
             error_of("name: x\nconda_env: conda.yaml\npython_env: python_env.yaml\n"),
             "line 3: Project cannot contain multiple environment fields: {'conda_env', 'python_env'}"
         );
-        assert!(error_of("python_env: missing.yaml\n").starts_with(
-            "line 1: Project specified python_env file "
-        ));
+        assert!(error_of("python_env: missing.yaml\n")
+            .starts_with("line 1: Project specified python_env file "));
         assert_eq!(
             error_of("name: x\ndocker_env:\n  volumes: []\n"),
             "line 3: Project configuration (MLproject file) was invalid: Docker environment specified but no image attribute found."

@@ -39,9 +39,7 @@ pub fn parse(uri: &str, cwd: &Path) -> Result<ProjectUri> {
         ));
     }
     if base.is_empty() {
-        return Err(ProjectError::Invalid(format!(
-            "empty project URI '{uri}'"
-        )));
+        return Err(ProjectError::Invalid(format!("empty project URI '{uri}'")));
     }
     if base.ends_with(".zip") {
         return Err(ProjectError::Invalid(format!(
@@ -174,7 +172,11 @@ mod tests {
                 "ssh://git@host:22/repo.git",
                 "a/b",
             ),
-            ("file:///does/not/exist.git#x", "file:///does/not/exist.git", "x"),
+            (
+                "file:///does/not/exist.git#x",
+                "file:///does/not/exist.git",
+                "x",
+            ),
         ] {
             let u = parse(uri, cwd).unwrap();
             assert_eq!(u.source, Source::Git(base.to_string()), "{uri}");

@@ -218,7 +218,8 @@ impl MarkedEventReceiver for Builder {
                 self.push_value(at(value), anchor);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Seq(at(Value::Seq(Vec::new())), anchor));
+                self.stack
+                    .push(Frame::Seq(at(Value::Seq(Vec::new())), anchor));
             }
             Event::MappingStart(anchor, _) => {
                 self.stack
@@ -510,7 +511,10 @@ mod tests {
     #[test]
     fn anchors_and_aliases_are_copied() {
         let doc = parse("base: &b {x: 1}\nother: *b\n").unwrap();
-        assert_eq!(doc.get("other").unwrap().get("x").unwrap().value, Value::Int(1));
+        assert_eq!(
+            doc.get("other").unwrap().get("x").unwrap().value,
+            Value::Int(1)
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@ impl AppState {
     /// A state serving the tracking API only, without proxied artifacts.
     pub fn new<S>(store: Arc<S>) -> Self
     where
-        S: TrackingStore + mlox_core::store::ModelRegistryStore + mlox_core::store::LoggedModelStore,
+        S: TrackingStore
+            + mlox_core::store::ModelRegistryStore
+            + mlox_core::store::LoggedModelStore,
     {
         AppState {
             models: ModelsState::new(store.clone()),

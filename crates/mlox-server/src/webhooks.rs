@@ -77,7 +77,8 @@ impl WebhookConfig {
         if let Some(v) = var("MLFLOW_WEBHOOK_REQUEST_TIMEOUT").and_then(|v| v.trim().parse().ok()) {
             c.timeout = Duration::from_secs(v);
         }
-        if let Some(v) = var("MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES").and_then(|v| v.trim().parse().ok())
+        if let Some(v) =
+            var("MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES").and_then(|v| v.trim().parse().ok())
         {
             c.max_retries = v;
         }
@@ -158,9 +159,8 @@ impl reqwest::dns::Resolve for PublicResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow_private {
                 if let Some(bad) = addrs.iter().find(|a| !is_public_ip(a.ip())) {
                     return Err(format!(
@@ -229,7 +229,9 @@ impl Webhooks {
             Err(_) => tokio::net::lookup_host((host.as_str(), 0))
                 .await
                 .map_err(|e| {
-                    MlflowError::invalid(format!("Cannot resolve Webhook URL hostname '{host}': {e}"))
+                    MlflowError::invalid(format!(
+                        "Cannot resolve Webhook URL hostname '{host}': {e}"
+                    ))
                 })?
                 .map(|a| a.ip())
                 .collect(),
@@ -318,12 +320,18 @@ impl Webhooks {
             } => {
                 if is_prompt_tags(&tags) {
                     (
-                        WebhookEvent { entity: E::Prompt, action: A::Created },
+                        WebhookEvent {
+                            entity: E::Prompt,
+                            action: A::Created,
+                        },
                         json!({"name": name, "tags": tags_map(&tags, &[IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY]), "description": description}),
                     )
                 } else {
                     (
-                        WebhookEvent { entity: E::RegisteredModel, action: A::Created },
+                        WebhookEvent {
+                            entity: E::RegisteredModel,
+                            action: A::Created,
+                        },
                         json!({"name": name, "tags": tags_map(&tags, &[]), "description": description}),
                     )
                 }
@@ -343,7 +351,10 @@ impl Webhooks {
                         .find(|t| t.key == PROMPT_TEXT_TAG_KEY)
                         .map(|t| t.value.clone());
                     (
-                        WebhookEvent { entity: E::PromptVersion, action: A::Created },
+                        WebhookEvent {
+                            entity: E::PromptVersion,
+                            action: A::Created,
+                        },
                         json!({
                             "name": name, "version": version, "template": template,
                             "tags": tags_map(&tags, &[PROMPT_TEXT_TAG_KEY, IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY]),
@@ -352,7 +363,10 @@ impl Webhooks {
                     )
                 } else {
                     (
-                        WebhookEvent { entity: E::ModelVersion, action: A::Created },
+                        WebhookEvent {
+                            entity: E::ModelVersion,
+                            action: A::Created,
+                        },
                         json!({
                             "name": name, "version": version, "source": source, "run_id": run_id,
                             "tags": tags_map(&tags, &[]), "description": description,
@@ -360,20 +374,57 @@ impl Webhooks {
                     )
                 }
             }
-            RegistryEvent::ModelVersionTagSet { name, version, key, value } => (
-                WebhookEvent { entity: pick(is_prompt(&name).await?, E::PromptVersionTag, E::ModelVersionTag), action: A::Set },
+            RegistryEvent::ModelVersionTagSet {
+                name,
+                version,
+                key,
+                value,
+            } => (
+                WebhookEvent {
+                    entity: pick(
+                        is_prompt(&name).await?,
+                        E::PromptVersionTag,
+                        E::ModelVersionTag,
+                    ),
+                    action: A::Set,
+                },
                 json!({"name": name, "version": version, "key": key, "value": value}),
             ),
             RegistryEvent::ModelVersionTagDeleted { name, version, key } => (
-                WebhookEvent { entity: pick(is_prompt(&name).await?, E::PromptVersionTag, E::ModelVersionTag), action: A::Deleted },
+                WebhookEvent {
+                    entity: pick(
+                        is_prompt(&name).await?,
+                        E::PromptVersionTag,
+                        E::ModelVersionTag,
+                    ),
+                    action: A::Deleted,
+                },
                 json!({"name": name, "version": version, "key": key}),
             ),
-            RegistryEvent::AliasCreated { name, alias, version } => (
-                WebhookEvent { entity: pick(is_prompt(&name).await?, E::PromptAlias, E::ModelVersionAlias), action: A::Created },
+            RegistryEvent::AliasCreated {
+                name,
+                alias,
+                version,
+            } => (
+                WebhookEvent {
+                    entity: pick(
+                        is_prompt(&name).await?,
+                        E::PromptAlias,
+                        E::ModelVersionAlias,
+                    ),
+                    action: A::Created,
+                },
                 json!({"name": name, "alias": alias, "version": version}),
             ),
             RegistryEvent::AliasDeleted { name, alias } => (
-                WebhookEvent { entity: pick(is_prompt(&name).await?, E::PromptAlias, E::ModelVersionAlias), action: A::Deleted },
+                WebhookEvent {
+                    entity: pick(
+                        is_prompt(&name).await?,
+                        E::PromptAlias,
+                        E::ModelVersionAlias,
+                    ),
+                    action: A::Deleted,
+                },
                 json!({"name": name, "alias": alias}),
             ),
             RegistryEvent::RegisteredModelTagSet { name, key, value } => {
@@ -381,7 +432,10 @@ impl Webhooks {
                     return Ok(None);
                 }
                 (
-                    WebhookEvent { entity: E::PromptTag, action: A::Set },
+                    WebhookEvent {
+                        entity: E::PromptTag,
+                        action: A::Set,
+                    },
                     json!({"name": name, "key": key, "value": value}),
                 )
             }
@@ -390,7 +444,10 @@ impl Webhooks {
                     return Ok(None);
                 }
                 (
-                    WebhookEvent { entity: E::PromptTag, action: A::Deleted },
+                    WebhookEvent {
+                        entity: E::PromptTag,
+                        action: A::Deleted,
+                    },
                     json!({"name": name, "key": key}),
                 )
             }
@@ -578,19 +635,41 @@ pub fn example_payload(event: WebhookEvent) -> Value {
     use WebhookEntity as E;
     let tags = json!({"example_key": "example_value"});
     match (event.entity, event.action) {
-        (E::RegisteredModel, _) => json!({"name": "example_model", "tags": tags, "description": "An example registered model"}),
-        (E::ModelVersion, _) => json!({"name": "example_model", "version": "1", "source": "models:/123", "run_id": "abcd1234abcd5678", "tags": tags, "description": "An example model version"}),
-        (E::ModelVersionTag, WebhookAction::Set) => json!({"name": "example_model", "version": "1", "key": "example_key", "value": "example_value"}),
-        (E::ModelVersionTag, _) => json!({"name": "example_model", "version": "1", "key": "example_key"}),
-        (E::ModelVersionAlias, WebhookAction::Created) => json!({"name": "example_model", "alias": "example_alias", "version": "1"}),
+        (E::RegisteredModel, _) => {
+            json!({"name": "example_model", "tags": tags, "description": "An example registered model"})
+        }
+        (E::ModelVersion, _) => {
+            json!({"name": "example_model", "version": "1", "source": "models:/123", "run_id": "abcd1234abcd5678", "tags": tags, "description": "An example model version"})
+        }
+        (E::ModelVersionTag, WebhookAction::Set) => {
+            json!({"name": "example_model", "version": "1", "key": "example_key", "value": "example_value"})
+        }
+        (E::ModelVersionTag, _) => {
+            json!({"name": "example_model", "version": "1", "key": "example_key"})
+        }
+        (E::ModelVersionAlias, WebhookAction::Created) => {
+            json!({"name": "example_model", "alias": "example_alias", "version": "1"})
+        }
         (E::ModelVersionAlias, _) => json!({"name": "example_model", "alias": "example_alias"}),
-        (E::Prompt, _) => json!({"name": "example_prompt", "tags": tags, "description": "An example prompt"}),
-        (E::PromptVersion, _) => json!({"name": "example_prompt", "version": "1", "template": "Hello {{name}}!", "tags": tags, "description": "An example prompt version"}),
-        (E::PromptTag, WebhookAction::Set) => json!({"name": "example_prompt", "key": "example_key", "value": "example_value"}),
+        (E::Prompt, _) => {
+            json!({"name": "example_prompt", "tags": tags, "description": "An example prompt"})
+        }
+        (E::PromptVersion, _) => {
+            json!({"name": "example_prompt", "version": "1", "template": "Hello {{name}}!", "tags": tags, "description": "An example prompt version"})
+        }
+        (E::PromptTag, WebhookAction::Set) => {
+            json!({"name": "example_prompt", "key": "example_key", "value": "example_value"})
+        }
         (E::PromptTag, _) => json!({"name": "example_prompt", "key": "example_key"}),
-        (E::PromptVersionTag, WebhookAction::Set) => json!({"name": "example_prompt", "version": "1", "key": "example_key", "value": "example_value"}),
-        (E::PromptVersionTag, _) => json!({"name": "example_prompt", "version": "1", "key": "example_key"}),
-        (E::PromptAlias, WebhookAction::Created) => json!({"name": "example_prompt", "alias": "example_alias", "version": "1"}),
+        (E::PromptVersionTag, WebhookAction::Set) => {
+            json!({"name": "example_prompt", "version": "1", "key": "example_key", "value": "example_value"})
+        }
+        (E::PromptVersionTag, _) => {
+            json!({"name": "example_prompt", "version": "1", "key": "example_key"})
+        }
+        (E::PromptAlias, WebhookAction::Created) => {
+            json!({"name": "example_prompt", "alias": "example_alias", "version": "1"})
+        }
         (E::PromptAlias, _) => json!({"name": "example_prompt", "alias": "example_alias"}),
         (E::BudgetPolicy, _) => json!({
             "budget_policy_id": "bp-abc123", "budget_unit": "USD", "budget_amount": 100.0,

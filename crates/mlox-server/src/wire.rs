@@ -79,6 +79,82 @@ pub fn metric(m: &Metric) -> Value {
     Value::Object(obj)
 }
 
+/// Writes a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    match serde_json::to_string(s) {
+        Ok(quoted) => out.push_str(&quoted),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+fn push_double(out: &mut String, v: f64) {
+    if v.is_finite() {
+        out.push_str(ryu::Buffer::new().format_finite(v));
+    } else if v.is_nan() {
+        out.push_str("\"NaN\"");
+    } else if v > 0.0 {
+        out.push_str("\"Infinity\"");
+    } else {
+        out.push_str("\"-Infinity\"");
+    }
+}
+
+/// Serialises metric points straight to JSON text (`{"metrics": [...], …}`): histories
+/// reach millions of points, so no intermediate JSON tree is built.
+pub fn metrics_response(metrics: &[Metric], run_ids: Option<&[&str]>, next_page_token: Option<&str>) -> String {
+    let mut out = String::with_capacity(32 + metrics.len() * 72);
+    out.push('{');
+    let mut key_cache: Option<(&str, String)> = None;
+    if !metrics.is_empty() {
+        out.push_str("\"metrics\":[");
+        let mut int = itoa::Buffer::new();
+        for (i, m) in metrics.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"key\":");
+            match &key_cache {
+                Some((k, quoted)) if *k == m.key => out.push_str(quoted),
+                _ => {
+                    let mut quoted = String::new();
+                    push_json_str(&mut quoted, &m.key);
+                    out.push_str(&quoted);
+                    key_cache = Some((m.key.as_str(), quoted));
+                }
+            }
+            out.push_str(",\"value\":");
+            push_double(&mut out, m.value);
+            out.push_str(",\"timestamp\":");
+            out.push_str(int.format(m.timestamp));
+            out.push_str(",\"step\":");
+            out.push_str(int.format(m.step));
+            for (name, v) in [("dataset_name", &m.dataset_name), ("dataset_digest", &m.dataset_digest), ("model_id", &m.model_id)] {
+                if let Some(v) = v {
+                    out.push_str(",\"");
+                    out.push_str(name);
+                    out.push_str("\":");
+                    push_json_str(&mut out, v);
+                }
+            }
+            if let Some(run_id) = run_ids.and_then(|ids| ids.get(i)) {
+                out.push_str(",\"run_id\":");
+                push_json_str(&mut out, run_id);
+            }
+            out.push('}');
+        }
+        out.push(']');
+    }
+    if let Some(token) = next_page_token {
+        if !metrics.is_empty() {
+            out.push(',');
+        }
+        out.push_str("\"next_page_token\":");
+        push_json_str(&mut out, token);
+    }
+    out.push('}');
+    out
+}
+
 pub fn metric_with_run_id(m: &MetricWithRunId) -> Value {
     let mut v = metric(&m.metric);
     if let Some(obj) = v.as_object_mut() {
@@ -171,7 +247,10 @@ pub fn logged_model(m: &mlox_core::logged_model::LoggedModel) -> Value {
     info.insert("model_id".into(), json!(m.model_id));
     info.insert("experiment_id".into(), json!(m.experiment_id));
     info.insert("name".into(), json!(m.name));
-    info.insert("creation_timestamp_ms".into(), json!(m.creation_timestamp_ms));
+    info.insert(
+        "creation_timestamp_ms".into(),
+        json!(m.creation_timestamp_ms),
+    );
     info.insert(
         "last_updated_timestamp_ms".into(),
         json!(m.last_updated_timestamp_ms),
@@ -286,4 +365,31 @@ pub fn webhook_test_result(r: &crate::webhooks::TestResult) -> Value {
     put_opt(&mut obj, "response_body", &r.response_body);
     put_opt(&mut obj, "error_message", &r.error_message);
     Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_metrics_equal_the_tree_form() {
+        let mut m = Metric::new("a \"key\"", 0.1, 5, -2);
+        m.model_id = Some("m-1".into());
+        let ms = vec![
+            m,
+            Metric::new("a \"key\"", f64::NAN, 6, 1),
+            Metric::new("b", 1e300, 7, 2),
+        ];
+        let text = metrics_response(&ms, None, Some("tok"));
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        let tree =
+            json!({"metrics": ms.iter().map(metric).collect::<Vec<_>>(), "next_page_token": "tok"});
+        assert_eq!(parsed, tree);
+        assert_eq!(metrics_response(&[], None, None), "{}");
+        let with_ids = metrics_response(&ms[..1], Some(&["r1"]), None);
+        assert_eq!(
+            serde_json::from_str::<Value>(&with_ids).unwrap()["metrics"][0]["run_id"],
+            json!("r1")
+        );
+    }
 }

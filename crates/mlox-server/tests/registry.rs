@@ -242,20 +242,29 @@ async fn logged_model_flow_as_log_model_drives_it() {
             json!({"experiment_ids": [exp], "order_by": [{"field_name": "params.x"}]}),
         )
         .await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
     assert_eq!(
         body["message"],
         "Invalid order by field name: params.x. Only metrics are supported."
     );
     let (status, body) = app.post("/logged-models/search", json!({})).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
 
     app.ok("DELETE", &format!("/logged-models/{id}/tags/k"), json!({}))
         .await;
     let (status, body) = app
         .call("DELETE", &format!("/logged-models/{id}/tags/k"), json!({}))
         .await;
-    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST")
+    );
     app.ok("DELETE", &format!("/logged-models/{id}"), json!({}))
         .await;
     let (status, body) = app.get(&format!("/logged-models/{id}")).await;
@@ -271,7 +280,10 @@ async fn logged_model_flow_as_log_model_drives_it() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = app.post("/logged-models", json!({"name": "x"})).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
 }
 
 #[tokio::test]
@@ -312,7 +324,10 @@ async fn registry_shapes_and_errors() {
         .await;
     assert_eq!(
         (status, body["message"].as_str().unwrap()),
-        (StatusCode::BAD_REQUEST, "Invalid model name 'a/b'. Names cannot contain '/' or ':'.")
+        (
+            StatusCode::BAD_REQUEST,
+            "Invalid model name 'a/b'. Names cannot contain '/' or ':'."
+        )
     );
 
     let mv = app
@@ -336,7 +351,10 @@ async fn registry_shapes_and_errors() {
             json!({"name": "lin", "source": "runs:/other/model"}),
         )
         .await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
     assert_eq!(
         body["message"],
         "Invalid model version source: 'runs:/other/model'. The run_id request parameter must identify the resource that contains the source."
@@ -351,7 +369,10 @@ async fn registry_shapes_and_errors() {
         )
     );
     let (status, body) = app.get("/registered-models/get?name=nope").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST")
+    );
 
     // Aliases: POST / GET / DELETE on one path.
     app.ok(
@@ -360,14 +381,19 @@ async fn registry_shapes_and_errors() {
         json!({"name": "lin", "alias": "champ", "version": "1"}),
     )
     .await;
-    let (_, by_alias) = app.get("/registered-models/alias?name=lin&alias=champ").await;
+    let (_, by_alias) = app
+        .get("/registered-models/alias?name=lin&alias=champ")
+        .await;
     assert_eq!(by_alias["model_version"]["aliases"], json!(["champ"]));
     let (_, got) = app.get("/registered-models/get?name=lin").await;
     assert_eq!(
         got["registered_model"]["aliases"],
         json!([{"alias": "champ", "version": "1"}])
     );
-    assert_eq!(got["registered_model"]["latest_versions"][0]["version"], "1");
+    assert_eq!(
+        got["registered_model"]["latest_versions"][0]["version"],
+        "1"
+    );
     for (alias, message) in [
         ("latest", "'latest' alias name (case insensitive) is reserved."),
         ("v2", "Version alias name 'v2' is reserved."),
@@ -388,8 +414,13 @@ async fn registry_shapes_and_errors() {
         json!({"name": "lin", "alias": "champ"}),
     )
     .await;
-    let (status, body) = app.get("/registered-models/alias?name=lin&alias=champ").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    let (status, body) = app
+        .get("/registered-models/alias?name=lin&alias=champ")
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
 
     // Stages and latest versions (POST, as the client sends it).
     let t = app
@@ -406,7 +437,10 @@ async fn registry_shapes_and_errors() {
             json!({"name": "lin", "version": "1", "stage": "Archived", "archive_existing_versions": true}),
         )
         .await;
-    assert_eq!((status, error_code(&body)), (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+    );
     let latest = app
         .ok(
             "POST",
@@ -426,13 +460,18 @@ async fn registry_shapes_and_errors() {
         .await;
     assert_eq!(found["registered_models"][0]["name"], "lin");
     let (status, body) = app.get("/registered-models/search?max_results=1001").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
     assert_eq!(
         body["message"],
         "Invalid value \"1001\" for parameter 'max_results' supplied:  Hint: Value was of type 'str'. See the API docs for more information about request parameters."
     );
     let (_, found) = app
-        .get(&format!("/model-versions/search?filter=run_id+%3D+%27{run}%27"))
+        .get(&format!(
+            "/model-versions/search?filter=run_id+%3D+%27{run}%27"
+        ))
         .await;
     assert_eq!(found["model_versions"][0]["version"], "1");
     let (_, uri) = app
@@ -483,8 +522,12 @@ async fn registry_shapes_and_errors() {
         json!({"name": "lin2", "version": "1"}),
     )
     .await;
-    app.ok("DELETE", "/registered-models/delete", json!({"name": "lin2"}))
-        .await;
+    app.ok(
+        "DELETE",
+        "/registered-models/delete",
+        json!({"name": "lin2"}),
+    )
+    .await;
     let (status, _) = app.get("/registered-models/get?name=lin2").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let _ = exp;
@@ -514,7 +557,10 @@ async fn model_version_from_a_logged_model_fills_run_and_location() {
         )
         .await;
     assert_eq!(mv["model_version"]["run_id"], run);
-    assert!(mv["model_version"].get("model_id").is_none(), "MLflow 3.17 does not send it");
+    assert!(
+        mv["model_version"].get("model_id").is_none(),
+        "MLflow 3.17 does not send it"
+    );
     let (_, uri) = app
         .get("/model-versions/get-download-uri?name=m&version=1")
         .await;
@@ -537,23 +583,27 @@ async fn receiver(failures: usize) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let count = Arc::new(Mutex::new(0usize));
     let state = (seen.clone(), count);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(
-            move |axum::extract::State((seen, count)): axum::extract::State<(Seen, Arc<Mutex<usize>>)>,
-                  headers: HeaderMap,
-                  body: Bytes| async move {
-                let mut n = count.lock().unwrap();
-                *n += 1;
-                if *n <= failures {
-                    return (StatusCode::INTERNAL_SERVER_ERROR, "try again");
-                }
-                seen.lock().unwrap().push((headers, body));
-                (StatusCode::OK, "thanks")
-            },
-        ),
-    )
-    .with_state(state);
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                move |axum::extract::State((seen, count)): axum::extract::State<(
+                    Seen,
+                    Arc<Mutex<usize>>,
+                )>,
+                      headers: HeaderMap,
+                      body: Bytes| async move {
+                    let mut n = count.lock().unwrap();
+                    *n += 1;
+                    if *n <= failures {
+                        return (StatusCode::INTERNAL_SERVER_ERROR, "try again");
+                    }
+                    seen.lock().unwrap().push((headers, body));
+                    (StatusCode::OK, "thanks")
+                },
+            ),
+        )
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -631,8 +681,12 @@ async fn webhooks_crud_delivery_retries_and_signature() {
     );
 
     // Events the webhook did not subscribe to are not sent; disabled webhooks get nothing.
-    app.ok("POST", "/model-versions/create", json!({"name": "hooked", "source": "s3://b/m"}))
-        .await;
+    app.ok(
+        "POST",
+        "/model-versions/create",
+        json!({"name": "hooked", "source": "s3://b/m"}),
+    )
+    .await;
     app.ok(
         "POST",
         "/registered-models/alias",
@@ -650,11 +704,19 @@ async fn webhooks_crud_delivery_retries_and_signature() {
         )
     );
     let upd = app
-        .ok("PATCH", &format!("/webhooks/{id}"), json!({"status": "DISABLED"}))
+        .ok(
+            "PATCH",
+            &format!("/webhooks/{id}"),
+            json!({"status": "DISABLED"}),
+        )
         .await;
     assert_eq!(upd["webhook"]["status"], "DISABLED");
-    app.ok("POST", "/registered-models/create", json!({"name": "quiet"}))
-        .await;
+    app.ok(
+        "POST",
+        "/registered-models/create",
+        json!({"name": "quiet"}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(seen.lock().unwrap().len(), 2);
 
@@ -677,9 +739,13 @@ async fn webhooks_crud_delivery_retries_and_signature() {
         json!({"name": "example_model", "alias": "example_alias", "version": "1"})
     );
 
-    app.ok("DELETE", &format!("/webhooks/{id}"), json!({})).await;
+    app.ok("DELETE", &format!("/webhooks/{id}"), json!({}))
+        .await;
     let (status, body) = app.get(&format!("/webhooks/{id}")).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST")
+    );
 }
 
 #[tokio::test]
@@ -707,7 +773,11 @@ async fn a_dead_receiver_never_slows_requests() {
         )
         .await;
     }
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]

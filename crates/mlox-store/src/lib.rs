@@ -1,5 +1,6 @@
 //! mlox-store: the SQL tracking store, one implementation of
-//! [`mlox_core::store::TrackingStore`] over two backends — embedded SQLite (the default)
+//! [`mlox_core::store::TrackingStore`] (and of the logged-model and model-registry store
+//! traits) over two backends — embedded SQLite (the default)
 //! and PostgreSQL — with migrations embedded in the binary.
 //!
 //! It knows nothing about HTTP or MLflow's JSON; it speaks `mlox-core` types only.

@@ -197,7 +197,11 @@ pub(crate) fn finalize_logged_model(
     get_logged_model(c, model_id, true)
 }
 
-pub(crate) fn set_logged_model_tags(c: &mut dyn Conn, model_id: &str, tags: Vec<Tag>) -> Result<()> {
+pub(crate) fn set_logged_model_tags(
+    c: &mut dyn Conn,
+    model_id: &str,
+    tags: Vec<Tag>,
+) -> Result<()> {
     record(c, model_id)?;
     upsert_kv(c, "logged_model_tags", model_id, &tags)
 }
@@ -256,7 +260,10 @@ pub(crate) fn add_model_version_to_tag(
         c,
         "logged_model_tags",
         model_id,
-        &[Tag::new(MODEL_VERSIONS_TAG_KEY, format!("[{}]", items.join(", ")))],
+        &[Tag::new(
+            MODEL_VERSIONS_TAG_KEY,
+            format!("[{}]", items.join(", ")),
+        )],
     )
 }
 
@@ -285,8 +292,12 @@ pub(crate) fn search_logged_models(
             next_page_token: None,
         });
     }
-    let query =
-        search_sql::logged_models_query(&experiment_ids, &req.filter, &req.datasets, &req.order_by)?;
+    let query = search_sql::logged_models_query(
+        &experiment_ids,
+        &req.filter,
+        &req.datasets,
+        &req.order_by,
+    )?;
     let mut params = query.params;
     params.push(SqlValue::Int(max_results + 1));
     params.push(SqlValue::Int(offset as i64));

@@ -136,7 +136,10 @@ fn latest_per_stage(versions: Vec<ModelVersion>) -> Vec<ModelVersion> {
     out
 }
 
-fn load_version_tags(c: &mut dyn Conn, mut versions: Vec<ModelVersion>) -> Result<Vec<ModelVersion>> {
+fn load_version_tags(
+    c: &mut dyn Conn,
+    mut versions: Vec<ModelVersion>,
+) -> Result<Vec<ModelVersion>> {
     if versions.is_empty() {
         return Ok(versions);
     }
@@ -467,7 +470,10 @@ fn run_artifact_uri(c: &mut dyn Conn, run_id: &str) -> Result<Option<String>> {
     .map(|r| r.text(0)))
 }
 
-fn logged_model_location(c: &mut dyn Conn, model_id: &str) -> Result<Option<(String, Option<String>)>> {
+fn logged_model_location(
+    c: &mut dyn Conn,
+    model_id: &str,
+) -> Result<Option<(String, Option<String>)>> {
     Ok(c.query_opt(
         "SELECT artifact_location, source_run_id FROM logged_models WHERE model_id = ? AND lifecycle_stage = ?",
         &[model_id.into(), LIFECYCLE_ACTIVE.into()],
@@ -498,8 +504,8 @@ fn local_within(source: &str, root: &str) -> bool {
 fn validate_source_run(c: &mut dyn Conn, source: &str, run_id: &str) -> Result<()> {
     if is_local_uri(source) {
         if !run_id.is_empty() {
-            let root = run_artifact_uri(c, run_id)?
-                .ok_or_else(|| invalid_source_for(source, "run_id"))?;
+            let root =
+                run_artifact_uri(c, run_id)?.ok_or_else(|| invalid_source_for(source, "run_id"))?;
             if is_local_uri(&root) && local_within(source, &root) {
                 return Ok(());
             }
@@ -533,8 +539,8 @@ fn validate_source_run(c: &mut dyn Conn, source: &str, run_id: &str) -> Result<(
     }
     if is_mlflow_artifact_source(source) {
         if !run_id.is_empty() {
-            let root = run_artifact_uri(c, run_id)?
-                .ok_or_else(|| invalid_source_for(source, "run_id"))?;
+            let root =
+                run_artifact_uri(c, run_id)?.ok_or_else(|| invalid_source_for(source, "run_id"))?;
             if is_uri_within_root(source, &root) {
                 return Ok(());
             }
@@ -592,7 +598,11 @@ fn validate_source_model(c: &mut dyn Conn, source: &str, model_id: &str) -> Resu
 }
 
 /// Resolves `models:/<name>/<version|stage|latest>` and `models:/<name>@<alias>` to a version number.
-fn resolve_registered_source(c: &mut dyn Conn, uri: &ModelUri, source: &str) -> Result<(String, i64)> {
+fn resolve_registered_source(
+    c: &mut dyn Conn,
+    uri: &ModelUri,
+    source: &str,
+) -> Result<(String, i64)> {
     let (name, version) = match uri {
         ModelUri::ModelId(_) => return Err(invalid_source_for(source, "model_id")),
         ModelUri::Version { name, version } => (name.clone(), parse_model_version(version)?),
@@ -717,9 +727,10 @@ pub(crate) fn create_model_version(
                 }
             }
             parsed => {
-                let (name, number) = resolve_registered_source(c, &parsed, &source).map_err(unable)?;
-                storage_location =
-                    get_model_version_download_uri(c, &name, &number.to_string()).map_err(unable)?;
+                let (name, number) =
+                    resolve_registered_source(c, &parsed, &source).map_err(unable)?;
+                storage_location = get_model_version_download_uri(c, &name, &number.to_string())
+                    .map_err(unable)?;
             }
         }
     }
@@ -770,7 +781,12 @@ pub(crate) fn create_model_version(
     for t in dedup_tags(req.tags) {
         c.execute(
             "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
-            &[req.name.as_str().into(), version.into(), t.key.into(), t.value.into()],
+            &[
+                req.name.as_str().into(),
+                version.into(),
+                t.key.into(),
+                t.value.into(),
+            ],
         )?;
     }
     if !is_prompt && !model_id.is_empty() {
@@ -779,7 +795,11 @@ pub(crate) fn create_model_version(
     full_version(c, &req.name, &version.to_string())
 }
 
-pub(crate) fn get_model_version(c: &mut dyn Conn, name: &str, version: &str) -> Result<ModelVersion> {
+pub(crate) fn get_model_version(
+    c: &mut dyn Conn,
+    name: &str,
+    version: &str,
+) -> Result<ModelVersion> {
     full_version(c, name, version)
 }
 
@@ -865,7 +885,11 @@ pub(crate) fn get_model_version_download_uri(
         &[name.into(), v.version.into()],
     )?;
     Ok(row
-        .and_then(|r| r.opt_text(0).filter(|s| !s.is_empty()).or_else(|| r.opt_text(1)))
+        .and_then(|r| {
+            r.opt_text(0)
+                .filter(|s| !s.is_empty())
+                .or_else(|| r.opt_text(1))
+        })
         .unwrap_or_default())
 }
 
@@ -903,7 +927,12 @@ pub(crate) fn search_model_versions(
     })
 }
 
-pub(crate) fn set_model_version_tag(c: &mut dyn Conn, name: &str, version: &str, tag: Tag) -> Result<()> {
+pub(crate) fn set_model_version_tag(
+    c: &mut dyn Conn,
+    name: &str,
+    version: &str,
+    tag: Tag,
+) -> Result<()> {
     validate_model_name(name)?;
     let number = parse_model_version(version)?;
     validate_model_version_tag(&tag.key, &tag.value)?;
@@ -952,7 +981,11 @@ pub(crate) fn set_registered_model_alias(
     Ok(())
 }
 
-pub(crate) fn delete_registered_model_alias(c: &mut dyn Conn, name: &str, alias: &str) -> Result<()> {
+pub(crate) fn delete_registered_model_alias(
+    c: &mut dyn Conn,
+    name: &str,
+    alias: &str,
+) -> Result<()> {
     validate_model_name(name)?;
     validate_alias_name(alias)?;
     rm_row(c, name)?;
@@ -1092,7 +1125,9 @@ pub(crate) fn list_webhooks(
 ) -> Result<Page<Webhook>> {
     let max_results = max_results.filter(|m| *m != 0).unwrap_or(100);
     if !(1..=1000).contains(&max_results) {
-        return Err(MlflowError::invalid("max_results must be between 1 and 1000."));
+        return Err(MlflowError::invalid(
+            "max_results must be between 1 and 1000.",
+        ));
     }
     let offset = page_token::decode(page_token.as_deref())?;
     let rows = c.query(
@@ -1112,7 +1147,10 @@ pub(crate) fn list_webhooks(
     })
 }
 
-pub(crate) fn list_webhooks_by_event(c: &mut dyn Conn, event: WebhookEvent) -> Result<Vec<Webhook>> {
+pub(crate) fn list_webhooks_by_event(
+    c: &mut dyn Conn,
+    event: WebhookEvent,
+) -> Result<Vec<Webhook>> {
     let rows = c.query(
         &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks w JOIN webhook_events e ON e.webhook_id = w.webhook_id WHERE w.deleted_timestamp IS NULL AND e.entity = ? AND e.action = ? ORDER BY w.creation_timestamp DESC, w.webhook_id"),
         &[event.entity.as_str().into(), event.action.as_str().into()],
@@ -1137,7 +1175,10 @@ pub(crate) fn update_webhook(c: &mut dyn Conn, id: &str, u: WebhookUpdate) -> Re
     }
     if let Some(events) = &u.events {
         validate_webhook_events(events)?;
-        c.execute("DELETE FROM webhook_events WHERE webhook_id = ?", &[id.into()])?;
+        c.execute(
+            "DELETE FROM webhook_events WHERE webhook_id = ?",
+            &[id.into()],
+        )?;
         insert_events(c, id, events)?;
     }
     if let Some(description) = &u.description {
@@ -1210,7 +1251,11 @@ impl mlox_core::store::ModelRegistryStore for crate::SqlStore {
         owned!(name);
         self.db.read(move |c| get_registered_model(c, &name)).await
     }
-    async fn rename_registered_model(&self, name: &str, new_name: String) -> Result<RegisteredModel> {
+    async fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: String,
+    ) -> Result<RegisteredModel> {
         owned!(name);
         self.db
             .write(move |c| rename_registered_model(c, &name, new_name))
@@ -1228,15 +1273,23 @@ impl mlox_core::store::ModelRegistryStore for crate::SqlStore {
     }
     async fn delete_registered_model(&self, name: &str) -> Result<()> {
         owned!(name);
-        self.db.write(move |c| delete_registered_model(c, &name)).await
+        self.db
+            .write(move |c| delete_registered_model(c, &name))
+            .await
     }
     async fn search_registered_models(
         &self,
         req: RegistrySearchRequest,
     ) -> Result<Page<RegisteredModel>> {
-        self.db.read(move |c| search_registered_models(c, req)).await
+        self.db
+            .read(move |c| search_registered_models(c, req))
+            .await
     }
-    async fn get_latest_versions(&self, name: &str, stages: Vec<String>) -> Result<Vec<ModelVersion>> {
+    async fn get_latest_versions(
+        &self,
+        name: &str,
+        stages: Vec<String>,
+    ) -> Result<Vec<ModelVersion>> {
         owned!(name);
         self.db
             .read(move |c| get_latest_versions(c, &name, stages))
@@ -1287,7 +1340,13 @@ impl mlox_core::store::ModelRegistryStore for crate::SqlStore {
         owned!(name, version, stage);
         self.db
             .write(move |c| {
-                transition_model_version_stage(c, &name, &version, &stage, archive_existing_versions)
+                transition_model_version_stage(
+                    c,
+                    &name,
+                    &version,
+                    &stage,
+                    archive_existing_versions,
+                )
             })
             .await
     }
@@ -1303,7 +1362,10 @@ impl mlox_core::store::ModelRegistryStore for crate::SqlStore {
             .read(move |c| get_model_version_download_uri(c, &name, &version))
             .await
     }
-    async fn search_model_versions(&self, req: RegistrySearchRequest) -> Result<Page<ModelVersion>> {
+    async fn search_model_versions(
+        &self,
+        req: RegistrySearchRequest,
+    ) -> Result<Page<ModelVersion>> {
         self.db.read(move |c| search_model_versions(c, req)).await
     }
     async fn set_model_version_tag(&self, name: &str, version: &str, tag: Tag) -> Result<()> {
@@ -1318,7 +1380,12 @@ impl mlox_core::store::ModelRegistryStore for crate::SqlStore {
             .write(move |c| delete_model_version_tag(c, &name, &version, &key))
             .await
     }
-    async fn set_registered_model_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
+    async fn set_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<()> {
         owned!(name, alias, version);
         self.db
             .write(move |c| set_registered_model_alias(c, &name, &alias, &version))

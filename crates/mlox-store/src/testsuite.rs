@@ -861,7 +861,11 @@ pub async fn logged_models_lifecycle<S: ModelStores>(store: Arc<S>) {
         })
         .await
         .unwrap();
-    assert!(m.model_id.starts_with("m-") && m.model_id.len() == 34, "{}", m.model_id);
+    assert!(
+        m.model_id.starts_with("m-") && m.model_id.len() == 34,
+        "{}",
+        m.model_id
+    );
     assert_eq!(m.status, LoggedModelStatus::Pending);
     assert!(
         m.artifact_uri
@@ -869,7 +873,11 @@ pub async fn logged_models_lifecycle<S: ModelStores>(store: Arc<S>) {
         "{}",
         m.artifact_uri
     );
-    assert_eq!(m.params, vec![Tag::new("alpha", "0.7")], "the last value wins");
+    assert_eq!(
+        m.params,
+        vec![Tag::new("alpha", "0.7")],
+        "the last value wins"
+    );
     assert_eq!(m.tags, vec![Tag::new("team", "a")]);
     assert_eq!(m.source_run_id.as_deref(), Some(run.as_str()));
     assert_eq!(m.model_type.as_deref(), Some("sklearn"));
@@ -913,7 +921,10 @@ pub async fn logged_models_lifecycle<S: ModelStores>(store: Arc<S>) {
         .set_logged_model_tags(&m.model_id, vec![Tag::new("team", "b"), Tag::new("x", "1")])
         .await
         .unwrap();
-    store.delete_logged_model_tag(&m.model_id, "x").await.unwrap();
+    store
+        .delete_logged_model_tag(&m.model_id, "x")
+        .await
+        .unwrap();
     let err = store
         .delete_logged_model_tag(&m.model_id, "x")
         .await
@@ -921,7 +932,10 @@ pub async fn logged_models_lifecycle<S: ModelStores>(store: Arc<S>) {
     assert_eq!(err.code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
     assert_eq!(
         err.message,
-        format!("No tag with key 'x' found for model with ID '{}'.", m.model_id)
+        format!(
+            "No tag with key 'x' found for model with ID '{}'.",
+            m.model_id
+        )
     );
     store
         .log_logged_model_params(&m.model_id, vec![Tag::new("beta", "2")])
@@ -967,7 +981,10 @@ pub async fn logged_models_lifecycle<S: ModelStores>(store: Arc<S>) {
         page.items.into_iter().map(|m| m.model_id).collect()
     };
     assert_eq!(
-        ids(store.search_logged_models(search("name = 'model'")).await.unwrap()),
+        ids(store
+            .search_logged_models(search("name = 'model'"))
+            .await
+            .unwrap()),
         vec![m.model_id.clone()]
     );
     for filter in [
@@ -1011,7 +1028,10 @@ pub async fn logged_models_lifecycle<S: ModelStores>(store: Arc<S>) {
         })
         .await
         .unwrap();
-    assert_eq!(by_metric.items[0].model_id, m.model_id, "models with the metric first");
+    assert_eq!(
+        by_metric.items[0].model_id, m.model_id,
+        "models with the metric first"
+    );
     let on_dataset = store
         .search_logged_models(SearchLoggedModelsRequest {
             experiment_ids: vec![exp.clone()],
@@ -1062,7 +1082,12 @@ pub async fn logged_models_lifecycle<S: ModelStores>(store: Arc<S>) {
         "deleted"
     );
     assert_eq!(
-        store.search_logged_models(search("")).await.unwrap().items.len(),
+        store
+            .search_logged_models(search(""))
+            .await
+            .unwrap()
+            .items
+            .len(),
         2
     );
 }
@@ -1071,7 +1096,11 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
     use mlox_core::registry::*;
     let name = unique("rm");
     let rm = store
-        .create_registered_model(name.clone(), vec![Tag::new("team", "a")], Some("desc".into()))
+        .create_registered_model(
+            name.clone(),
+            vec![Tag::new("team", "a")],
+            Some("desc".into()),
+        )
         .await
         .unwrap();
     assert_eq!(rm.name, name);
@@ -1083,7 +1112,10 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
         .await
         .unwrap_err();
     assert_eq!(dup.code, ErrorCode::RESOURCE_ALREADY_EXISTS);
-    assert_eq!(dup.message, format!("Registered Model (name={name}) already exists."));
+    assert_eq!(
+        dup.message,
+        format!("Registered Model (name={name}) already exists.")
+    );
     for bad in ["a/b", "a:b", ""] {
         assert_eq!(
             store
@@ -1097,7 +1129,10 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
     }
     let missing = store.get_registered_model("nope-nope").await.unwrap_err();
     assert_eq!(missing.code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
-    assert_eq!(missing.message, "Registered Model with name=nope-nope not found");
+    assert_eq!(
+        missing.message,
+        "Registered Model with name=nope-nope not found"
+    );
 
     let updated = store
         .update_registered_model(&name, Some("new".into()))
@@ -1120,7 +1155,10 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
     );
 
     // Rename carries versions, tags and aliases along.
-    let exp = store.create_experiment(unique("rmx"), None, vec![]).await.unwrap();
+    let exp = store
+        .create_experiment(unique("rmx"), None, vec![])
+        .await
+        .unwrap();
     let run = new_run(store.as_ref(), &exp).await.info.run_id;
     store
         .create_model_version(NewModelVersion {
@@ -1132,7 +1170,10 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
         })
         .await
         .unwrap();
-    store.set_registered_model_alias(&name, "champ", "1").await.unwrap();
+    store
+        .set_registered_model_alias(&name, "champ", "1")
+        .await
+        .unwrap();
     let renamed = unique("rm-renamed");
     let rm = store
         .rename_registered_model(&name, renamed.clone())
@@ -1150,7 +1191,10 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
         ErrorCode::RESOURCE_DOES_NOT_EXIST
     );
     let taken = unique("rm-taken");
-    store.create_registered_model(taken.clone(), vec![], None).await.unwrap();
+    store
+        .create_registered_model(taken.clone(), vec![], None)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .rename_registered_model(&renamed, taken.clone())
@@ -1176,17 +1220,26 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
     let names = |page: Page<RegisteredModel>| -> Vec<String> {
         page.items.into_iter().map(|m| m.name).collect()
     };
-    let search = |filter: String, order_by: Vec<String>, max: Option<i64>, token: Option<String>| {
-        RegistrySearchRequest {
-            filter,
-            order_by,
-            max_results: max,
-            page_token: token,
-        }
-    };
+    let search =
+        |filter: String, order_by: Vec<String>, max: Option<i64>, token: Option<String>| {
+            RegistrySearchRequest {
+                filter,
+                order_by,
+                max_results: max,
+                page_token: token,
+            }
+        };
     let like = format!("name LIKE '{prefix}%' AND tag.`{IS_PROMPT_TAG_KEY}` != 'true'");
-    let found = names(store.search_registered_models(search(like.clone(), vec![], None, None)).await.unwrap());
-    assert_eq!(found, (0..4).map(|i| format!("{prefix}-{i}")).collect::<Vec<_>>());
+    let found = names(
+        store
+            .search_registered_models(search(like.clone(), vec![], None, None))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        found,
+        (0..4).map(|i| format!("{prefix}-{i}")).collect::<Vec<_>>()
+    );
     let prompts = names(
         store
             .search_registered_models(search(
@@ -1245,15 +1298,26 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
 
     store.delete_registered_model(&renamed).await.unwrap();
     assert_eq!(
-        store.get_model_version(&renamed, "1").await.unwrap_err().code,
+        store
+            .get_model_version(&renamed, "1")
+            .await
+            .unwrap_err()
+            .code,
         ErrorCode::RESOURCE_DOES_NOT_EXIST
     );
     assert_eq!(
-        store.delete_registered_model(&renamed).await.unwrap_err().code,
+        store
+            .delete_registered_model(&renamed)
+            .await
+            .unwrap_err()
+            .code,
         ErrorCode::RESOURCE_DOES_NOT_EXIST
     );
     // The name is free again, with versions starting over at 1.
-    store.create_registered_model(renamed.clone(), vec![], None).await.unwrap();
+    store
+        .create_registered_model(renamed.clone(), vec![], None)
+        .await
+        .unwrap();
     let v = store
         .create_model_version(NewModelVersion {
             name: renamed.clone(),
@@ -1268,7 +1332,10 @@ pub async fn registered_models<S: ModelStores>(store: Arc<S>) {
 pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
     use mlox_core::logged_model::LoggedModelStatus;
     use mlox_core::registry::*;
-    let exp = store.create_experiment(unique("mv"), None, vec![]).await.unwrap();
+    let exp = store
+        .create_experiment(unique("mv"), None, vec![])
+        .await
+        .unwrap();
     let run = new_run(store.as_ref(), &exp).await;
     let run_id = run.info.run_id.clone();
     let lm = new_logged_model(store.as_ref(), &exp, "model", Some(&run_id)).await;
@@ -1277,7 +1344,10 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         .await
         .unwrap();
     let name = unique("mv");
-    store.create_registered_model(name.clone(), vec![], None).await.unwrap();
+    store
+        .create_registered_model(name.clone(), vec![], None)
+        .await
+        .unwrap();
 
     // 1: from a logged model; run id and storage location come from it.
     let v1 = store
@@ -1293,12 +1363,22 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
     assert_eq!(v1.current_stage, "None");
     assert_eq!(v1.status, "READY");
     assert_eq!(v1.run_id.as_deref(), Some(run_id.as_str()));
-    assert_eq!(v1.source.as_deref(), Some(format!("models:/{}", lm.model_id).as_str()));
     assert_eq!(
-        store.get_model_version_download_uri(&name, "1").await.unwrap(),
+        v1.source.as_deref(),
+        Some(format!("models:/{}", lm.model_id).as_str())
+    );
+    assert_eq!(
+        store
+            .get_model_version_download_uri(&name, "1")
+            .await
+            .unwrap(),
         lm.artifact_uri
     );
-    let lm_tags = store.get_logged_model(&lm.model_id, false).await.unwrap().tags;
+    let lm_tags = store
+        .get_logged_model(&lm.model_id, false)
+        .await
+        .unwrap()
+        .tags;
     assert_eq!(
         lm_tags,
         vec![Tag::new(
@@ -1341,7 +1421,10 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         .unwrap();
     assert_eq!(v4.run_id.as_deref(), Some(""));
     assert_eq!(
-        store.get_model_version_download_uri(&name, "4").await.unwrap(),
+        store
+            .get_model_version_download_uri(&name, "4")
+            .await
+            .unwrap(),
         "s3://bucket/path/model"
     );
     // 5: from another version: the source is pinned and lineage inherited.
@@ -1355,7 +1438,10 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         .unwrap();
     assert_eq!(v5.run_id.as_deref(), Some(run_id.as_str()));
     assert_eq!(
-        store.get_model_version_download_uri(&name, "5").await.unwrap(),
+        store
+            .get_model_version_download_uri(&name, "5")
+            .await
+            .unwrap(),
         lm.artifact_uri
     );
 
@@ -1364,11 +1450,19 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         (format!("runs:/{run_id}/model"), None, None),
         ("runs:/other/model".to_string(), Some(run_id.clone()), None),
         (format!("models:/{}", lm.model_id), None, None),
-        ("mlflow-artifacts:/1/other/artifacts/model".to_string(), Some(run_id.clone()), None),
+        (
+            "mlflow-artifacts:/1/other/artifacts/model".to_string(),
+            Some(run_id.clone()),
+            None,
+        ),
         ("s3://bucket/a/../../b".to_string(), None, None),
         ("/tmp/model".to_string(), None, None),
         ("https://evil.example.com/model".to_string(), None, None),
-        (format!("runs:/{run_id}/model"), None, Some(lm.model_id.clone())),
+        (
+            format!("runs:/{run_id}/model"),
+            None,
+            Some(lm.model_id.clone()),
+        ),
     ] {
         let err = store
             .create_model_version(NewModelVersion {
@@ -1380,7 +1474,12 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
             })
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::INVALID_PARAMETER_VALUE, "{source}: {}", err.message);
+        assert_eq!(
+            err.code,
+            ErrorCode::INVALID_PARAMETER_VALUE,
+            "{source}: {}",
+            err.message
+        );
         assert!(err.message.contains("source"), "{}", err.message);
     }
     let err = store
@@ -1398,7 +1497,10 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
     assert_eq!(got.tags, vec![Tag::new("k", "v")]);
     let err = store.get_model_version(&name, "99").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
-    assert_eq!(err.message, format!("Model Version (name={name}, version=99) not found"));
+    assert_eq!(
+        err.message,
+        format!("Model Version (name={name}, version=99) not found")
+    );
     let err = store.get_model_version(&name, "x").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::INVALID_PARAMETER_VALUE);
     let upd = store
@@ -1418,7 +1520,11 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         .await
         .unwrap();
     assert_eq!(
-        store.get_model_version(&name, "1").await.unwrap().current_stage,
+        store
+            .get_model_version(&name, "1")
+            .await
+            .unwrap()
+            .current_stage,
         "Archived"
     );
     let err = store
@@ -1453,16 +1559,36 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
     assert_eq!(prod[0].version, 2);
 
     // Aliases.
-    store.set_registered_model_alias(&name, "champion", "2").await.unwrap();
+    store
+        .set_registered_model_alias(&name, "champion", "2")
+        .await
+        .unwrap();
     assert_eq!(
-        store.get_model_version_by_alias(&name, "champion").await.unwrap().version,
+        store
+            .get_model_version_by_alias(&name, "champion")
+            .await
+            .unwrap()
+            .version,
         2
     );
-    store.set_registered_model_alias(&name, "champion", "3").await.unwrap();
-    let by_alias = store.get_model_version_by_alias(&name, "champion").await.unwrap();
-    assert_eq!((by_alias.version, by_alias.aliases.clone()), (3, vec!["champion".to_string()]));
+    store
+        .set_registered_model_alias(&name, "champion", "3")
+        .await
+        .unwrap();
+    let by_alias = store
+        .get_model_version_by_alias(&name, "champion")
+        .await
+        .unwrap();
     assert_eq!(
-        store.get_model_version_by_alias(&name, "latest").await.unwrap().version,
+        (by_alias.version, by_alias.aliases.clone()),
+        (3, vec!["champion".to_string()])
+    );
+    assert_eq!(
+        store
+            .get_model_version_by_alias(&name, "latest")
+            .await
+            .unwrap()
+            .version,
         5
     );
     for bad in ["latest", "v1", "bad alias", ""] {
@@ -1484,7 +1610,10 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
             .code,
         ErrorCode::RESOURCE_DOES_NOT_EXIST
     );
-    let err = store.get_model_version_by_alias(&name, "nope").await.unwrap_err();
+    let err = store
+        .get_model_version_by_alias(&name, "nope")
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::INVALID_PARAMETER_VALUE);
     assert_eq!(err.message, "Registered model alias nope not found.");
     assert_eq!(
@@ -1497,8 +1626,14 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         .set_model_version_tag(&name, "3", Tag::new("stage", "qa"))
         .await
         .unwrap();
-    store.delete_model_version_tag(&name, "3", "stage").await.unwrap();
-    store.delete_model_version_tag(&name, "3", "stage").await.unwrap();
+    store
+        .delete_model_version_tag(&name, "3", "stage")
+        .await
+        .unwrap();
+    store
+        .delete_model_version_tag(&name, "3", "stage")
+        .await
+        .unwrap();
     assert_eq!(
         store
             .set_model_version_tag(&name, "99", Tag::new("a", "b"))
@@ -1517,12 +1652,16 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
             page_token: token,
         }
     };
-    let versions = |page: Page<ModelVersion>| -> Vec<i64> {
-        page.items.iter().map(|v| v.version).collect()
-    };
+    let versions =
+        |page: Page<ModelVersion>| -> Vec<i64> { page.items.iter().map(|v| v.version).collect() };
     let all = versions(
         store
-            .search_model_versions(search(format!("name = '{name}'"), vec!["version_number ASC".into()], None, None))
+            .search_model_versions(search(
+                format!("name = '{name}'"),
+                vec!["version_number ASC".into()],
+                None,
+                None,
+            ))
             .await
             .unwrap(),
     );
@@ -1549,7 +1688,12 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
     assert_eq!(recent, vec![2]);
     let tagged = versions(
         store
-            .search_model_versions(search(format!("name = '{name}' AND tags.k = 'v'"), vec![], None, None))
+            .search_model_versions(search(
+                format!("name = '{name}' AND tags.k = 'v'"),
+                vec![],
+                None,
+                None,
+            ))
             .await
             .unwrap(),
     );
@@ -1558,7 +1702,12 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
     let mut token = None;
     loop {
         let page = store
-            .search_model_versions(search(format!("name = '{name}'"), vec!["version_number ASC".into()], Some(2), token))
+            .search_model_versions(search(
+                format!("name = '{name}'"),
+                vec!["version_number ASC".into()],
+                Some(2),
+                token,
+            ))
             .await
             .unwrap();
         paged.extend(page.items.iter().map(|v| v.version));
@@ -1575,7 +1724,12 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         store.get_model_version(&name, "3").await.unwrap_err().code,
         ErrorCode::RESOURCE_DOES_NOT_EXIST
     );
-    assert!(store.get_registered_model(&name).await.unwrap().aliases.is_empty());
+    assert!(store
+        .get_registered_model(&name)
+        .await
+        .unwrap()
+        .aliases
+        .is_empty());
     let v6 = store
         .create_model_version(NewModelVersion {
             name: name.clone(),
@@ -1650,13 +1804,28 @@ pub async fn webhooks<S: ModelStores>(store: Arc<S>) {
         .any(|h| h.webhook_id == hook.webhook_id));
     let page = store.list_webhooks(Some(1), None).await.unwrap();
     assert_eq!(page.items.len(), 1);
-    assert!(store.list_webhooks(Some(0), None).await.unwrap().items.len() <= 100);
+    assert!(
+        store
+            .list_webhooks(Some(0), None)
+            .await
+            .unwrap()
+            .items
+            .len()
+            <= 100
+    );
     store.delete_webhook(&hook.webhook_id).await.unwrap();
     let err = store.get_webhook(&hook.webhook_id).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
-    assert_eq!(err.message, format!("Webhook with ID {} not found.", hook.webhook_id));
     assert_eq!(
-        store.delete_webhook(&hook.webhook_id).await.unwrap_err().code,
+        err.message,
+        format!("Webhook with ID {} not found.", hook.webhook_id)
+    );
+    assert_eq!(
+        store
+            .delete_webhook(&hook.webhook_id)
+            .await
+            .unwrap_err()
+            .code,
         ErrorCode::RESOURCE_DOES_NOT_EXIST
     );
 }

@@ -490,21 +490,50 @@ pub(crate) fn create_run(c: &mut dyn Conn, req: NewRun) -> Result<Run> {
         "artifacts",
     );
     let start_time = req.start_time.unwrap_or_else(now_ms);
+    let user_id = req.user_id.unwrap_or_default();
     c.execute(
         "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, ?, 'active')",
         &[
             run_id.as_str().into(),
             name.as_str().into(),
             parse_experiment_id(&exp.experiment_id)?.into(),
-            req.user_id.unwrap_or_default().into(),
+            user_id.as_str().into(),
             start_time.into(),
-            artifact_uri.into(),
+            artifact_uri.as_str().into(),
         ],
     )?;
     for t in &tags {
         upsert_tag(c, &run_id, t)?;
     }
-    get_run(c, &run_id)
+    // A new run has only its tags; build it rather than reading it back.
+    let mut data = RunData { tags, ..Default::default() };
+    data.tags.sort_by(|a, b| a.key.cmp(&b.key));
+    data.tags.dedup_by(|b, a| {
+        // Later duplicates of a key win, as the upserts above did.
+        if a.key == b.key {
+            a.value = b.value.clone();
+            true
+        } else {
+            false
+        }
+    });
+    Ok(Run {
+        info: RunInfo {
+            run_id,
+            run_name: name,
+            experiment_id: exp.experiment_id,
+            user_id,
+            status: RunStatus::Running,
+            start_time,
+            end_time: None,
+            artifact_uri,
+            lifecycle_stage: LIFECYCLE_ACTIVE.to_string(),
+        },
+        data,
+        inputs: vec![],
+        model_inputs: vec![],
+        model_outputs: vec![],
+    })
 }
 
 fn upsert_tag(c: &mut dyn Conn, run_id: &str, t: &Tag) -> Result<()> {
@@ -639,17 +668,16 @@ pub(crate) fn log_entities(
 
 fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<()> {
     let mut latest: HashMap<&str, (i64, i64, f64, bool)> = HashMap::new();
-    for m in &metrics {
-        let is_nan = m.value.is_nan();
-        // MLflow stores NaN as 0 with a flag and clamps infinities to the largest doubles.
-        let value = if is_nan {
-            0.0
-        } else {
-            m.value.clamp(f64::MIN, f64::MAX)
-        };
-        c.execute(
-            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            &[
+    // Multi-row INSERTs: one statement per `ROWS_PER_INSERT` points.
+    const ROWS_PER_INSERT: usize = 100;
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    for chunk in metrics.chunks(ROWS_PER_INSERT) {
+        let mut args: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 9);
+        for m in chunk {
+            let is_nan = m.value.is_nan();
+            // MLflow stores NaN as 0 with a flag and clamps infinities to the largest doubles.
+            let value = if is_nan { 0.0 } else { m.value.clamp(f64::MIN, f64::MAX) };
+            args.extend([
                 run_id.into(),
                 m.key.as_str().into(),
                 m.step.into(),
@@ -659,15 +687,20 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<(
                 m.model_id.clone().into(),
                 m.dataset_name.clone().into(),
                 m.dataset_digest.clone().into(),
-            ],
-        )?;
-        let cand = (m.step, m.timestamp, value, is_nan);
-        match latest.get(m.key.as_str()) {
-            Some(cur) if !newer((cand.0, cand.1, cand.2), (cur.0, cur.1, cur.2)) => {}
-            _ => {
-                latest.insert(m.key.as_str(), cand);
+            ]);
+            let cand = (m.step, m.timestamp, value, is_nan);
+            match latest.get(m.key.as_str()) {
+                Some(cur) if !newer((cand.0, cand.1, cand.2), (cur.0, cur.1, cur.2)) => {}
+                _ => {
+                    latest.insert(m.key.as_str(), cand);
+                }
             }
         }
+        let sql = format!(
+            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES {} ON CONFLICT DO NOTHING",
+            vec![ROW; chunk.len()].join(", ")
+        );
+        c.execute(&sql, &args)?;
     }
     for (key, (step, ts, value, is_nan)) in latest {
         // Insert, or replace the stored latest point only when this one is newer.
@@ -836,21 +869,28 @@ pub(crate) fn search_runs(c: &mut dyn Conn, req: SearchRunsRequest) -> Result<Pa
     let mut params = query.params;
     params.push(SqlValue::Int(max_results + 1));
     params.push(SqlValue::Int(offset as i64));
+    // Sort only ids, then read the page's rows: the sorter stays small.
     let sql = format!(
-        "SELECT {RUN_COLUMNS} FROM runs r {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+        "SELECT r.run_uuid FROM runs r {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
         query.joins, query.where_sql, query.order_sql
     );
-    let rows = c.query(&sql, &params)?;
-    let mut infos = rows
-        .iter()
-        .map(run_info_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    let next = if infos.len() as i64 > max_results {
-        infos.truncate(max_results as usize);
+    let mut ids: Vec<String> = c.query(&sql, &params)?.iter().map(|r| r.text(0)).collect();
+    let next = if ids.len() as i64 > max_results {
+        ids.truncate(max_results as usize);
         Some(page_token::encode(offset + max_results as u64))
     } else {
         None
     };
+    let mut by_id: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let args: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid IN ({})", placeholders(chunk.len()));
+        for row in c.query(&sql, &args)? {
+            let info = run_info_from_row(&row)?;
+            by_id.insert(info.run_id.clone(), info);
+        }
+    }
+    let infos: Vec<RunInfo> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
     Ok(Page {
         items: load_runs(c, infos)?,
         next_page_token: next,

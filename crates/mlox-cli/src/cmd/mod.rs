@@ -1,5 +1,6 @@
 pub mod artifacts;
 pub mod db;
 pub mod gc;
+pub mod models;
 pub mod run;
 pub mod server;

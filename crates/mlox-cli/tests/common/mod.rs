@@ -30,7 +30,10 @@ pub fn start(extra: &[&str]) -> Server {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(idx) = line.find("http://") {
             break line[idx..].trim().to_string();
         }
@@ -40,5 +43,8 @@ pub fn start(extra: &[&str]) -> Server {
 }
 
 pub fn mlox(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mlox")).args(args).output().expect("run mlox")
+    Command::new(env!("CARGO_BIN_EXE_mlox"))
+        .args(args)
+        .output()
+        .expect("run mlox")
 }

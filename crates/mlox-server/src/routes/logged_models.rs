@@ -22,7 +22,10 @@ pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             get(get_model).patch(finalize).delete(delete_model),
         ),
         ("/logged-models/{model_id}/tags", patch(set_tags)),
-        ("/logged-models/{model_id}/tags/{tag_key}", delete(delete_tag)),
+        (
+            "/logged-models/{model_id}/tags/{tag_key}",
+            delete(delete_tag),
+        ),
         ("/logged-models/{model_id}/params", post(log_params)),
     ]
 }
@@ -88,7 +91,10 @@ async fn delete_model(
     State(s): State<AppState>,
     Path(model_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    s.models.logged_models.delete_logged_model(&model_id).await?;
+    s.models
+        .logged_models
+        .delete_logged_model(&model_id)
+        .await?;
     Ok(Json(json!({})))
 }
 

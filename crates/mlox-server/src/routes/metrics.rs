@@ -1,13 +1,13 @@
 use axum::extract::State;
-use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use mlox_core::entities::{BulkIntervalRequest, MetricHistoryRequest};
-use serde_json::{json, Map, Value};
 
 use crate::error::ApiResult;
 use crate::request::Params;
 use crate::{wire, AppState};
 
-pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResult<Response> {
     let req = MetricHistoryRequest {
         run_id: p.run_id()?,
         metric_key: p.req_str("metric_key")?,
@@ -15,23 +15,18 @@ pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResu
         page_token: p.opt_str("page_token")?,
     };
     let page = s.store.get_metric_history(req).await?;
-    let mut out = Map::new();
-    if !page.items.is_empty() {
-        out.insert(
-            "metrics".into(),
-            Value::Array(page.items.iter().map(wire::metric).collect()),
-        );
-    }
-    if let Some(t) = page.next_page_token {
-        out.insert("next_page_token".into(), json!(t));
-    }
-    Ok(Json(Value::Object(out)))
+    Ok(json_text(wire::metrics_response(&page.items, None, page.next_page_token.as_deref())))
+}
+
+/// A response whose body is already JSON text.
+fn json_text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub(crate) async fn get_history_bulk_interval(
     State(s): State<AppState>,
     p: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let req = BulkIntervalRequest {
         run_ids: p.str_list("run_ids")?,
         metric_key: p.req_str("metric_key")?,
@@ -39,13 +34,8 @@ pub(crate) async fn get_history_bulk_interval(
         end_step: p.opt_i64("end_step")?,
         max_results: p.opt_i64("max_results")?,
     };
-    let metrics = s.store.get_metric_history_bulk_interval(req).await?;
-    let mut out = Map::new();
-    if !metrics.is_empty() {
-        out.insert(
-            "metrics".into(),
-            Value::Array(metrics.iter().map(wire::metric_with_run_id).collect()),
-        );
-    }
-    Ok(Json(Value::Object(out)))
+    let points = s.store.get_metric_history_bulk_interval(req).await?;
+    let run_ids: Vec<&str> = points.iter().map(|p| p.run_id.as_str()).collect();
+    let metrics: Vec<_> = points.iter().map(|p| p.metric.clone()).collect();
+    Ok(json_text(wire::metrics_response(&metrics, Some(&run_ids), None)))
 }

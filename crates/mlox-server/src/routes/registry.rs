@@ -44,7 +44,10 @@ pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/model-versions/get-download-uri", get(get_download_uri)),
         ("/model-versions/transition-stage", post(transition_stage)),
         ("/model-versions/set-tag", post(set_model_version_tag)),
-        ("/model-versions/delete-tag", delete(delete_model_version_tag)),
+        (
+            "/model-versions/delete-tag",
+            delete(delete_model_version_tag),
+        ),
     ]
 }
 
@@ -90,11 +93,13 @@ async fn create_registered_model(State(s): State<AppState>, p: Params) -> ApiRes
         .registry
         .create_registered_model(name.clone(), tags.clone(), description.clone())
         .await?;
-    s.models.webhooks.emit(RegistryEvent::RegisteredModelCreated {
-        name,
-        tags,
-        description: description.unwrap_or_default(),
-    });
+    s.models
+        .webhooks
+        .emit(RegistryEvent::RegisteredModelCreated {
+            name,
+            tags,
+            description: description.unwrap_or_default(),
+        });
     Ok(rm_response(&model))
 }
 
@@ -296,7 +301,11 @@ async fn delete_model_version(State(s): State<AppState>, p: Params) -> ApiResult
 }
 
 async fn search_model_versions(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
-    let req = search_request(&p, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)?;
+    let mut req = search_request(&p, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)?;
+    // Absent, the proto's default applies (200000), not the store's (10000).
+    req.max_results = req
+        .max_results
+        .or(Some(SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD));
     let page = s.models.registry.search_model_versions(req).await?;
     Ok(versions_response(&page.items, page.next_page_token))
 }

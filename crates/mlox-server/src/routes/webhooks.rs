@@ -47,7 +47,11 @@ fn parse_event(v: &Value) -> Result<WebhookEvent, MlflowError> {
 fn parse_events(p: &Params) -> Result<Option<Vec<WebhookEvent>>, MlflowError> {
     match p.get("events") {
         None => Ok(None),
-        Some(Value::Array(items)) => items.iter().map(parse_event).collect::<Result<_, _>>().map(Some),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(parse_event)
+            .collect::<Result<_, _>>()
+            .map(Some),
         Some(other) => Err(MlflowError::invalid(format!(
             "Invalid value {other} for parameter 'events' supplied"
         ))),
@@ -153,5 +157,7 @@ async fn test(
     let event = p.get("event").map(parse_event).transpose()?;
     let webhook = s.models.registry.get_webhook(&webhook_id).await?;
     let result = s.models.webhooks.test(&webhook, event).await;
-    Ok(Json(json!({ "result": wire::webhook_test_result(&result) })))
+    Ok(Json(
+        json!({ "result": wire::webhook_test_result(&result) }),
+    ))
 }

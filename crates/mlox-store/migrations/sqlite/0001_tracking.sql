@@ -24,7 +24,8 @@ CREATE TABLE runs (
     lifecycle_stage TEXT NOT NULL,
     deleted_time INTEGER
 );
-CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, run_uuid);
+-- Covers the filter-free part of run searches without touching the table.
+CREATE INDEX runs_by_experiment ON runs (experiment_id, lifecycle_stage, start_time DESC, run_uuid);
 CREATE TABLE params (
     run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),
     key TEXT NOT NULL,
