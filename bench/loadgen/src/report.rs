@@ -560,7 +560,13 @@ pub fn write(dir: &Path, out: &Path, command: &str, date: &str) -> Result<()> {
                 }
                 let list: Vec<String> = counts
                     .iter()
-                    .map(|(n, c)| if *c == 1 { n.to_string() } else { format!("{n} ×{c}") })
+                    .map(|(n, c)| {
+                        if *c == 1 {
+                            n.to_string()
+                        } else {
+                            format!("{n} ×{c}")
+                        }
+                    })
                     .collect();
                 parts.push(format!("processes: {}", list.join(", ")));
             }

@@ -25,7 +25,9 @@ impl HasErrorCode for ArtifactError {
             ArtifactError::NotFound(_) => ErrorCode::RESOURCE_DOES_NOT_EXIST,
             ArtifactError::Config(_) => ErrorCode::INVALID_PARAMETER_VALUE,
             ArtifactError::Interrupted(_) => ErrorCode::BAD_REQUEST,
-            ArtifactError::Store(object_store::Error::NotFound { .. }) => ErrorCode::RESOURCE_DOES_NOT_EXIST,
+            ArtifactError::Store(object_store::Error::NotFound { .. }) => {
+                ErrorCode::RESOURCE_DOES_NOT_EXIST
+            }
             ArtifactError::Store(_) => ErrorCode::INTERNAL_ERROR,
         }
     }

@@ -55,7 +55,9 @@ pub struct ArtifactRepo {
 
 impl std::fmt::Debug for ArtifactRepo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArtifactRepo").field("uri", &self.uri).finish()
+        f.debug_struct("ArtifactRepo")
+            .field("uri", &self.uri)
+            .finish()
     }
 }
 
@@ -71,7 +73,9 @@ impl ArtifactRepo {
     /// `wasbs://container@account.blob.core.windows.net/prefix` (Azure, environment
     /// variables), or `memory://`.
     pub fn from_uri(uri: &str) -> Result<Self, ArtifactError> {
-        let bad = |e: &dyn std::fmt::Display| ArtifactError::Config(format!("cannot open artifact store '{uri}': {e}"));
+        let bad = |e: &dyn std::fmt::Display| {
+            ArtifactError::Config(format!("cannot open artifact store '{uri}': {e}"))
+        };
         if let Some(rest) = uri.strip_prefix("memory://") {
             let root = StorePath::parse(rest.trim_matches('/')).map_err(|e| bad(&e))?;
             return Ok(ArtifactRepo {
@@ -151,7 +155,12 @@ impl ArtifactRepo {
     fn remote(store: Arc<dyn ObjectStore>, prefix: &str, uri: &str) -> Result<Self, ArtifactError> {
         let root = StorePath::parse(prefix.trim_matches('/'))
             .map_err(|e| ArtifactError::Config(format!("invalid prefix in '{uri}': {e}")))?;
-        Ok(ArtifactRepo { store, root, local_root: None, uri: uri.trim_end_matches('/').to_string() })
+        Ok(ArtifactRepo {
+            store,
+            root,
+            local_root: None,
+            uri: uri.trim_end_matches('/').to_string(),
+        })
     }
 
     /// The URI this repository was opened from (local paths as `file://`).
@@ -173,13 +182,17 @@ impl ArtifactRepo {
     /// In a local folder, refuses any path through a symbolic link: a link could lead
     /// outside the artifact root.
     fn refuse_symlinks(&self, rel: &str) -> Result<(), ArtifactError> {
-        let Some(root) = &self.local_root else { return Ok(()) };
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
         let mut p = root.clone();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
             p.push(part);
             match std::fs::symlink_metadata(&p) {
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(ArtifactError::InvalidPath(format!("Invalid path '{rel}': symbolic links are not followed")))
+                    return Err(ArtifactError::InvalidPath(format!(
+                        "Invalid path '{rel}': symbolic links are not followed"
+                    )))
                 }
                 Ok(_) => {}
                 Err(_) => break,
@@ -198,7 +211,9 @@ impl ArtifactRepo {
     {
         let location = self.location(rel)?;
         if rel.ends_with('/') || rel.is_empty() {
-            return Err(ArtifactError::InvalidPath(format!("Invalid artifact path '{rel}': a file name is needed")));
+            return Err(ArtifactError::InvalidPath(format!(
+                "Invalid artifact path '{rel}': a file name is needed"
+            )));
         }
         let mut stream = std::pin::pin!(stream);
         let mut head: Vec<Bytes> = Vec::new();
@@ -248,12 +263,33 @@ impl ArtifactRepo {
 
     /// Stores a small in-memory artifact.
     pub async fn put_bytes(&self, rel: &str, bytes: Bytes) -> Result<u64, ArtifactError> {
-        self.put_stream(rel, futures::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) })).await
+        self.put_stream(
+            rel,
+            futures::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) }),
+        )
+        .await
     }
 
     /// Opens an artifact for streaming.
     pub async fn get(&self, rel: &str) -> Result<Download, ArtifactError> {
         let location = self.location(rel)?;
+        if let Some(root) = &self.local_root {
+            // Local files stream in 1 MiB reads (object_store's own reads are 8 KiB).
+            let path = root.join(location.as_ref());
+            let file = match tokio::fs::File::open(&path).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ArtifactError::NotFound(rel.to_string())),
+                Err(e) => return Err(ArtifactError::Config(format!("cannot read '{rel}': {e}"))),
+            };
+            let meta = file.metadata().await.map_err(|e| ArtifactError::Config(e.to_string()))?;
+            if !meta.is_file() {
+                return Err(ArtifactError::NotFound(rel.to_string()));
+            }
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
+                .map_err(|e| ArtifactError::Config(format!("read failed: {e}")))
+                .boxed();
+            return Ok(Download { size: meta.len(), stream });
+        }
         let result = self.store.get(&location).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => ArtifactError::NotFound(rel.to_string()),
             e => e.into(),
@@ -269,8 +305,16 @@ impl ArtifactRepo {
     /// does not exist, as MLflow answers `{}` then.
     pub async fn list(&self, rel: &str) -> Result<Option<Vec<FileInfo>>, ArtifactError> {
         let rel = validate_artifact_path(rel)?;
-        let location = if rel.is_empty() { self.root.clone() } else { self.location(&rel)? };
-        let prefix = if location.as_ref().is_empty() { None } else { Some(&location) };
+        let location = if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.location(&rel)?
+        };
+        let prefix = if location.as_ref().is_empty() {
+            None
+        } else {
+            Some(&location)
+        };
         let listing = match self.store.list_with_delimiter(prefix).await {
             Ok(l) => l,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -279,12 +323,20 @@ impl ArtifactRepo {
         let mut out = Vec::new();
         for dir in listing.common_prefixes {
             if let Some(name) = dir.filename() {
-                out.push(FileInfo { path: decode(name), is_dir: true, file_size: None });
+                out.push(FileInfo {
+                    path: decode(name),
+                    is_dir: true,
+                    file_size: None,
+                });
             }
         }
         for obj in listing.objects {
             if let Some(name) = obj.location.filename() {
-                out.push(FileInfo { path: decode(name), is_dir: false, file_size: Some(obj.size) });
+                out.push(FileInfo {
+                    path: decode(name),
+                    is_dir: false,
+                    file_size: Some(obj.size),
+                });
             }
         }
         if out.is_empty() {
@@ -303,8 +355,17 @@ impl ArtifactRepo {
             Err(_) if self.local_root.is_some() => {}
             Err(e) => return Err(e.into()),
         }
-        let prefix = if location.as_ref().is_empty() { None } else { Some(&location) };
-        let children: Vec<StorePath> = self.store.list(prefix).map_ok(|m| m.location).try_collect().await?;
+        let prefix = if location.as_ref().is_empty() {
+            None
+        } else {
+            Some(&location)
+        };
+        let children: Vec<StorePath> = self
+            .store
+            .list(prefix)
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await?;
         for child in children {
             match self.store.delete(&child).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

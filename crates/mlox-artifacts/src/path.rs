@@ -15,7 +15,11 @@ pub fn validate_artifact_path(path: &str) -> Result<String, ArtifactError> {
         return Err(invalid());
     }
     let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+    if lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("%00")
+    {
         return Err(invalid());
     }
     let bytes = path.as_bytes();

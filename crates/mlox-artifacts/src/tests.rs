@@ -5,8 +5,12 @@ use super::*;
 
 async fn suite(repo: ArtifactRepo) {
     // Round trip, names with spaces and unicode.
-    repo.put_bytes("dir/a file.txt", Bytes::from_static(b"hello")).await.unwrap();
-    repo.put_bytes("dir/sub/grüße €.json", Bytes::from_static(b"{}")).await.unwrap();
+    repo.put_bytes("dir/a file.txt", Bytes::from_static(b"hello"))
+        .await
+        .unwrap();
+    repo.put_bytes("dir/sub/grüße €.json", Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
     let got = repo.get("dir/a file.txt").await.unwrap();
     assert_eq!(got.size, 5);
     let bytes: Vec<Bytes> = got.stream.try_collect().await.unwrap();
@@ -15,27 +19,55 @@ async fn suite(repo: ArtifactRepo) {
     assert_eq!(
         listing,
         vec![
-            FileInfo { path: "a file.txt".into(), is_dir: false, file_size: Some(5) },
-            FileInfo { path: "sub".into(), is_dir: true, file_size: None },
+            FileInfo {
+                path: "a file.txt".into(),
+                is_dir: false,
+                file_size: Some(5)
+            },
+            FileInfo {
+                path: "sub".into(),
+                is_dir: true,
+                file_size: None
+            },
         ]
     );
-    assert_eq!(repo.list("dir/sub").await.unwrap().unwrap()[0].path, "grüße €.json");
-    assert_eq!(repo.list("dir/a file.txt").await.unwrap(), None, "a file lists as nothing");
+    assert_eq!(
+        repo.list("dir/sub").await.unwrap().unwrap()[0].path,
+        "grüße €.json"
+    );
+    assert_eq!(
+        repo.list("dir/a file.txt").await.unwrap(),
+        None,
+        "a file lists as nothing"
+    );
     assert_eq!(repo.list("missing").await.unwrap(), None);
-    assert!(matches!(repo.get("missing.txt").await, Err(ArtifactError::NotFound(_))));
+    assert!(matches!(
+        repo.get("missing.txt").await,
+        Err(ArtifactError::NotFound(_))
+    ));
 
     // Overwrite.
-    repo.put_bytes("dir/a file.txt", Bytes::from_static(b"bye")).await.unwrap();
+    repo.put_bytes("dir/a file.txt", Bytes::from_static(b"bye"))
+        .await
+        .unwrap();
     assert_eq!(repo.get("dir/a file.txt").await.unwrap().size, 3);
 
     // A large artifact streams through a multipart upload in many chunks.
     let chunk = Bytes::from(vec![7u8; 1024 * 1024]);
     let n = 20;
     let stream = futures::stream::iter((0..n).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
-    assert_eq!(repo.put_stream("big/blob.bin", stream).await.unwrap(), n * 1024 * 1024);
+    assert_eq!(
+        repo.put_stream("big/blob.bin", stream).await.unwrap(),
+        n * 1024 * 1024
+    );
     let got = repo.get("big/blob.bin").await.unwrap();
     assert_eq!(got.size, n * 1024 * 1024);
-    let total: usize = got.stream.map_ok(|b| b.len()).try_fold(0, |a, b| async move { Ok(a + b) }).await.unwrap();
+    let total: usize = got
+        .stream
+        .map_ok(|b| b.len())
+        .try_fold(0, |a, b| async move { Ok(a + b) })
+        .await
+        .unwrap();
     assert_eq!(total as u64, n * 1024 * 1024);
 
     // An interrupted upload leaves nothing under the final name.
@@ -46,15 +78,47 @@ async fn suite(repo: ArtifactRepo) {
             Err(std::io::Error::other("client went away"))
         }
     }));
-    assert!(matches!(repo.put_stream("big/partial.bin", broken).await, Err(ArtifactError::Interrupted(_))));
-    assert!(matches!(repo.get("big/partial.bin").await, Err(ArtifactError::NotFound(_))));
-    let names: Vec<String> = repo.list("big").await.unwrap().unwrap().into_iter().map(|f| f.path).collect();
+    assert!(matches!(
+        repo.put_stream("big/partial.bin", broken).await,
+        Err(ArtifactError::Interrupted(_))
+    ));
+    assert!(matches!(
+        repo.get("big/partial.bin").await,
+        Err(ArtifactError::NotFound(_))
+    ));
+    let names: Vec<String> = repo
+        .list("big")
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
     assert_eq!(names, vec!["blob.bin"]);
 
     // Traversal attempts.
-    for bad in ["../x", "a/../../x", "/etc/passwd", "a\\..\\x", "..", "a/%2e%2e/x", "C:/x", "a/./b", "x\0y"] {
-        assert!(matches!(repo.put_bytes(bad, Bytes::from_static(b"x")).await, Err(ArtifactError::InvalidPath(_))), "{bad}");
-        assert!(matches!(repo.get(bad).await, Err(ArtifactError::InvalidPath(_))), "{bad}");
+    for bad in [
+        "../x",
+        "a/../../x",
+        "/etc/passwd",
+        "a\\..\\x",
+        "..",
+        "a/%2e%2e/x",
+        "C:/x",
+        "a/./b",
+        "x\0y",
+    ] {
+        assert!(
+            matches!(
+                repo.put_bytes(bad, Bytes::from_static(b"x")).await,
+                Err(ArtifactError::InvalidPath(_))
+            ),
+            "{bad}"
+        );
+        assert!(
+            matches!(repo.get(bad).await, Err(ArtifactError::InvalidPath(_))),
+            "{bad}"
+        );
     }
 
     // Delete a file and a directory.
@@ -84,14 +148,24 @@ async fn local_store_refuses_symlinks_out_of_the_root() {
     let root = dir.path().join("art");
     let repo = ArtifactRepo::from_uri(root.to_str().unwrap()).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
-    assert!(matches!(repo.get("link/secret.txt").await, Err(ArtifactError::InvalidPath(_))));
-    assert!(matches!(repo.put_bytes("link/new.txt", Bytes::from_static(b"x")).await, Err(ArtifactError::InvalidPath(_))));
+    assert!(matches!(
+        repo.get("link/secret.txt").await,
+        Err(ArtifactError::InvalidPath(_))
+    ));
+    assert!(matches!(
+        repo.put_bytes("link/new.txt", Bytes::from_static(b"x"))
+            .await,
+        Err(ArtifactError::InvalidPath(_))
+    ));
     assert!(!outside.join("new.txt").exists());
 }
 
 #[tokio::test]
 async fn s3_store() {
-    let (Ok(endpoint), Ok(bucket)) = (std::env::var("MLOX_TEST_S3_ENDPOINT"), std::env::var("MLOX_TEST_S3_BUCKET")) else {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("MLOX_TEST_S3_ENDPOINT"),
+        std::env::var("MLOX_TEST_S3_BUCKET"),
+    ) else {
         eprintln!("MLOX_TEST_S3_ENDPOINT/MLOX_TEST_S3_BUCKET not set: skipping the S3 run");
         return;
     };
@@ -105,6 +179,7 @@ async fn s3_store() {
         .with_secret_access_key("testing")
         .build()
         .unwrap();
-    let repo = ArtifactRepo::remote(Arc::new(store), "suite", &format!("s3://{bucket}/suite")).unwrap();
+    let repo =
+        ArtifactRepo::remote(Arc::new(store), "suite", &format!("s3://{bucket}/suite")).unwrap();
     suite(repo).await;
 }

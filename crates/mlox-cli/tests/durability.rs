@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 mod common;
 
 fn start(db: &std::path::Path) -> common::Server {
-    common::start(&["--backend-store-uri", &format!("sqlite:///{}", db.display())])
+    common::start(&[
+        "--backend-store-uri",
+        &format!("sqlite:///{}", db.display()),
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -491,11 +491,19 @@ impl Project {
         } else {
             None
         };
-        if let Some(runner) = runner {
+        let quoted = crate::params::shell_quote(name);
+        let command = match runner {
+            Some(runner) => Some(format!("{runner} {quoted}")),
+            None if name.ends_with(".R") => Some(format!(
+                "Rscript -e \"mlflow::mlflow_source('{quoted}')\" --args"
+            )),
+            None => None,
+        };
+        if let Some(command) = command {
             return Ok(EntryPoint {
                 name: name.to_string(),
                 parameters: Vec::new(),
-                command: format!("{runner} {}", crate::params::shell_quote(name)),
+                command,
                 command_line: None,
             });
         }
@@ -590,6 +598,10 @@ mod tests {
         assert_eq!(
             p.entry_point("my script.py").unwrap().command,
             "python 'my script.py'"
+        );
+        assert_eq!(
+            p.entry_point("train.R").unwrap().command,
+            "Rscript -e \"mlflow::mlflow_source('train.R')\" --args"
         );
         let err = p.entry_point("main").unwrap_err().to_string();
         assert_eq!(

@@ -72,12 +72,13 @@ async fn version() -> Response {
         .into_response()
 }
 
-async fn server_info() -> Json<serde_json::Value> {
+async fn server_info(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
     Json(json!({
         "store_type": "SqlStore",
         "workspaces_enabled": false,
         "trace_archival_enabled": false,
-        "multipart_uploads_enabled": false,
+        // Parts go to this server and are assembled into the destination on completion.
+        "multipart_uploads_enabled": state.artifacts.repo.is_some(),
         "multipart_downloads_enabled": false,
         "server": "mlox",
         "mlox_version": env!("CARGO_PKG_VERSION"),
@@ -102,7 +103,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn router(state: AppState) -> Router {
     let artifacts_only = state.artifacts.artifacts_only;
     routes::api_router()
-        .layer(axum::middleware::from_fn(move |req, next| routes::artifacts::tracking_gate(artifacts_only, req, next)))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            routes::artifacts::tracking_gate(artifacts_only, req, next)
+        }))
         .merge(routes::artifacts::artifact_router())
         .route("/health", get(health))
         .route("/version", get(version))

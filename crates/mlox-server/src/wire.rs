@@ -101,7 +101,11 @@ fn push_double(out: &mut String, v: f64) {
 
 /// Serialises metric points straight to JSON text (`{"metrics": [...], …}`): histories
 /// reach millions of points, so no intermediate JSON tree is built.
-pub fn metrics_response(metrics: &[Metric], run_ids: Option<&[&str]>, next_page_token: Option<&str>) -> String {
+pub fn metrics_response(
+    metrics: &[Metric],
+    run_ids: Option<&[&str]>,
+    next_page_token: Option<&str>,
+) -> String {
     let mut out = String::with_capacity(32 + metrics.len() * 72);
     out.push('{');
     let mut key_cache: Option<(&str, String)> = None;
@@ -128,7 +132,11 @@ pub fn metrics_response(metrics: &[Metric], run_ids: Option<&[&str]>, next_page_
             out.push_str(int.format(m.timestamp));
             out.push_str(",\"step\":");
             out.push_str(int.format(m.step));
-            for (name, v) in [("dataset_name", &m.dataset_name), ("dataset_digest", &m.dataset_digest), ("model_id", &m.model_id)] {
+            for (name, v) in [
+                ("dataset_name", &m.dataset_name),
+                ("dataset_digest", &m.dataset_digest),
+                ("model_id", &m.model_id),
+            ] {
                 if let Some(v) = v {
                     out.push_str(",\"");
                     out.push_str(name);

@@ -30,7 +30,9 @@ async fn app() -> App {
             models: mlox_server::ModelsState::new(store.clone()),
             store,
             artifacts: ArtifactsConfig {
-                repo: Some(ArtifactRepo::from_uri(dir.path().join("art").to_str().unwrap()).unwrap()),
+                repo: Some(
+                    ArtifactRepo::from_uri(dir.path().join("art").to_str().unwrap()).unwrap(),
+                ),
                 artifacts_only: false,
             },
         }),
@@ -326,50 +328,129 @@ async fn log_batch_limits() {
 async fn proxied_artifacts_round_trip_and_refuse_traversal() {
     let app = app().await;
     let put = |path: &str, body: &'static str| {
-        Request::put(format!("/api/2.0/mlflow-artifacts/artifacts/{path}")).body(Body::from(body)).unwrap()
+        Request::put(format!("/api/2.0/mlflow-artifacts/artifacts/{path}"))
+            .body(Body::from(body))
+            .unwrap()
     };
-    let (status, _) = app.send(put("1/abc/artifacts/dir/hello%20w%C3%B6rld.txt", "hi there")).await;
+    let (status, _) = app
+        .send(put(
+            "1/abc/artifacts/dir/hello%20w%C3%B6rld.txt",
+            "hi there",
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let resp = app
         .router
         .clone()
-        .oneshot(Request::get("/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/dir/hello%20w%C3%B6rld.txt").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(
+                "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/dir/hello%20w%C3%B6rld.txt",
+            )
+            .body(Body::empty())
+            .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "text/plain");
-    assert_eq!(resp.headers()["content-disposition"], "attachment; filename=\"hello wörld.txt\"");
-    assert_eq!(resp.into_body().collect().await.unwrap().to_bytes().as_ref(), b"hi there");
-    let (status, listing) = app.get("/api/2.0/mlflow-artifacts/artifacts?path=1/abc/artifacts").await;
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        "attachment; filename=\"hello wörld.txt\""
+    );
+    assert_eq!(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .as_ref(),
+        b"hi there"
+    );
+    let (status, listing) = app
+        .get("/api/2.0/mlflow-artifacts/artifacts?path=1/abc/artifacts")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listing, json!({"files": [{"path": "dir", "is_dir": true}]}));
-    let (_, listing) = app.get("/ajax-api/2.0/mlflow-artifacts/artifacts?path=1/abc/artifacts/dir").await;
-    assert_eq!(listing, json!({"files": [{"path": "hello wörld.txt", "is_dir": false, "file_size": 8}]}));
+    let (_, listing) = app
+        .get("/ajax-api/2.0/mlflow-artifacts/artifacts?path=1/abc/artifacts/dir")
+        .await;
+    assert_eq!(
+        listing,
+        json!({"files": [{"path": "hello wörld.txt", "is_dir": false, "file_size": 8}]})
+    );
     // A file or a missing path lists as {}.
-    assert_eq!(app.get("/api/2.0/mlflow-artifacts/artifacts?path=nope").await, (StatusCode::OK, json!({})));
-    let (status, body) = app.get("/api/2.0/mlflow-artifacts/artifacts/1/missing.txt").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"));
-    for bad in ["..%2F..%2Fetc%2Fpasswd", "a/%2e%2e/%2e%2e/x", "a/..%5C..%5Cx", "%2Fetc%2Fpasswd", "a/%252e%252e/x"] {
+    assert_eq!(
+        app.get("/api/2.0/mlflow-artifacts/artifacts?path=nope")
+            .await,
+        (StatusCode::OK, json!({}))
+    );
+    let (status, body) = app
+        .get("/api/2.0/mlflow-artifacts/artifacts/1/missing.txt")
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST")
+    );
+    for bad in [
+        "..%2F..%2Fetc%2Fpasswd",
+        "a/%2e%2e/%2e%2e/x",
+        "a/..%5C..%5Cx",
+        "%2Fetc%2Fpasswd",
+        "a/%252e%252e/x",
+    ] {
         let (status, body) = app.send(put(bad, "x")).await;
-        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"), "{bad}");
-        let (status, _) = app.get(&format!("/api/2.0/mlflow-artifacts/artifacts/{bad}")).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
+            "{bad}"
+        );
+        let (status, _) = app
+            .get(&format!("/api/2.0/mlflow-artifacts/artifacts/{bad}"))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }
-    let (status, _) = app.send(Request::delete("/api/2.0/mlflow-artifacts/artifacts/1/abc").body(Body::empty()).unwrap()).await;
+    let (status, _) = app
+        .send(
+            Request::delete("/api/2.0/mlflow-artifacts/artifacts/1/abc")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(app.get("/api/2.0/mlflow-artifacts/artifacts?path=1").await.1, json!({}));
+    assert_eq!(
+        app.get("/api/2.0/mlflow-artifacts/artifacts?path=1")
+            .await
+            .1,
+        json!({})
+    );
 }
 
 #[tokio::test]
 async fn run_artifact_listing_is_relative_to_the_run_root() {
     let app = app().await;
-    let (_, run) = app.post("/api/2.0/mlflow/runs/create", json!({"experiment_id": "0"})).await;
+    let (_, run) = app
+        .post("/api/2.0/mlflow/runs/create", json!({"experiment_id": "0"}))
+        .await;
     let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
-    let uri = run["run"]["info"]["artifact_uri"].as_str().unwrap().to_string();
+    let uri = run["run"]["info"]["artifact_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let rel = uri.strip_prefix("mlflow-artifacts:/").unwrap();
-    let req = Request::put(format!("/api/2.0/mlflow-artifacts/artifacts/{rel}/model/MLmodel")).body(Body::from("flavors: {}")).unwrap();
+    let req = Request::put(format!(
+        "/api/2.0/mlflow-artifacts/artifacts/{rel}/model/MLmodel"
+    ))
+    .body(Body::from("flavors: {}"))
+    .unwrap();
     assert_eq!(app.send(req).await.0, StatusCode::OK);
-    let (status, body) = app.get(&format!("/api/2.0/mlflow/artifacts/list?run_id={run_id}&path=model")).await;
+    let (status, body) = app
+        .get(&format!(
+            "/api/2.0/mlflow/artifacts/list?run_id={run_id}&path=model"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"root_uri": uri, "files": [{"path": "model/MLmodel", "is_dir": false, "file_size": 11}]}));
+    assert_eq!(
+        body,
+        json!({"root_uri": uri, "files": [{"path": "model/MLmodel", "is_dir": false, "file_size": 11}]})
+    );
 }

@@ -313,18 +313,24 @@ impl TrackingStore for SqlStore {
             .await
     }
     async fn deleted_runs(&self, deleted_before: Option<i64>) -> Result<Vec<RunInfo>> {
-        self.db.read(move |c| tracking::deleted_runs(c, deleted_before)).await
+        self.db
+            .read(move |c| tracking::deleted_runs(c, deleted_before))
+            .await
     }
     async fn hard_delete_run(&self, run_id: &str) -> Result<()> {
         let id = run_id.to_string();
-        self.db.write(move |c| tracking::hard_delete_run(c, &id)).await
+        self.db
+            .write(move |c| tracking::hard_delete_run(c, &id))
+            .await
     }
     async fn deleted_experiments(&self) -> Result<Vec<Experiment>> {
         self.db.read(tracking::deleted_experiments).await
     }
     async fn hard_delete_experiment(&self, experiment_id: &str) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db.write(move |c| tracking::hard_delete_experiment(c, &id)).await
+        self.db
+            .write(move |c| tracking::hard_delete_experiment(c, &id))
+            .await
     }
 }
 

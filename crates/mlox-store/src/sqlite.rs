@@ -295,7 +295,9 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
         if batch.len() == 1 {
             // A lone request needs no savepoint: its failure rolls back the transaction.
             if let Some(job) = batch.pop() {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut SqliteConn(&conn))));
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    job(&mut SqliteConn(&conn))
+                }));
                 let (ok, deliver) = match outcome {
                     Ok((ok, deliver)) => (ok, Some(deliver)),
                     Err(_) => {

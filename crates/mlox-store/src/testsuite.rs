@@ -782,33 +782,83 @@ pub async fn concurrent_writers(store: Arc<dyn TrackingStore>) {
 
 /// Permanent deletion removes a deleted run and all it logged; active runs are refused.
 pub async fn permanent_deletion(store: Arc<dyn TrackingStore>) {
-    let exp = store.create_experiment(unique("gc"), None, vec![]).await.unwrap();
+    let exp = store
+        .create_experiment(unique("gc"), None, vec![])
+        .await
+        .unwrap();
     let keep = new_run(store.as_ref(), &exp).await.info.run_id;
     let gone = new_run(store.as_ref(), &exp).await.info.run_id;
     store
-        .log_batch(&gone, vec![Metric::new("m", 1.0, 1, 0)], vec![Tag::new("p", "1")], vec![Tag::new("t", "1")])
+        .log_batch(
+            &gone,
+            vec![Metric::new("m", 1.0, 1, 0)],
+            vec![Tag::new("p", "1")],
+            vec![Tag::new("t", "1")],
+        )
         .await
         .unwrap();
-    assert_eq!(store.hard_delete_run(&gone).await.unwrap_err().code, ErrorCode::INVALID_PARAMETER_VALUE);
+    assert_eq!(
+        store.hard_delete_run(&gone).await.unwrap_err().code,
+        ErrorCode::INVALID_PARAMETER_VALUE
+    );
     store.delete_run(&gone).await.unwrap();
-    let deleted: Vec<String> = store.deleted_runs(None).await.unwrap().into_iter().map(|r| r.run_id).collect();
+    let deleted: Vec<String> = store
+        .deleted_runs(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
     assert!(deleted.contains(&gone) && !deleted.contains(&keep));
-    assert!(!store.deleted_runs(Some(0)).await.unwrap().iter().any(|r| r.run_id == gone), "deleted after time 0");
+    assert!(
+        !store
+            .deleted_runs(Some(0))
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.run_id == gone),
+        "deleted after time 0"
+    );
     store.hard_delete_run(&gone).await.unwrap();
-    assert_eq!(store.get_run(&gone).await.unwrap_err().code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
+    assert_eq!(
+        store.get_run(&gone).await.unwrap_err().code,
+        ErrorCode::RESOURCE_DOES_NOT_EXIST
+    );
     let hist = store
-        .get_metric_history(MetricHistoryRequest { run_id: gone.clone(), metric_key: "m".into(), max_results: None, page_token: None })
+        .get_metric_history(MetricHistoryRequest {
+            run_id: gone.clone(),
+            metric_key: "m".into(),
+            max_results: None,
+            page_token: None,
+        })
         .await
         .unwrap();
     assert!(hist.items.is_empty());
-    assert_eq!(store.get_run(&keep).await.unwrap().info.lifecycle_stage, "active");
+    assert_eq!(
+        store.get_run(&keep).await.unwrap().info.lifecycle_stage,
+        "active"
+    );
 
-    assert_eq!(store.hard_delete_experiment(&exp).await.unwrap_err().code, ErrorCode::INVALID_PARAMETER_VALUE);
+    assert_eq!(
+        store.hard_delete_experiment(&exp).await.unwrap_err().code,
+        ErrorCode::INVALID_PARAMETER_VALUE
+    );
     store.delete_experiment(&exp).await.unwrap();
-    assert!(store.deleted_experiments().await.unwrap().iter().any(|e| e.experiment_id == exp));
+    assert!(store
+        .deleted_experiments()
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.experiment_id == exp));
     store.hard_delete_experiment(&exp).await.unwrap();
-    assert_eq!(store.get_experiment(&exp).await.unwrap_err().code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
-    assert_eq!(store.get_run(&keep).await.unwrap_err().code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
+    assert_eq!(
+        store.get_experiment(&exp).await.unwrap_err().code,
+        ErrorCode::RESOURCE_DOES_NOT_EXIST
+    );
+    assert_eq!(
+        store.get_run(&keep).await.unwrap_err().code,
+        ErrorCode::RESOURCE_DOES_NOT_EXIST
+    );
 }
 
 // ------------------------------------------------------------------------------------------------

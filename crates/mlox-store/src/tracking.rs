@@ -506,7 +506,10 @@ pub(crate) fn create_run(c: &mut dyn Conn, req: NewRun) -> Result<Run> {
         upsert_tag(c, &run_id, t)?;
     }
     // A new run has only its tags; build it rather than reading it back.
-    let mut data = RunData { tags, ..Default::default() };
+    let mut data = RunData {
+        tags,
+        ..Default::default()
+    };
     data.tags.sort_by(|a, b| a.key.cmp(&b.key));
     data.tags.dedup_by(|b, a| {
         // Later duplicates of a key win, as the upserts above did.
@@ -676,7 +679,11 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<(
         for m in chunk {
             let is_nan = m.value.is_nan();
             // MLflow stores NaN as 0 with a flag and clamps infinities to the largest doubles.
-            let value = if is_nan { 0.0 } else { m.value.clamp(f64::MIN, f64::MAX) };
+            let value = if is_nan {
+                0.0
+            } else {
+                m.value.clamp(f64::MIN, f64::MAX)
+            };
             args.extend([
                 run_id.into(),
                 m.key.as_str().into(),
@@ -884,7 +891,10 @@ pub(crate) fn search_runs(c: &mut dyn Conn, req: SearchRunsRequest) -> Result<Pa
     let mut by_id: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let args: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid IN ({})", placeholders(chunk.len()));
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid IN ({})",
+            placeholders(chunk.len())
+        );
         for row in c.query(&sql, &args)? {
             let info = run_info_from_row(&row)?;
             by_id.insert(info.run_id.clone(), info);
@@ -913,7 +923,14 @@ pub(crate) fn deleted_runs(c: &mut dyn Conn, deleted_before: Option<i64>) -> Res
     rows.iter().map(run_info_from_row).collect()
 }
 
-const RUN_CHILD_TABLES: [&str; 6] = ["metrics", "latest_metrics", "params", "tags", "run_input_tags", "run_inputs"];
+const RUN_CHILD_TABLES: [&str; 6] = [
+    "metrics",
+    "latest_metrics",
+    "params",
+    "tags",
+    "run_input_tags",
+    "run_inputs",
+];
 
 pub(crate) fn hard_delete_run(c: &mut dyn Conn, run_id: &str) -> Result<()> {
     let info = get_run_info(c, run_id)?;
@@ -923,7 +940,10 @@ pub(crate) fn hard_delete_run(c: &mut dyn Conn, run_id: &str) -> Result<()> {
         )));
     }
     for table in RUN_CHILD_TABLES.iter().chain(["run_model_io"].iter()) {
-        c.execute(&format!("DELETE FROM {table} WHERE run_uuid = ?"), &[run_id.into()])?;
+        c.execute(
+            &format!("DELETE FROM {table} WHERE run_uuid = ?"),
+            &[run_id.into()],
+        )?;
     }
     c.execute("DELETE FROM runs WHERE run_uuid = ?", &[run_id.into()])?;
     Ok(())
@@ -945,17 +965,42 @@ pub(crate) fn hard_delete_experiment(c: &mut dyn Conn, id: &str) -> Result<()> {
         )));
     }
     let eid = parse_experiment_id(id)?;
-    let runs = c.query("SELECT run_uuid FROM runs WHERE experiment_id = ?", &[eid.into()])?;
+    let runs = c.query(
+        "SELECT run_uuid FROM runs WHERE experiment_id = ?",
+        &[eid.into()],
+    )?;
     for r in runs {
         let run_id = r.text(0);
         for table in RUN_CHILD_TABLES.iter().chain(["run_model_io"].iter()) {
-            c.execute(&format!("DELETE FROM {table} WHERE run_uuid = ?"), &[run_id.as_str().into()])?;
+            c.execute(
+                &format!("DELETE FROM {table} WHERE run_uuid = ?"),
+                &[run_id.as_str().into()],
+            )?;
         }
     }
     c.execute("DELETE FROM runs WHERE experiment_id = ?", &[eid.into()])?;
-    c.execute("DELETE FROM datasets WHERE experiment_id = ?", &[eid.into()])?;
-    c.execute("DELETE FROM experiment_tags WHERE experiment_id = ?", &[eid.into()])?;
-    c.execute("DELETE FROM experiments WHERE experiment_id = ?", &[eid.into()])?;
+    for table in ["logged_model_params", "logged_model_tags"] {
+        c.execute(
+            &format!("DELETE FROM {table} WHERE model_id IN (SELECT model_id FROM logged_models WHERE experiment_id = ?)"),
+            &[eid.into()],
+        )?;
+    }
+    c.execute(
+        "DELETE FROM logged_models WHERE experiment_id = ?",
+        &[eid.into()],
+    )?;
+    c.execute(
+        "DELETE FROM datasets WHERE experiment_id = ?",
+        &[eid.into()],
+    )?;
+    c.execute(
+        "DELETE FROM experiment_tags WHERE experiment_id = ?",
+        &[eid.into()],
+    )?;
+    c.execute(
+        "DELETE FROM experiments WHERE experiment_id = ?",
+        &[eid.into()],
+    )?;
     Ok(())
 }
 

@@ -12,7 +12,11 @@ use serde_json::Value;
 #[derive(Args, Debug, Clone)]
 pub struct Target {
     /// The tracking server.
-    #[arg(long, env = "MLFLOW_TRACKING_URI", default_value = "http://127.0.0.1:5000")]
+    #[arg(
+        long,
+        env = "MLFLOW_TRACKING_URI",
+        default_value = "http://127.0.0.1:5000"
+    )]
     pub tracking_uri: String,
     /// The run whose artifacts to use.
     #[arg(long, short = 'r')]
@@ -70,14 +74,16 @@ fn join(a: &str, b: &str) -> String {
 
 /// Percent-encodes each segment of an artifact path for a URL.
 fn url_path(p: &str) -> String {
-    p.split('/').map(|s| url_encode(s)).collect::<Vec<_>>().join("/")
+    p.split('/').map(url_encode).collect::<Vec<_>>().join("/")
 }
 
 fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -87,9 +93,11 @@ fn url_encode(s: &str) -> String {
 fn bar(len: u64, msg: String) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     pb.set_message(msg);
     pb
@@ -99,7 +107,11 @@ async fn error_text(resp: reqwest::Response) -> String {
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     match serde_json::from_str::<Value>(&body) {
-        Ok(v) => format!("{status}: {} {}", v["error_code"].as_str().unwrap_or(""), v["message"].as_str().unwrap_or(&body)),
+        Ok(v) => format!(
+            "{status}: {} {}",
+            v["error_code"].as_str().unwrap_or(""),
+            v["message"].as_str().unwrap_or(&body)
+        ),
         Err(_) => format!("{status}: {body}"),
     }
 }
@@ -118,16 +130,29 @@ impl Client {
             bail!("cannot get run {}: {}", t.run_id, error_text(resp).await);
         }
         let run: Value = resp.json().await?;
-        let uri = run["run"]["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
+        let uri = run["run"]["info"]["artifact_uri"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let Some(rest) = uri.strip_prefix("mlflow-artifacts:") else {
             bail!("run {} stores artifacts directly at '{uri}', not through the server; use that store's own tools", t.run_id);
         };
-        let rest = rest.strip_prefix("//").map_or(rest, |r| r.find('/').map_or("", |i| &r[i..]));
-        Ok(Client { http, base, root: rest.trim_start_matches('/').to_string() })
+        let rest = rest
+            .strip_prefix("//")
+            .map_or(rest, |r| r.find('/').map_or("", |i| &r[i..]));
+        Ok(Client {
+            http,
+            base,
+            root: rest.trim_start_matches('/').to_string(),
+        })
     }
 
     fn url(&self, rel: &str) -> String {
-        format!("{}/api/2.0/mlflow-artifacts/artifacts/{}", self.base, url_path(&join(&self.root, rel)))
+        format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{}",
+            self.base,
+            url_path(&join(&self.root, rel))
+        )
     }
 
     /// Entries of a directory as (path relative to the run root, is_dir, size); empty for a file.
@@ -183,7 +208,9 @@ impl Client {
     }
 
     async fn upload_file(&self, local: &Path, rel: &str) -> anyhow::Result<()> {
-        let file = tokio::fs::File::open(local).await.with_context(|| format!("cannot open {}", local.display()))?;
+        let file = tokio::fs::File::open(local)
+            .await
+            .with_context(|| format!("cannot open {}", local.display()))?;
         let len = file.metadata().await?.len();
         let pb = bar(len, rel.to_string());
         let progress = pb.clone();
@@ -201,7 +228,11 @@ impl Client {
             .await?;
         pb.finish_and_clear();
         if !resp.status().is_success() {
-            bail!("cannot upload '{}': {}", local.display(), error_text(resp).await);
+            bail!(
+                "cannot upload '{}': {}",
+                local.display(),
+                error_text(resp).await
+            );
         }
         Ok(())
     }
@@ -209,7 +240,10 @@ impl Client {
 
 pub async fn run(cmd: ArtifactsCommand) -> anyhow::Result<()> {
     match cmd {
-        ArtifactsCommand::List { target, artifact_path } => {
+        ArtifactsCommand::List {
+            target,
+            artifact_path,
+        } => {
             let client = Client::connect(&target).await?;
             for (path, is_dir, size) in client.list(&artifact_path).await? {
                 if is_dir {
@@ -219,7 +253,11 @@ pub async fn run(cmd: ArtifactsCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        ArtifactsCommand::Download { target, artifact_path, dst_path } => {
+        ArtifactsCommand::Download {
+            target,
+            artifact_path,
+            dst_path,
+        } => {
             let client = Client::connect(&target).await?;
             let mut pending = vec![artifact_path.clone()];
             let mut files = Vec::new();
@@ -238,22 +276,41 @@ pub async fn run(cmd: ArtifactsCommand) -> anyhow::Result<()> {
                 }
             }
             // Keep the downloaded tree relative to the requested path's parent, as MLflow does.
-            let base = artifact_path.trim_matches('/').rsplit_once('/').map_or("", |(p, _)| p).to_string();
+            let base = artifact_path
+                .trim_matches('/')
+                .rsplit_once('/')
+                .map_or("", |(p, _)| p)
+                .to_string();
             for rel in files {
                 if rel.is_empty() {
                     bail!("run {} has no artifacts", target.run_id);
                 }
-                let local = rel.strip_prefix(&base).unwrap_or(&rel).trim_start_matches('/').to_string();
+                let local = rel
+                    .strip_prefix(&base)
+                    .unwrap_or(&rel)
+                    .trim_start_matches('/')
+                    .to_string();
                 client.download_file(&rel, &dst_path.join(local)).await?;
             }
             println!("downloaded to {}", dst_path.display());
         }
-        ArtifactsCommand::Upload { target, local_path, artifact_path } => {
+        ArtifactsCommand::Upload {
+            target,
+            local_path,
+            artifact_path,
+        } => {
             let client = Client::connect(&target).await?;
-            let meta = tokio::fs::metadata(&local_path).await.with_context(|| format!("cannot read {}", local_path.display()))?;
+            let meta = tokio::fs::metadata(&local_path)
+                .await
+                .with_context(|| format!("cannot read {}", local_path.display()))?;
             if meta.is_file() {
-                let name = local_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                client.upload_file(&local_path, &join(&artifact_path, &name)).await?;
+                let name = local_path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                client
+                    .upload_file(&local_path, &join(&artifact_path, &name))
+                    .await?;
             } else {
                 let mut stack = vec![local_path.clone()];
                 while let Some(dir) = stack.pop() {
@@ -263,7 +320,10 @@ pub async fn run(cmd: ArtifactsCommand) -> anyhow::Result<()> {
                         if entry.file_type().await?.is_dir() {
                             stack.push(p);
                         } else {
-                            let rel = p.strip_prefix(&local_path)?.to_string_lossy().replace('\\', "/");
+                            let rel = p
+                                .strip_prefix(&local_path)?
+                                .to_string_lossy()
+                                .replace('\\', "/");
                             client.upload_file(&p, &join(&artifact_path, &rel)).await?;
                         }
                     }

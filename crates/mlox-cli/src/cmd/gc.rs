@@ -8,11 +8,19 @@ use mlox_store::{SqlStore, StoreOptions, StoreUri};
 #[derive(Args, Debug)]
 pub struct GcArgs {
     /// The backend store, as for `mlox server`.
-    #[arg(long, default_value = "sqlite:///mlox.db", env = "MLFLOW_BACKEND_STORE_URI")]
+    #[arg(
+        long,
+        default_value = "sqlite:///mlox.db",
+        env = "MLFLOW_BACKEND_STORE_URI"
+    )]
     pub backend_store_uri: String,
 
     /// The proxied artifact destination, as for `mlox server` (for mlflow-artifacts:/ URIs).
-    #[arg(long, default_value = "./mlartifacts", env = "MLFLOW_ARTIFACTS_DESTINATION")]
+    #[arg(
+        long,
+        default_value = "./mlartifacts",
+        env = "MLFLOW_ARTIFACTS_DESTINATION"
+    )]
     pub artifacts_destination: String,
 
     /// Only remove what was deleted longer ago than this, e.g. `30d`, `1d2h`, `90m`, `45s`.
@@ -44,7 +52,9 @@ pub fn parse_duration_ms(s: &str) -> anyhow::Result<i64> {
             's' => 1_000,
             _ => anyhow::bail!("invalid duration '{s}': use e.g. 30d, 1d2h, 90m or 45s"),
         };
-        let n: i64 = num.parse().map_err(|_| anyhow::anyhow!("invalid duration '{s}': a number must precede '{c}'"))?;
+        let n: i64 = num
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid duration '{s}': a number must precede '{c}'"))?;
         total += n * unit;
         num.clear();
     }
@@ -57,7 +67,9 @@ pub fn parse_duration_ms(s: &str) -> anyhow::Result<i64> {
 /// Deletes the artifacts under an artifact URI.
 async fn delete_artifacts(proxied: &ArtifactRepo, uri: &str) -> anyhow::Result<()> {
     if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
-        let rest = rest.strip_prefix("//").map_or(rest, |r| r.find('/').map_or("", |i| &r[i..]));
+        let rest = rest
+            .strip_prefix("//")
+            .map_or(rest, |r| r.find('/').map_or("", |i| &r[i..]));
         let rel = rest.trim_start_matches('/');
         if rel.is_empty() {
             anyhow::bail!("refusing to delete the whole artifact root for '{uri}'");
@@ -70,20 +82,28 @@ async fn delete_artifacts(proxied: &ArtifactRepo, uri: &str) -> anyhow::Result<(
 }
 
 pub async fn run(args: GcArgs) -> anyhow::Result<()> {
-    let uri = StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let uri =
+        StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let store: Arc<dyn TrackingStore> = Arc::new(
-        SqlStore::open(&uri, StoreOptions::default()).await.map_err(|e| anyhow::anyhow!("{}", e.message))?,
+        SqlStore::open(&uri, StoreOptions::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?,
     );
     let proxied = ArtifactRepo::from_uri(&args.artifacts_destination)?;
     let cutoff = match &args.older_than {
         Some(d) => Some(now_ms() - parse_duration_ms(d)?),
         None => None,
     };
-    let mut runs = store.deleted_runs(cutoff).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let mut runs = store
+        .deleted_runs(cutoff)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     if !args.run_ids.is_empty() {
         for id in &args.run_ids {
             if !runs.iter().any(|r| &r.run_id == id) {
-                anyhow::bail!("run {id} is not deleted (or not deleted long enough): delete it first");
+                anyhow::bail!(
+                    "run {id} is not deleted (or not deleted long enough): delete it first"
+                );
             }
         }
         runs.retain(|r| args.run_ids.contains(&r.run_id));
@@ -93,11 +113,17 @@ pub async fn run(args: GcArgs) -> anyhow::Result<()> {
     }
     for run in &runs {
         delete_artifacts(&proxied, &run.artifact_uri).await?;
-        store.hard_delete_run(&run.run_id).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        store
+            .hard_delete_run(&run.run_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         println!("removed run {}", run.run_id);
     }
     if args.run_ids.is_empty() {
-        let mut exps = store.deleted_experiments().await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let mut exps = store
+            .deleted_experiments()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         if !args.experiment_ids.is_empty() {
             for id in &args.experiment_ids {
                 if !exps.iter().any(|e| &e.experiment_id == id) {
@@ -111,7 +137,10 @@ pub async fn run(args: GcArgs) -> anyhow::Result<()> {
         }
         for exp in &exps {
             delete_artifacts(&proxied, &exp.artifact_location).await?;
-            store.hard_delete_experiment(&exp.experiment_id).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            store
+                .hard_delete_experiment(&exp.experiment_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("removed experiment {} ({})", exp.experiment_id, exp.name);
         }
     }
@@ -119,7 +148,9 @@ pub async fn run(args: GcArgs) -> anyhow::Result<()> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -40,7 +40,11 @@ pub struct ServerArgs {
     /// Where proxied artifacts are stored: a folder, file://, s3://bucket/prefix (AWS
     /// variables; MLFLOW_S3_ENDPOINT_URL for S3-compatible stores), gs://bucket/prefix,
     /// or wasbs://container@account.blob.core.windows.net/prefix.
-    #[arg(long, default_value = "./mlartifacts", env = "MLFLOW_ARTIFACTS_DESTINATION")]
+    #[arg(
+        long,
+        default_value = "./mlartifacts",
+        env = "MLFLOW_ARTIFACTS_DESTINATION"
+    )]
     pub artifacts_destination: String,
 
     /// Proxy artifact uploads and downloads through this server (the default).
@@ -142,7 +146,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let state = AppState {
         models: mlox_server::ModelsState::new(store.clone()),
         store,
-        artifacts: mlox_server::ArtifactsConfig { repo: artifact_repo, artifacts_only: args.artifacts_only },
+        artifacts: mlox_server::ArtifactsConfig {
+            repo: artifact_repo,
+            artifacts_only: args.artifacts_only,
+        },
     };
     mlox_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())

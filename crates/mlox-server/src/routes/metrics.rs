@@ -15,7 +15,11 @@ pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResu
         page_token: p.opt_str("page_token")?,
     };
     let page = s.store.get_metric_history(req).await?;
-    Ok(json_text(wire::metrics_response(&page.items, None, page.next_page_token.as_deref())))
+    Ok(json_text(wire::metrics_response(
+        &page.items,
+        None,
+        page.next_page_token.as_deref(),
+    )))
 }
 
 /// A response whose body is already JSON text.
@@ -37,5 +41,9 @@ pub(crate) async fn get_history_bulk_interval(
     let points = s.store.get_metric_history_bulk_interval(req).await?;
     let run_ids: Vec<&str> = points.iter().map(|p| p.run_id.as_str()).collect();
     let metrics: Vec<_> = points.iter().map(|p| p.metric.clone()).collect();
-    Ok(json_text(wire::metrics_response(&metrics, Some(&run_ids), None)))
+    Ok(json_text(wire::metrics_response(
+        &metrics,
+        Some(&run_ids),
+        None,
+    )))
 }
