@@ -68,6 +68,7 @@ cargo build --release -p mlox-cli -p mlox-loadgen >&2
 MLOX=$ROOT/target/release/mlox
 LG=$ROOT/target/release/mlox-loadgen
 lg() { "$LG" --threads "$LG_THREADS" "$@"; }
+BUILD_S=$(($(date +%s) - BENCH_START))
 
 # ---------------------------------------------------------------------------
 VENV=""
@@ -285,7 +286,7 @@ fi
 
 # ---------------------------------------------------------------------------
 step "writing bench/RESULTS.md"
-note "Total benchmark time: $(($(date +%s) - BENCH_START)) s (build included)."
+note "Total time: $(($(date +%s) - BENCH_START)) s, of which $BUILD_S s building."
 mlflow_v=$([[ -n $VENV ]] && "$VENV/bin/python" -c 'from importlib.metadata import version; print(version("mlflow"))' || echo "not run")
 mlox_v=$("$MLOX" --version 2>/dev/null || echo "mlox")
 python3 - "$OUT/meta.json" "$NOTES" "$mlflow_v" "$mlox_v" "$SECS" "$LG_THREADS" "$RUNS" "$POINTS" <<'EOF'

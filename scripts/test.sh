@@ -39,7 +39,7 @@ echo "S3 at $S3_URL"
 status=0
 step "cargo test (SQLite and PostgreSQL)"
 MLOX_TEST_POSTGRES_URL=$PG_URL MLOX_TEST_S3_ENDPOINT=$S3_URL MLOX_TEST_S3_BUCKET=$S3_BUCKET \
-  cargo test --release --workspace 2>&1 | tee "$CACHE/cargo-test.log" || status=1
+  cargo test --release --workspace --no-fail-fast 2>&1 | tee "$CACHE/cargo-test.log" || status=1
 
 PY=$ROOT/.venv/bin/python
 export MLOX_BIN=$ROOT/target/release/mlox

@@ -62,6 +62,8 @@ rm -rf "$OUT"
 PROJ=$WORK/sklearn_elasticnet
 cp -r examples/sklearn_elasticnet "$PROJ"
 sed -i "s/^python: .*/python: \"$PY_VERSION\"/" "$PROJ/python_env.yaml"
+# An entry point that does nothing, to time the launchers alone.
+printf '  noop:\n    command: "true"\n' >>"$PROJ/MLproject"
 
 step "starting the tracking server"
 "$MLOX" server --port 0 --backend-store-uri "sqlite:///$WORK/bench.db" \
@@ -138,6 +140,28 @@ for s in $SCENARIOS; do
     WARM_MED[$s]=$(echo "${WARM_ALL[$s]}" | median)
 done
 
+# Launcher overhead: the `noop` entry point (`true`), --env-manager local, tracked.
+NOOP_REPEAT=${BENCH_PROJECTS_NOOP:-5}
+declare -A NOOP_ALL NOOP_MED
+for l in mlox mlflow; do NOOP_ALL[$l]=""; done
+for i in $(seq "$NOOP_REPEAT"); do
+    for l in mlox mlflow; do
+        step "$l noop $i/$NOOP_REPEAT"
+        if [[ $l == mlox ]]; then exe=$MLOX; else exe=$VENV/bin/mlflow; fi
+        t0=$(date +%s.%N)
+        env PATH="$VENV/bin:$BASE_PATH" "$exe" run "$PROJ" -e noop --env-manager local \
+            --experiment-name "bench-noop-$l" >"$LOGS/$l-noop-$i.log" 2>&1 \
+            || { tail -20 "$LOGS/$l-noop-$i.log" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        t=$(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}')
+        echo "noop: $t s" >&2
+        NOOP_ALL[$l]="${NOOP_ALL[$l]} $t"
+    done
+done
+for l in mlox mlflow; do
+    NOOP_MED[$l]=$(echo "${NOOP_ALL[$l]}" | tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+done
+
 label() {
     case $1 in
         mlox-uv) echo '`mlox run --env-manager virtualenv` (uv on PATH: built with uv)' ;;
@@ -169,7 +193,16 @@ label() {
             if (a > 0) printf "Warm: %.1fx.\n", b / a }'
         echo
     fi
-    echo "Warm runs are dominated by the training script itself (importing mlflow, scikit-learn and pandas, fitting, logging the model); the launcher's own share shows in the \`local\` rows."
+    echo "Warm runs are dominated by the training script itself (importing mlflow, scikit-learn and pandas, fitting, logging the model), so they vary with the machine's load; the launchers' own cost is measured alone below."
+    echo
+    echo "## Launcher overhead"
+    echo
+    echo "An entry point whose command is \`true\`, \`--env-manager local\`, still tracked (experiment lookup, run creation, parameters, tags, final status); median of $NOOP_REPEAT runs, in seconds."
+    echo
+    echo "| launcher | median | runs |"
+    echo "|---|---:|---|"
+    echo "| \`mlox run\` | ${NOOP_MED[mlox]} | ${NOOP_ALL[mlox]# } |"
+    echo "| \`mlflow run\` | ${NOOP_MED[mlflow]} | ${NOOP_ALL[mlflow]# } |"
     echo
     echo "## Setup"
     echo

@@ -316,7 +316,7 @@ fn verdict(t: &Target, c: &Cell, r: Option<f64>) -> &'static str {
     let ok = match t {
         Target::Ratio(min) => match r {
             Some(r) => r >= *min,
-            None => return "— (no MLflow figure)",
+            None => return "—",
         },
         Target::AtMost(max, _) => c.value.is_some_and(|v| v <= *max),
     };

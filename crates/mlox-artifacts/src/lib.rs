@@ -278,17 +278,25 @@ impl ArtifactRepo {
             let path = root.join(location.as_ref());
             let file = match tokio::fs::File::open(&path).await {
                 Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ArtifactError::NotFound(rel.to_string())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ArtifactError::NotFound(rel.to_string()))
+                }
                 Err(e) => return Err(ArtifactError::Config(format!("cannot read '{rel}': {e}"))),
             };
-            let meta = file.metadata().await.map_err(|e| ArtifactError::Config(e.to_string()))?;
+            let meta = file
+                .metadata()
+                .await
+                .map_err(|e| ArtifactError::Config(e.to_string()))?;
             if !meta.is_file() {
                 return Err(ArtifactError::NotFound(rel.to_string()));
             }
             let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
                 .map_err(|e| ArtifactError::Config(format!("read failed: {e}")))
                 .boxed();
-            return Ok(Download { size: meta.len(), stream });
+            return Ok(Download {
+                size: meta.len(),
+                stream,
+            });
         }
         let result = self.store.get(&location).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => ArtifactError::NotFound(rel.to_string()),

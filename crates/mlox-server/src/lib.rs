@@ -72,7 +72,9 @@ async fn version() -> Response {
         .into_response()
 }
 
-async fn server_info(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+async fn server_info(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Json<serde_json::Value> {
     Json(json!({
         "store_type": "SqlStore",
         "workspaces_enabled": false,

@@ -77,7 +77,8 @@ async fn health_version_and_server_info() {
     assert_eq!(app.get("/version").await.1, json!("3.17.2"));
     let (status, info) = app.get("/api/3.0/mlflow/server-info").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(info["multipart_uploads_enabled"], json!(false));
+    // This app proxies artifacts, so it offers multipart uploads.
+    assert_eq!(info["multipart_uploads_enabled"], json!(true));
 }
 
 #[tokio::test]
@@ -355,7 +356,7 @@ async fn proxied_artifacts_round_trip_and_refuse_traversal() {
     assert_eq!(resp.headers()["content-type"], "text/plain");
     assert_eq!(
         resp.headers()["content-disposition"],
-        "attachment; filename=\"hello wörld.txt\""
+        "attachment; filename=\"hello wrld.txt\"; filename*=UTF-8''hello%20w%C3%B6rld.txt"
     );
     assert_eq!(
         resp.into_body()

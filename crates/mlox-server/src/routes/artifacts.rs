@@ -35,10 +35,16 @@ pub(crate) fn artifact_router() -> Router<AppState> {
             .route(&format!("{prefix}/mpu/create"), post(mpu_create_root))
             .route(&format!("{prefix}/mpu/create/{{*path}}"), post(mpu_create))
             .route(&format!("{prefix}/mpu/complete"), post(mpu_complete_root))
-            .route(&format!("{prefix}/mpu/complete/{{*path}}"), post(mpu_complete))
+            .route(
+                &format!("{prefix}/mpu/complete/{{*path}}"),
+                post(mpu_complete),
+            )
             .route(&format!("{prefix}/mpu/abort"), post(mpu_abort_root))
             .route(&format!("{prefix}/mpu/abort/{{*path}}"), post(mpu_abort))
-            .route(&format!("{prefix}/mpu/part/{{upload_id}}/{{part}}"), axum::routing::put(mpu_part));
+            .route(
+                &format!("{prefix}/mpu/part/{{upload_id}}/{{part}}"),
+                axum::routing::put(mpu_part),
+            );
     }
     r
 }
@@ -116,13 +122,13 @@ async fn download(
     match repo.get(&path).await {
         Ok(download) => {
             let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-            let mime = mime_guess::from_path(&name).first_or_octet_stream();
-            let disposition = format!("attachment; filename=\"{}\"", name.replace('"', ""));
+            let mime = guess_mime(&name);
+            let disposition = content_disposition(&name);
             let stream = download.stream.map(|r| r.map_err(std::io::Error::other));
             let mut resp = Response::new(Body::from_stream(stream));
             let h = resp.headers_mut();
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
-            if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
+            if let Ok(v) = HeaderValue::from_str(&mime) {
                 h.insert(header::CONTENT_TYPE, v);
             }
             if let Ok(v) = HeaderValue::from_str(&disposition) {
@@ -136,6 +142,77 @@ async fn download(
         }
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// Extensions MLflow serves as `text/plain` (so browsers preview them).
+const TEXT_EXTENSIONS: &[&str] = &[
+    "txt",
+    "log",
+    "err",
+    "cfg",
+    "conf",
+    "cnf",
+    "cf",
+    "ini",
+    "properties",
+    "prop",
+    "hocon",
+    "toml",
+    "yaml",
+    "yml",
+    "xml",
+    "json",
+    "js",
+    "py",
+    "py3",
+    "csv",
+    "tsv",
+    "md",
+    "rst",
+    "ipynb",
+    "MLmodel",
+    "MLproject",
+];
+
+/// The content type MLflow gives an artifact.
+fn guess_mime(name: &str) -> String {
+    let ext = match name.rsplit_once('.') {
+        Some((_, ext)) => ext,
+        None => name,
+    };
+    if TEXT_EXTENSIONS.contains(&ext) {
+        return "text/plain".to_string();
+    }
+    mime_guess::from_path(name)
+        .first_or_octet_stream()
+        .to_string()
+}
+
+/// `Content-Disposition: attachment` with an ASCII name, plus an RFC 5987 `filename*`
+/// when the name is not ASCII.
+fn content_disposition(name: &str) -> String {
+    let quoted = |s: &str| format!("\"{}\"", s.replace(['"', '\\'], ""));
+    if name.is_ascii() {
+        return format!("attachment; filename={}", quoted(name));
+    }
+    let fallback: String = name.chars().filter(char::is_ascii).collect();
+    let fallback = if fallback.is_empty() {
+        "download".to_string()
+    } else {
+        fallback
+    };
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!(
+        "attachment; filename={}; filename*=UTF-8''{encoded}",
+        quoted(&fallback)
+    )
 }
 
 async fn upload(
@@ -188,7 +265,9 @@ fn staging_root() -> std::path::PathBuf {
 
 fn staging_dir(upload_id: &str) -> Result<std::path::PathBuf, MlflowError> {
     if upload_id.len() != 32 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(MlflowError::invalid(format!("Invalid upload_id '{upload_id}'")));
+        return Err(MlflowError::invalid(format!(
+            "Invalid upload_id '{upload_id}'"
+        )));
     }
     Ok(staging_root().join(upload_id))
 }
@@ -196,22 +275,47 @@ fn staging_dir(upload_id: &str) -> Result<std::path::PathBuf, MlflowError> {
 /// The final artifact path: the request's directory joined with the local file's name.
 fn mpu_target(dir: &str, p: &Params) -> Result<String, MlflowError> {
     let local = p.req_str("path")?;
-    let name = local.rsplit(['/', '\\']).next().unwrap_or(&local).to_string();
-    let joined = if dir.trim_matches('/').is_empty() { name } else { format!("{}/{name}", dir.trim_matches('/')) };
+    let name = local
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(&local)
+        .to_string();
+    let joined = if dir.trim_matches('/').is_empty() {
+        name
+    } else {
+        format!("{}/{name}", dir.trim_matches('/'))
+    };
     mlox_artifacts::validate_artifact_path(&joined).map_err(|e| MlflowError::invalid(e.to_string()))
 }
 
 fn base_url(headers: &axum::http::HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
     format!("{scheme}://{host}")
 }
 
-async fn mpu_create_root(s: State<AppState>, uri: axum::http::Uri, headers: axum::http::HeaderMap, p: Params) -> Response {
+async fn mpu_create_root(
+    s: State<AppState>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    p: Params,
+) -> Response {
     mpu_create(s, uri, headers, Path(String::new()), p).await
 }
 
-async fn mpu_create(State(s): State<AppState>, uri: axum::http::Uri, headers: axum::http::HeaderMap, Path(dir): Path<String>, p: Params) -> Response {
+async fn mpu_create(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    Path(dir): Path<String>,
+    p: Params,
+) -> Response {
     if let Err(resp) = repo(&s, uri.path()) {
         return resp;
     }
@@ -219,14 +323,25 @@ async fn mpu_create(State(s): State<AppState>, uri: axum::http::Uri, headers: ax
         let target = mpu_target(&dir, &p)?;
         let num_parts = p.opt_i64("num_parts")?.unwrap_or(1);
         if !(1..=10_000).contains(&num_parts) {
-            return Err(MlflowError::invalid(format!("num_parts must be between 1 and 10000, got {num_parts}")).into());
+            return Err(MlflowError::invalid(format!(
+                "num_parts must be between 1 and 10000, got {num_parts}"
+            ))
+            .into());
         }
         let upload_id = format!("{:032x}", rand_u128());
         let staging = staging_dir(&upload_id)?;
-        tokio::fs::create_dir_all(&staging).await.map_err(|e| MlflowError::internal(format!("cannot stage upload: {e}")))?;
-        tokio::fs::write(staging.join("target"), &target).await.map_err(|e| MlflowError::internal(e.to_string()))?;
+        tokio::fs::create_dir_all(&staging)
+            .await
+            .map_err(|e| MlflowError::internal(format!("cannot stage upload: {e}")))?;
+        tokio::fs::write(staging.join("target"), &target)
+            .await
+            .map_err(|e| MlflowError::internal(e.to_string()))?;
         let base = base_url(&headers);
-        let prefix = if uri.path().starts_with("/ajax-api") { "/ajax-api" } else { "/api" };
+        let prefix = if uri.path().starts_with("/ajax-api") {
+            "/ajax-api"
+        } else {
+            "/api"
+        };
         let credentials: Vec<Value> = (1..=num_parts)
             .map(|n| {
                 json!({
@@ -236,7 +351,9 @@ async fn mpu_create(State(s): State<AppState>, uri: axum::http::Uri, headers: ax
                 })
             })
             .collect();
-        Ok(Json(json!({ "upload_id": upload_id, "credentials": credentials })))
+        Ok(Json(
+            json!({ "upload_id": upload_id, "credentials": credentials }),
+        ))
     }
     .await;
     result.into_response()
@@ -247,32 +364,61 @@ fn rand_u128() -> u128 {
     let mut out = 0u128;
     for i in 0..2 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()) + i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+                + i,
+        );
         out = (out << 64) | u128::from(h.finish());
     }
     out
 }
 
-async fn mpu_part(State(s): State<AppState>, uri: axum::http::Uri, Path((upload_id, part)): Path<(String, u32)>, body: Body) -> Response {
+async fn mpu_part(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    Path((upload_id, part)): Path<(String, u32)>,
+    body: Body,
+) -> Response {
     if let Err(resp) = repo(&s, uri.path()) {
         return resp;
     }
     let result: Result<String, ApiError> = async {
         let staging = staging_dir(&upload_id)?;
-        if !tokio::fs::try_exists(staging.join("target")).await.unwrap_or(false) {
-            return Err(MlflowError::not_found(format!("No multipart upload with id '{upload_id}'")).into());
+        if !tokio::fs::try_exists(staging.join("target"))
+            .await
+            .unwrap_or(false)
+        {
+            return Err(MlflowError::not_found(format!(
+                "No multipart upload with id '{upload_id}'"
+            ))
+            .into());
         }
         let tmp = staging.join(format!("{part}.partial"));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| MlflowError::internal(e.to_string()))?;
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| MlflowError::internal(e.to_string()))?;
         let mut stream = body.into_data_stream();
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| MlflowError::new(mlox_core::ErrorCode::BAD_REQUEST, format!("upload interrupted: {e}")))?;
+            let chunk = chunk.map_err(|e| {
+                MlflowError::new(
+                    mlox_core::ErrorCode::BAD_REQUEST,
+                    format!("upload interrupted: {e}"),
+                )
+            })?;
             size += chunk.len() as u64;
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await.map_err(|e| MlflowError::internal(e.to_string()))?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(|e| MlflowError::internal(e.to_string()))?;
         }
-        tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(|e| MlflowError::internal(e.to_string()))?;
-        tokio::fs::rename(&tmp, staging.join(part.to_string())).await.map_err(|e| MlflowError::internal(e.to_string()))?;
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|e| MlflowError::internal(e.to_string()))?;
+        tokio::fs::rename(&tmp, staging.join(part.to_string()))
+            .await
+            .map_err(|e| MlflowError::internal(e.to_string()))?;
         Ok(format!("\"{upload_id}-{part}-{size}\""))
     }
     .await;
@@ -292,7 +438,12 @@ async fn mpu_complete_root(s: State<AppState>, uri: axum::http::Uri, p: Params) 
     mpu_complete(s, uri, Path(String::new()), p).await
 }
 
-async fn mpu_complete(State(s): State<AppState>, uri: axum::http::Uri, Path(dir): Path<String>, p: Params) -> Response {
+async fn mpu_complete(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    Path(dir): Path<String>,
+    p: Params,
+) -> Response {
     let repo = match repo(&s, uri.path()) {
         Ok(r) => r,
         Err(resp) => return resp,
@@ -303,9 +454,14 @@ async fn mpu_complete(State(s): State<AppState>, uri: axum::http::Uri, Path(dir)
         let target = mpu_target(&dir, &p)?;
         let recorded = tokio::fs::read_to_string(staging.join("target"))
             .await
-            .map_err(|_| MlflowError::not_found(format!("No multipart upload with id '{upload_id}'")))?;
+            .map_err(|_| {
+                MlflowError::not_found(format!("No multipart upload with id '{upload_id}'"))
+            })?;
         if recorded != target {
-            return Err(MlflowError::invalid(format!("upload {upload_id} was created for '{recorded}', not '{target}'")).into());
+            return Err(MlflowError::invalid(format!(
+                "upload {upload_id} was created for '{recorded}', not '{target}'"
+            ))
+            .into());
         }
         let mut numbers = Vec::new();
         for part in p.obj_list("parts")? {
@@ -324,7 +480,10 @@ async fn mpu_complete(State(s): State<AppState>, uri: axum::http::Uri, Path(dir)
         for n in &numbers {
             let path = staging.join(n.to_string());
             if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-                return Err(MlflowError::invalid(format!("part {n} of upload {upload_id} was never uploaded")).into());
+                return Err(MlflowError::invalid(format!(
+                    "part {n} of upload {upload_id} was never uploaded"
+                ))
+                .into());
             }
             files.push(path);
         }
@@ -345,7 +504,12 @@ async fn mpu_abort_root(s: State<AppState>, uri: axum::http::Uri, p: Params) -> 
     mpu_abort(s, uri, Path(String::new()), p).await
 }
 
-async fn mpu_abort(State(s): State<AppState>, uri: axum::http::Uri, Path(_dir): Path<String>, p: Params) -> Response {
+async fn mpu_abort(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    Path(_dir): Path<String>,
+    p: Params,
+) -> Response {
     if let Err(resp) = repo(&s, uri.path()) {
         return resp;
     }
