@@ -18,10 +18,17 @@ start)
     nohup "$PWD/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
     echo $! >"$dir/moto.pid"
     url=http://127.0.0.1:$port
-    for _ in $(seq 1 100); do
-        if curl -fsS "$url/moto-api/" >/dev/null 2>&1 || curl -fsS "$url/" >/dev/null 2>&1; then break; fi
-        sleep 0.1
-    done
+    $PY - "$url" <<'PYEOF'
+import sys, time, urllib.request
+for _ in range(300):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/", timeout=1)
+        break
+    except Exception as e:
+        if getattr(e, "code", None):
+            break
+        time.sleep(0.1)
+PYEOF
     AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing $PY - "$url" "$bucket" <<'PYEOF'
 import sys, boto3
 url, bucket = sys.argv[1], sys.argv[2]
