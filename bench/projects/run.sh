@@ -76,8 +76,10 @@ for _ in $(seq 100); do
 done
 [[ -n $URL ]] || { cat "$LOGS/server.log" >&2; exit 1; }
 export MLFLOW_TRACKING_URI=$URL
-# Normal user conditions: bytecode may be written.
+# Normal user conditions: bytecode may be written. No telemetry (it would try to reach
+# the network from every run).
 unset PYTHONDONTWRITEBYTECODE MLFLOW_EXPERIMENT_ID MLFLOW_EXPERIMENT_NAME
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 BASE_PATH=$PATH
 
 # run_once SCENARIO CACHE_ROOT LOG -> prints seconds
@@ -193,6 +195,9 @@ label() {
             if (a > 0) printf "Warm: %.1fx.\n", b / a }'
         echo
     fi
+    echo "Cold times are downloads and installs: with the same builder (uv) both launchers take about as long, and \`--env-manager virtualenv\` is faster with mlox because mlox builds with uv when it is installed, where MLflow uses pip."
+    echo "The warm difference is the launcher itself: \`mlflow run\` is a Python program that imports mlflow before it starts the script (see the overhead table)."
+    echo
     echo "Warm runs are dominated by the training script itself (importing mlflow, scikit-learn and pandas, fitting, logging the model), so they vary with the machine's load; the launchers' own cost is measured alone below."
     echo
     echo "## Launcher overhead"

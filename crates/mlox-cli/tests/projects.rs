@@ -133,6 +133,8 @@ fn mlox_run(server: Option<&Server>, cache: &Path, args: &[&str]) -> Command {
     cmd.env("PATH", path)
         .env("MLOX_CACHE_DIR", cache)
         .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("DO_NOT_TRACK", "true")
         .env_remove("MLFLOW_EXPERIMENT_ID")
         .env_remove("MLFLOW_EXPERIMENT_NAME")
         .env_remove("MLFLOW_TRACKING_URI")
