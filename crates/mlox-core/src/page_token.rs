@@ -33,9 +33,31 @@ pub fn decode(token: Option<&str>) -> Result<u64> {
     })
 }
 
+/// Finishes a page that was read with `LIMIT max_results + 1 OFFSET offset`: drops the
+/// extra row and returns the token of the next page, present only when more rows exist.
+pub fn finish_page<T>(items: &mut Vec<T>, max_results: i64, offset: u64) -> Option<String> {
+    let max = usize::try_from(max_results).unwrap_or(0);
+    if items.len() > max {
+        items.truncate(max);
+        Some(encode(offset + max as u64))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_end_when_no_extra_row_was_read() {
+        let mut full = vec![1, 2, 3];
+        assert_eq!(finish_page(&mut full, 2, 10), Some(encode(12)));
+        assert_eq!(full, vec![1, 2]);
+        let mut exact = vec![1, 2];
+        assert_eq!(finish_page(&mut exact, 2, 0), None);
+        assert_eq!(exact, vec![1, 2]);
+    }
 
     #[test]
     fn round_trip() {

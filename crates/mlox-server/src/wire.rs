@@ -101,18 +101,19 @@ fn push_double(out: &mut String, v: f64) {
 
 /// Serialises metric points straight to JSON text (`{"metrics": [...], …}`): histories
 /// reach millions of points, so no intermediate JSON tree is built.
-pub fn metrics_response(
-    metrics: &[Metric],
-    run_ids: Option<&[&str]>,
+/// Each point may carry the run it belongs to (bulk history).
+pub fn metrics_response<'a>(
+    points: impl ExactSizeIterator<Item = (&'a Metric, Option<&'a str>)>,
     next_page_token: Option<&str>,
 ) -> String {
-    let mut out = String::with_capacity(32 + metrics.len() * 72);
+    let has_points = points.len() > 0;
+    let mut out = String::with_capacity(32 + points.len() * 72);
     out.push('{');
     let mut key_cache: Option<(&str, String)> = None;
-    if !metrics.is_empty() {
+    if has_points {
         out.push_str("\"metrics\":[");
         let mut int = itoa::Buffer::new();
-        for (i, m) in metrics.iter().enumerate() {
+        for (i, (m, run_id)) in points.enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -144,7 +145,7 @@ pub fn metrics_response(
                     push_json_str(&mut out, v);
                 }
             }
-            if let Some(run_id) = run_ids.and_then(|ids| ids.get(i)) {
+            if let Some(run_id) = run_id {
                 out.push_str(",\"run_id\":");
                 push_json_str(&mut out, run_id);
             }
@@ -153,7 +154,7 @@ pub fn metrics_response(
         out.push(']');
     }
     if let Some(token) = next_page_token {
-        if !metrics.is_empty() {
+        if has_points {
             out.push(',');
         }
         out.push_str("\"next_page_token\":");
@@ -383,18 +384,18 @@ mod tests {
     fn streamed_metrics_equal_the_tree_form() {
         let mut m = Metric::new("a \"key\"", 0.1, 5, -2);
         m.model_id = Some("m-1".into());
-        let ms = vec![
+        let ms = [
             m,
             Metric::new("a \"key\"", f64::NAN, 6, 1),
             Metric::new("b", 1e300, 7, 2),
         ];
-        let text = metrics_response(&ms, None, Some("tok"));
+        let text = metrics_response(ms.iter().map(|m| (m, None)), Some("tok"));
         let parsed: Value = serde_json::from_str(&text).unwrap();
         let tree =
             json!({"metrics": ms.iter().map(metric).collect::<Vec<_>>(), "next_page_token": "tok"});
         assert_eq!(parsed, tree);
-        assert_eq!(metrics_response(&[], None, None), "{}");
-        let with_ids = metrics_response(&ms[..1], Some(&["r1"]), None);
+        assert_eq!(metrics_response(std::iter::empty(), None), "{}");
+        let with_ids = metrics_response(ms[..1].iter().map(|m| (m, Some("r1"))), None);
         assert_eq!(
             serde_json::from_str::<Value>(&with_ids).unwrap()["metrics"][0]["run_id"],
             json!("r1")

@@ -307,12 +307,7 @@ pub(crate) fn search_logged_models(
     );
     let rows = c.query(&sql, &params)?;
     let mut models: Vec<LoggedModel> = rows.iter().map(from_row).collect();
-    let next = if models.len() as i64 > max_results {
-        models.truncate(max_results as usize);
-        Some(page_token::encode(offset + max_results as u64))
-    } else {
-        None
-    };
+    let next = page_token::finish_page(&mut models, max_results, offset);
     Ok(Page {
         items: load(c, models)?,
         next_page_token: next,

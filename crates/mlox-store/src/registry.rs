@@ -396,12 +396,7 @@ pub(crate) fn search_registered_models(
         &params,
     )?;
     let mut models: Vec<RegisteredModel> = rows.iter().map(rm_from_row).collect();
-    let next = if models.len() as i64 > max_results {
-        models.truncate(max_results as usize);
-        Some(page_token::encode(offset + max_results as u64))
-    } else {
-        None
-    };
+    let next = page_token::finish_page(&mut models, max_results, offset);
     Ok(Page {
         items: load_models(c, models)?,
         next_page_token: next,
@@ -914,12 +909,7 @@ pub(crate) fn search_model_versions(
         &params,
     )?;
     let mut versions: Vec<ModelVersion> = rows.iter().map(mv_from_row).collect();
-    let next = if versions.len() as i64 > max_results {
-        versions.truncate(max_results as usize);
-        Some(page_token::encode(offset + max_results as u64))
-    } else {
-        None
-    };
+    let next = page_token::finish_page(&mut versions, max_results, offset);
     // MLflow leaves `aliases` empty in search results.
     Ok(Page {
         items: load_version_tags(c, versions)?,
@@ -1135,12 +1125,7 @@ pub(crate) fn list_webhooks(
         &[(max_results + 1).into(), (offset as i64).into()],
     )?;
     let mut hooks = webhooks_from_rows(c, rows)?;
-    let next = if hooks.len() as i64 > max_results {
-        hooks.truncate(max_results as usize);
-        Some(page_token::encode(offset + max_results as u64))
-    } else {
-        None
-    };
+    let next = page_token::finish_page(&mut hooks, max_results, offset);
     Ok(Page {
         items: hooks,
         next_page_token: next,

@@ -289,16 +289,20 @@ pub(crate) fn experiments_query(
             Entity::Attribute => {
                 let col = experiment_attribute_column(&clause.ident.key)?;
                 if col == "e.experiment_id" {
-                    // Experiment ids are strings on the wire and integers in the table.
+                    // Experiment ids are strings on the wire and integers in the table;
+                    // compare canonical decimal text ("007" names experiment 7).
                     let value = match &clause.value {
-                        Value::Str(s) => Value::Num(s.parse::<f64>().unwrap_or(-1.0)),
-                        Value::List(items) => Value::List(items.clone()),
-                        v => v.clone(),
+                        Value::Str(s) => Value::Str(canonical_id(s)),
+                        Value::Num(n) => Value::Str(format!("{}", *n as i64)),
+                        Value::List(items) => {
+                            Value::List(items.iter().map(|s| canonical_id(s)).collect())
+                        }
+                        Value::None => Value::None,
                     };
                     comparison_sql(
                         "CAST(e.experiment_id AS TEXT)",
                         clause.cmp,
-                        &value_as_text(&value),
+                        &value,
                         &mut params,
                     )?
                 } else {
@@ -321,11 +325,10 @@ pub(crate) fn experiments_query(
     })
 }
 
-fn value_as_text(v: &Value) -> Value {
-    match v {
-        Value::Num(n) if n.fract() == 0.0 => Value::Str(format!("{}", *n as i64)),
-        other => other.clone(),
-    }
+fn canonical_id(s: &str) -> String {
+    s.trim()
+        .parse::<i64>()
+        .map_or_else(|_| s.to_string(), |n| n.to_string())
 }
 
 fn experiment_attribute_column(key: &str) -> Result<&'static str> {

@@ -294,12 +294,7 @@ pub(crate) fn search_experiments(
         query.joins, query.where_sql, query.order_sql
     );
     let mut rows = c.query(&sql, &params)?;
-    let next = if rows.len() as i64 > max_results {
-        rows.truncate(max_results as usize);
-        Some(page_token::encode(offset + max_results as u64))
-    } else {
-        None
-    };
+    let next = page_token::finish_page(&mut rows, max_results, offset);
     Ok(Page {
         items: experiments_from_rows(c, rows)?,
         next_page_token: next,
@@ -882,12 +877,7 @@ pub(crate) fn search_runs(c: &mut dyn Conn, req: SearchRunsRequest) -> Result<Pa
         query.joins, query.where_sql, query.order_sql
     );
     let mut ids: Vec<String> = c.query(&sql, &params)?.iter().map(|r| r.text(0)).collect();
-    let next = if ids.len() as i64 > max_results {
-        ids.truncate(max_results as usize);
-        Some(page_token::encode(offset + max_results as u64))
-    } else {
-        None
-    };
+    let next = page_token::finish_page(&mut ids, max_results, offset);
     let mut by_id: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let args: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
@@ -1046,13 +1036,9 @@ pub(crate) fn get_metric_history(
         .iter()
         .map(|r| metric_from_row(r, &req.metric_key))
         .collect();
-    let next = match req.max_results {
-        Some(m) if items.len() as i64 > m => {
-            items.truncate(m as usize);
-            Some(page_token::encode(offset + m as u64))
-        }
-        _ => None,
-    };
+    let next = req
+        .max_results
+        .and_then(|m| page_token::finish_page(&mut items, m, offset));
     Ok(Page {
         items,
         next_page_token: next,

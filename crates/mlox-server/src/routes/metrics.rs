@@ -16,8 +16,7 @@ pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResu
     };
     let page = s.store.get_metric_history(req).await?;
     Ok(json_text(wire::metrics_response(
-        &page.items,
-        None,
+        page.items.iter().map(|m| (m, None)),
         page.next_page_token.as_deref(),
     )))
 }
@@ -39,11 +38,8 @@ pub(crate) async fn get_history_bulk_interval(
         max_results: p.opt_i64("max_results")?,
     };
     let points = s.store.get_metric_history_bulk_interval(req).await?;
-    let run_ids: Vec<&str> = points.iter().map(|p| p.run_id.as_str()).collect();
-    let metrics: Vec<_> = points.iter().map(|p| p.metric.clone()).collect();
     Ok(json_text(wire::metrics_response(
-        &metrics,
-        Some(&run_ids),
+        points.iter().map(|p| (&p.metric, Some(p.run_id.as_str()))),
         None,
     )))
 }
