@@ -1565,6 +1565,9 @@ pub async fn model_versions<S: ModelStores>(store: Arc<S>) {
         .await
         .unwrap();
     assert_eq!(t.current_stage, "Production");
+    // Timestamps are in milliseconds and release builds are faster than that: make this
+    // transition strictly the latest update, as the default-order check below relies on it.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     store
         .transition_model_version_stage(&name, "2", "Production", true)
         .await
