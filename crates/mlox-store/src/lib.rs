@@ -97,6 +97,40 @@ impl Db {
 pub struct SqlStore {
     db: Db,
     artifact_root: String,
+    planner_stats: PlannerStats,
+}
+
+/// Keeps the query planner's statistics in step with the data. Without them, SQLite and
+/// PostgreSQL guess row counts and may probe every run of an experiment where an index on
+/// a filtered param would find the few matches directly. The tables that searches join
+/// are analyzed whenever the number of runs has doubled since the last analysis (first at
+/// [`PlannerStats::FIRST`] runs), so the total cost stays proportional to the data.
+struct PlannerStats {
+    runs: std::sync::atomic::AtomicU64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl PlannerStats {
+    const FIRST: u64 = 500;
+
+    fn new(runs: u64, analyzed_at: u64) -> Self {
+        PlannerStats {
+            runs: runs.into(),
+            next: (analyzed_at * 2).max(Self::FIRST).into(),
+        }
+    }
+
+    /// Counts a new run; true when the statistics are now due.
+    fn run_created(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let runs = self.runs.fetch_add(1, Relaxed) + 1;
+        let next = self.next.load(Relaxed);
+        runs >= next
+            && self
+                .next
+                .compare_exchange(next, runs * 2, Relaxed, Relaxed)
+                .is_ok()
+    }
 }
 
 /// Options for opening a store.
@@ -139,15 +173,18 @@ impl SqlStore {
             }
         }
         .map_err(|e| MlflowError::internal(format!("cannot open the backend store: {e}")))?;
+        let root = opts.default_artifact_root.clone();
+        db.write(move |c| tracking::ensure_default_experiment(c, &root))
+            .await?;
+        let (runs, analyzed_at) = db.read(tracking::planner_stats_state).await?;
         let store = SqlStore {
             db,
             artifact_root: opts.default_artifact_root,
+            planner_stats: PlannerStats::new(runs, analyzed_at),
         };
-        let root = store.artifact_root.clone();
-        store
-            .db
-            .write(move |c| tracking::ensure_default_experiment(c, &root))
-            .await?;
+        if runs >= PlannerStats::FIRST && analyzed_at == 0 {
+            store.db.write(tracking::analyze).await?;
+        }
         Ok(store)
     }
 
@@ -219,7 +256,13 @@ impl TrackingStore for SqlStore {
             .await
     }
     async fn create_run(&self, run: NewRun) -> Result<Run> {
-        self.db.write(move |c| tracking::create_run(c, run)).await
+        let run = self.db.write(move |c| tracking::create_run(c, run)).await?;
+        if self.planner_stats.run_created() {
+            if let Err(e) = self.db.write(tracking::analyze).await {
+                tracing::warn!(error = %e, "updating the planner's statistics failed");
+            }
+        }
+        Ok(run)
     }
     async fn get_run(&self, run_id: &str) -> Result<Run> {
         let id = run_id.to_string();
@@ -354,5 +397,18 @@ mod tests {
         );
         assert!(StoreUri::parse("mysql://x").is_err());
         assert!(StoreUri::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn planner_stats_are_due_each_time_the_runs_double() {
+        let fresh = PlannerStats::new(0, 0);
+        let due: Vec<u64> = (1..=5000u64).filter(|_| fresh.run_created()).collect();
+        assert_eq!(due, [500, 1000, 2000, 4000]);
+        // Analyzed at 3000 runs, now 3500: due again at 6000.
+        let reopened = PlannerStats::new(3500, 3000);
+        let due: Vec<u64> = (3501..=7000u64)
+            .filter(|_| reopened.run_created())
+            .collect();
+        assert_eq!(due, [6000]);
     }
 }

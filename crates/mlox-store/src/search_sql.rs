@@ -172,17 +172,27 @@ pub(crate) fn runs_query(
         order_parts.push("r.run_uuid ASC".into());
     }
 
-    let mut params = join_params;
+    let mut where_params = Vec::new();
     let mut conds = Vec::new();
-    params.extend(experiment_ids.iter().map(|i| SqlValue::Int(*i)));
+    where_params.extend(experiment_ids.iter().map(|i| SqlValue::Int(*i)));
     conds.push(format!(
         "r.experiment_id IN ({})",
         placeholders(experiment_ids.len())
     ));
-    conds.push(stages_sql(view, "r.lifecycle_stage", &mut params));
-    for clause in &clauses {
-        conds.push(run_condition(clause, &mut params)?);
+    conds.push(stages_sql(view, "r.lifecycle_stage", &mut where_params));
+    // Filter joins come first in the statement (and in the parameters), so that the
+    // planner may start from any of them; the LEFT JOINs for ordering follow.
+    let mut filter_joins = String::new();
+    let mut params = Vec::new();
+    for (j, clause) in clauses.iter().enumerate() {
+        match run_filter_join(j, clause, &mut params)? {
+            Some(join) => filter_joins.push_str(&join),
+            None => conds.push(run_condition(clause, &mut where_params)?),
+        }
     }
+    let joins = filter_joins + &joins;
+    params.append(&mut join_params);
+    params.append(&mut where_params);
     Ok(Query {
         joins,
         where_sql: conds.join(" AND "),
@@ -207,6 +217,49 @@ fn run_attribute_column(key: &str) -> Result<&'static str> {
             )))
         }
     })
+}
+
+/// A filter on a run's metric, param or tag as an inner join: a run has at most one row per
+/// key in `latest_metrics`, `params` and `tags`, so the join keeps exactly the runs the
+/// equivalent `EXISTS` would, and lets the planner start from the most selective index
+/// (e.g. `params_by_key`) instead of probing every run of the experiment.
+/// `None` for clauses that stay in WHERE (attributes, datasets, IS [NOT] NULL).
+fn run_filter_join(
+    j: usize,
+    clause: &Clause,
+    params: &mut Vec<SqlValue>,
+) -> Result<Option<String>> {
+    if matches!(clause.cmp, Cmp::IsNull | Cmp::IsNotNull) {
+        return Ok(None);
+    }
+    let a = format!("f{j}");
+    let (table, cond) = match clause.ident.entity {
+        Entity::Metric => {
+            params.push(SqlValue::from(&clause.ident.key));
+            let cmp = comparison_sql(&format!("{a}.value"), clause.cmp, &clause.value, params)?;
+            // NaN compares false with everything, except `!=`, which it satisfies.
+            let cond = if clause.cmp == Cmp::Ne {
+                format!("({a}.is_nan = 1 OR {cmp})")
+            } else {
+                format!("({a}.is_nan = 0 AND {cmp})")
+            };
+            ("latest_metrics", cond)
+        }
+        Entity::Param | Entity::Tag => {
+            params.push(SqlValue::from(&clause.ident.key));
+            let cmp = comparison_sql(&format!("{a}.value"), clause.cmp, &clause.value, params)?;
+            let table = if clause.ident.entity == Entity::Param {
+                "params"
+            } else {
+                "tags"
+            };
+            (table, cmp)
+        }
+        Entity::Attribute | Entity::Dataset => return Ok(None),
+    };
+    Ok(Some(format!(
+        " JOIN {table} {a} ON {a}.run_uuid = r.run_uuid AND {a}.key = ? AND {cond}"
+    )))
 }
 
 fn run_condition(clause: &Clause, params: &mut Vec<SqlValue>) -> Result<String> {

@@ -547,6 +547,18 @@ pub async fn search(store: Arc<dyn TrackingStore>) {
         20
     );
 
+    // Several filters on one key, mixed with other kinds, and ordered by the same metric.
+    let range = search(
+        "metrics.acc > 0.1 AND metrics.acc < 0.2 AND params.model = 'Tree' AND tags.group != 'g0'",
+        &["metrics.acc ASC"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        names(&range),
+        ["run-11", "run-13", "run-14", "run-16", "run-17", "run-19"]
+    );
+
     let by_metric = search("", &["metrics.acc DESC"]).await.unwrap();
     let n = names(&by_metric);
     assert_eq!(n[0], "run-29");

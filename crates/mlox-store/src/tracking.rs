@@ -6,7 +6,7 @@ use mlox_core::entities::*;
 use mlox_core::validation::{self, missing_value};
 use mlox_core::{page_token, MlflowError, Result};
 
-use crate::db::{placeholders, Conn, DbError, SqlValue};
+use crate::db::{placeholders, Conn, DbError, Dialect, SqlValue};
 use crate::search_sql;
 
 pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
@@ -98,6 +98,56 @@ pub(crate) fn get_experiment_by_name(c: &mut dyn Conn, name: &str) -> Result<Exp
     experiments_from_rows(c, rows)?.pop().ok_or_else(|| {
         MlflowError::not_found(format!("Could not find experiment with name '{name}'"))
     })
+}
+
+/// The tables whose statistics guide run searches (see `SqlStore`'s planner statistics).
+const SEARCHED_TABLES: [&str; 4] = ["runs", "params", "tags", "latest_metrics"];
+
+/// The number of runs now, and at the last analysis of the searched tables (0: never).
+pub(crate) fn planner_stats_state(c: &mut dyn Conn) -> Result<(u64, u64)> {
+    let runs = c
+        .query_opt("SELECT COUNT(*) FROM runs", &[])?
+        .map_or(0, |r| r.int(0));
+    let analyzed = match c.dialect() {
+        Dialect::Sqlite => {
+            let exists = c
+                .query_opt(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'",
+                    &[],
+                )?
+                .is_some();
+            if exists {
+                c.query_opt("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' AND idx = 'runs_by_experiment'", &[])?
+                    .and_then(|r| r.text(0).split(' ').next().and_then(|n| n.parse().ok()))
+                    .unwrap_or(0)
+            } else {
+                0
+            }
+        }
+        // -1 (or 0 before PostgreSQL 14) until the table is first analyzed.
+        Dialect::Postgres => c
+            .query_opt(
+                "SELECT reltuples::BIGINT FROM pg_class WHERE oid = 'runs'::regclass",
+                &[],
+            )?
+            .map_or(0, |r| r.int(0)),
+    };
+    Ok((runs.max(0) as u64, analyzed.max(0) as u64))
+}
+
+/// Refreshes the planner's statistics of the searched tables.
+pub(crate) fn analyze(c: &mut dyn Conn) -> Result<()> {
+    match c.dialect() {
+        Dialect::Sqlite => {
+            for t in SEARCHED_TABLES {
+                c.execute(&format!("ANALYZE {t}"), &[])?;
+            }
+        }
+        Dialect::Postgres => {
+            c.execute(&format!("ANALYZE {}", SEARCHED_TABLES.join(", ")), &[])?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates the default experiment "0" if the store has none.
