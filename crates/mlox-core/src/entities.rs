@@ -148,6 +148,40 @@ impl Metric {
     }
 }
 
+/// One point of a metric's history, without its key (the history's): histories reach
+/// millions of points, so a point is 32 bytes and allocates nothing unless it was logged
+/// with a model or dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPoint {
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+    pub origin: Option<Box<MetricOrigin>>,
+}
+
+/// The model and dataset a metric point was logged for (MLflow 3).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricOrigin {
+    pub model_id: Option<String>,
+    pub dataset_name: Option<String>,
+    pub dataset_digest: Option<String>,
+}
+
+impl MetricPoint {
+    pub fn to_metric(&self, key: &str) -> Metric {
+        let origin = self.origin.as_deref().cloned().unwrap_or_default();
+        Metric {
+            key: key.to_string(),
+            value: self.value,
+            timestamp: self.timestamp,
+            step: self.step,
+            model_id: origin.model_id,
+            dataset_name: origin.dataset_name,
+            dataset_digest: origin.dataset_digest,
+        }
+    }
+}
+
 /// A metric point with the run it belongs to (bulk history).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricWithRunId {

@@ -58,7 +58,9 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn search_runs(&self, req: SearchRunsRequest) -> Result<Page<Run>>;
 
     // Metric history
-    async fn get_metric_history(&self, req: MetricHistoryRequest) -> Result<Page<Metric>>;
+    /// One metric's history of one run, ordered by timestamp, step and value; the points'
+    /// key is `req.metric_key`.
+    async fn get_metric_history(&self, req: MetricHistoryRequest) -> Result<Page<MetricPoint>>;
     async fn get_metric_history_bulk_interval(
         &self,
         req: BulkIntervalRequest,

@@ -99,11 +99,52 @@ fn push_double(out: &mut String, v: f64) {
     }
 }
 
+/// A metric point as [`metrics_response`] writes it.
+pub struct PointRef<'a> {
+    pub key: &'a str,
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+    pub model_id: Option<&'a str>,
+    pub dataset_name: Option<&'a str>,
+    pub dataset_digest: Option<&'a str>,
+    /// The run it belongs to (bulk history only).
+    pub run_id: Option<&'a str>,
+}
+
+impl<'a> PointRef<'a> {
+    pub fn of_metric(m: &'a Metric, run_id: Option<&'a str>) -> Self {
+        PointRef {
+            key: &m.key,
+            value: m.value,
+            timestamp: m.timestamp,
+            step: m.step,
+            model_id: m.model_id.as_deref(),
+            dataset_name: m.dataset_name.as_deref(),
+            dataset_digest: m.dataset_digest.as_deref(),
+            run_id,
+        }
+    }
+
+    pub fn of_point(key: &'a str, p: &'a MetricPoint) -> Self {
+        let origin = p.origin.as_deref();
+        PointRef {
+            key,
+            value: p.value,
+            timestamp: p.timestamp,
+            step: p.step,
+            model_id: origin.and_then(|o| o.model_id.as_deref()),
+            dataset_name: origin.and_then(|o| o.dataset_name.as_deref()),
+            dataset_digest: origin.and_then(|o| o.dataset_digest.as_deref()),
+            run_id: None,
+        }
+    }
+}
+
 /// Serialises metric points straight to JSON text (`{"metrics": [...], …}`): histories
 /// reach millions of points, so no intermediate JSON tree is built.
-/// Each point may carry the run it belongs to (bulk history).
 pub fn metrics_response<'a>(
-    points: impl ExactSizeIterator<Item = (&'a Metric, Option<&'a str>)>,
+    points: impl ExactSizeIterator<Item = PointRef<'a>>,
     next_page_token: Option<&str>,
 ) -> String {
     let has_points = points.len() > 0;
@@ -113,7 +154,7 @@ pub fn metrics_response<'a>(
     if has_points {
         out.push_str("\"metrics\":[");
         let mut int = itoa::Buffer::new();
-        for (i, (m, run_id)) in points.enumerate() {
+        for (i, m) in points.enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -122,9 +163,9 @@ pub fn metrics_response<'a>(
                 Some((k, quoted)) if *k == m.key => out.push_str(quoted),
                 _ => {
                     let mut quoted = String::new();
-                    push_json_str(&mut quoted, &m.key);
+                    push_json_str(&mut quoted, m.key);
                     out.push_str(&quoted);
-                    key_cache = Some((m.key.as_str(), quoted));
+                    key_cache = Some((m.key, quoted));
                 }
             }
             out.push_str(",\"value\":");
@@ -134,9 +175,10 @@ pub fn metrics_response<'a>(
             out.push_str(",\"step\":");
             out.push_str(int.format(m.step));
             for (name, v) in [
-                ("dataset_name", &m.dataset_name),
-                ("dataset_digest", &m.dataset_digest),
-                ("model_id", &m.model_id),
+                ("dataset_name", m.dataset_name),
+                ("dataset_digest", m.dataset_digest),
+                ("model_id", m.model_id),
+                ("run_id", m.run_id),
             ] {
                 if let Some(v) = v {
                     out.push_str(",\"");
@@ -144,10 +186,6 @@ pub fn metrics_response<'a>(
                     out.push_str("\":");
                     push_json_str(&mut out, v);
                 }
-            }
-            if let Some(run_id) = run_id {
-                out.push_str(",\"run_id\":");
-                push_json_str(&mut out, run_id);
             }
             out.push('}');
         }
@@ -389,13 +427,16 @@ mod tests {
             Metric::new("a \"key\"", f64::NAN, 6, 1),
             Metric::new("b", 1e300, 7, 2),
         ];
-        let text = metrics_response(ms.iter().map(|m| (m, None)), Some("tok"));
+        let text = metrics_response(ms.iter().map(|m| PointRef::of_metric(m, None)), Some("tok"));
         let parsed: Value = serde_json::from_str(&text).unwrap();
         let tree =
             json!({"metrics": ms.iter().map(metric).collect::<Vec<_>>(), "next_page_token": "tok"});
         assert_eq!(parsed, tree);
         assert_eq!(metrics_response(std::iter::empty(), None), "{}");
-        let with_ids = metrics_response(ms[..1].iter().map(|m| (m, Some("r1"))), None);
+        let with_ids = metrics_response(
+            ms[..1].iter().map(|m| PointRef::of_metric(m, Some("r1"))),
+            None,
+        );
         assert_eq!(
             serde_json::from_str::<Value>(&with_ids).unwrap()["metrics"][0]["run_id"],
             json!("r1")

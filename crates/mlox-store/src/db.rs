@@ -116,11 +116,45 @@ impl From<DbError> for MlflowError {
     }
 }
 
+/// A borrowed result row, read in place (see [`Conn::query_each`]). A NULL or a value of
+/// another type reads as 0, NaN or `None`.
+pub trait RowView {
+    fn int(&self, i: usize) -> i64;
+    fn real(&self, i: usize) -> f64;
+    fn opt_text(&self, i: usize) -> Option<String>;
+}
+
+impl RowView for Row {
+    fn int(&self, i: usize) -> i64 {
+        Row::int(self, i)
+    }
+    fn real(&self, i: usize) -> f64 {
+        Row::real(self, i)
+    }
+    fn opt_text(&self, i: usize) -> Option<String> {
+        Row::opt_text(self, i)
+    }
+}
+
 /// A connection inside a transaction. Implemented by both backends.
 pub trait Conn {
     fn dialect(&self) -> Dialect;
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError>;
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError>;
+
+    /// Calls `f` on each row as it is read, without building [`Row`]s: for results of
+    /// many rows (metric histories), where per-row allocations dominate.
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        f: &mut dyn FnMut(&dyn RowView),
+    ) -> Result<(), DbError> {
+        for row in self.query(sql, params)? {
+            f(&row);
+        }
+        Ok(())
+    }
 
     fn query_opt(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())

@@ -342,7 +342,7 @@ impl TrackingStore for SqlStore {
     async fn search_runs(&self, req: SearchRunsRequest) -> Result<Page<Run>> {
         self.db.read(move |c| tracking::search_runs(c, req)).await
     }
-    async fn get_metric_history(&self, req: MetricHistoryRequest) -> Result<Page<Metric>> {
+    async fn get_metric_history(&self, req: MetricHistoryRequest) -> Result<Page<MetricPoint>> {
         self.db
             .read(move |c| tracking::get_metric_history(c, req))
             .await

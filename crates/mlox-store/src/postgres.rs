@@ -7,7 +7,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, SqlValue};
+use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, RowView, SqlValue};
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
@@ -122,11 +122,63 @@ impl Conn for PgConn<'_, '_> {
         Ok(out)
     }
 
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        f: &mut dyn FnMut(&dyn RowView),
+    ) -> Result<(), DbError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let sql = numbered_placeholders(sql);
+        let stmt = self.0.prepare(&sql).map_err(pg_err)?;
+        // Rows stream from the server as they are read: memory stays flat at any size.
+        let mut rows = self
+            .0
+            .query_raw(&stmt, params.iter().map(|p| p as &(dyn ToSql + Sync)))
+            .map_err(pg_err)?;
+        while let Some(r) = rows.next().map_err(pg_err)? {
+            f(&PgRow(&r));
+        }
+        Ok(())
+    }
+
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
         let sql = numbered_placeholders(sql);
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         self.0.execute(sql.as_str(), &refs).map_err(pg_err)
+    }
+}
+
+struct PgRow<'a>(&'a postgres::Row);
+
+impl RowView for PgRow<'_> {
+    fn int(&self, i: usize) -> i64 {
+        let r = self.0;
+        match *r.columns()[i].type_() {
+            Type::INT8 => r.try_get::<_, Option<i64>>(i).ok().flatten(),
+            Type::INT4 => r.try_get::<_, Option<i32>>(i).ok().flatten().map(i64::from),
+            Type::INT2 => r.try_get::<_, Option<i16>>(i).ok().flatten().map(i64::from),
+            Type::BOOL => r
+                .try_get::<_, Option<bool>>(i)
+                .ok()
+                .flatten()
+                .map(i64::from),
+            _ => None,
+        }
+        .unwrap_or(0)
+    }
+    fn real(&self, i: usize) -> f64 {
+        let r = self.0;
+        match *r.columns()[i].type_() {
+            Type::FLOAT8 => r.try_get::<_, Option<f64>>(i).ok().flatten(),
+            Type::FLOAT4 => r.try_get::<_, Option<f32>>(i).ok().flatten().map(f64::from),
+            _ => Some(self.int(i) as f64),
+        }
+        .unwrap_or(f64::NAN)
+    }
+    fn opt_text(&self, i: usize) -> Option<String> {
+        self.0.try_get::<_, Option<String>>(i).ok().flatten()
     }
 }
 

@@ -14,7 +14,7 @@ use rusqlite::types::{ToSqlOutput, Value as RValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::db::{Conn, DbError, Dialect, Row, SqlValue};
+use crate::db::{Conn, DbError, Dialect, Row, RowView, SqlValue};
 
 /// Largest number of requests committed in one transaction.
 const MAX_GROUP: usize = 512;
@@ -59,6 +59,20 @@ impl Conn for SqliteConn<'_> {
         Ok(out)
     }
 
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        f: &mut dyn FnMut(&dyn RowView),
+    ) -> Result<(), DbError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        while let Some(r) = rows.next()? {
+            f(&SqliteRow(r));
+        }
+        Ok(())
+    }
+
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
         let mut stmt = self.0.prepare_cached(sql)?;
         match stmt.execute(rusqlite::params_from_iter(params.iter())) {
@@ -69,6 +83,35 @@ impl Conn for SqliteConn<'_> {
                 Err(DbError::UniqueViolation(msg.unwrap_or_default()))
             }
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
+
+impl RowView for SqliteRow<'_, '_> {
+    fn int(&self, i: usize) -> i64 {
+        match self.0.get_ref(i) {
+            Ok(ValueRef::Integer(v)) => v,
+            Ok(ValueRef::Real(v)) => v as i64,
+            _ => 0,
+        }
+    }
+    fn real(&self, i: usize) -> f64 {
+        match self.0.get_ref(i) {
+            Ok(ValueRef::Real(v)) => v,
+            Ok(ValueRef::Integer(v)) => v as f64,
+            _ => f64::NAN,
+        }
+    }
+    fn opt_text(&self, i: usize) -> Option<String> {
+        match self.0.get_ref(i) {
+            Ok(ValueRef::Text(t) | ValueRef::Blob(t)) => {
+                Some(String::from_utf8_lossy(t).into_owned())
+            }
+            Ok(ValueRef::Integer(v)) => Some(v.to_string()),
+            Ok(ValueRef::Real(v)) => Some(v.to_string()),
+            _ => None,
         }
     }
 }

@@ -6,7 +6,7 @@ use mlox_core::entities::*;
 use mlox_core::validation::{self, missing_value};
 use mlox_core::{page_token, MlflowError, Result};
 
-use crate::db::{placeholders, Conn, DbError, Dialect, SqlValue};
+use crate::db::{placeholders, Conn, DbError, Dialect, RowView, SqlValue};
 use crate::search_sql;
 
 pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
@@ -1060,10 +1060,25 @@ fn metric_from_row(r: &crate::db::Row, key: &str) -> Metric {
     }
 }
 
+fn metric_point(r: &dyn RowView) -> MetricPoint {
+    // Columns: step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest
+    let origin = MetricOrigin {
+        model_id: r.opt_text(4),
+        dataset_name: r.opt_text(5),
+        dataset_digest: r.opt_text(6),
+    };
+    MetricPoint {
+        value: if r.int(3) != 0 { f64::NAN } else { r.real(2) },
+        timestamp: r.int(1),
+        step: r.int(0),
+        origin: (origin != MetricOrigin::default()).then(|| Box::new(origin)),
+    }
+}
+
 pub(crate) fn get_metric_history(
     c: &mut dyn Conn,
     req: MetricHistoryRequest,
-) -> Result<Page<Metric>> {
+) -> Result<Page<MetricPoint>> {
     if req.metric_key.is_empty() {
         return Err(missing_value("metric_key"));
     }
@@ -1078,14 +1093,12 @@ pub(crate) fn get_metric_history(
     let offset = page_token::decode(req.page_token.as_deref())?;
     // Without max_results the whole history is returned.
     let limit = req.max_results.map_or(i64::MAX, |m| m + 1);
-    let rows = c.query(
+    let mut items = Vec::new();
+    c.query_each(
         "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY timestamp, step, value LIMIT ? OFFSET ?",
         &[req.run_id.as_str().into(), req.metric_key.as_str().into(), limit.into(), (offset as i64).into()],
+        &mut |r| items.push(metric_point(r)),
     )?;
-    let mut items: Vec<Metric> = rows
-        .iter()
-        .map(|r| metric_from_row(r, &req.metric_key))
-        .collect();
     let next = req
         .max_results
         .and_then(|m| page_token::finish_page(&mut items, m, offset));

@@ -14,9 +14,10 @@ pub(crate) async fn get_history(State(s): State<AppState>, p: Params) -> ApiResu
         max_results: p.opt_i64("max_results")?,
         page_token: p.opt_str("page_token")?,
     };
+    let key = req.metric_key.clone();
     let page = s.store.get_metric_history(req).await?;
     Ok(json_text(wire::metrics_response(
-        page.items.iter().map(|m| (m, None)),
+        page.items.iter().map(|p| wire::PointRef::of_point(&key, p)),
         page.next_page_token.as_deref(),
     )))
 }
@@ -39,7 +40,9 @@ pub(crate) async fn get_history_bulk_interval(
     };
     let points = s.store.get_metric_history_bulk_interval(req).await?;
     Ok(json_text(wire::metrics_response(
-        points.iter().map(|p| (&p.metric, Some(p.run_id.as_str()))),
+        points
+            .iter()
+            .map(|p| wire::PointRef::of_metric(&p.metric, Some(&p.run_id))),
         None,
     )))
 }
