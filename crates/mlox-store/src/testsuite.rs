@@ -380,6 +380,29 @@ pub async fn metrics_and_history(store: Arc<dyn TrackingStore>) {
         .unwrap();
     assert_eq!(bulk, again, "down-sampling is deterministic");
 
+    // Steps logged against time (step 9 first): sampling still follows step order.
+    let backwards: Vec<Metric> = (0..10)
+        .map(|i| Metric::new("backwards", i as f64, 1_000 - i, 9 - i))
+        .collect();
+    store
+        .log_batch(&id, backwards, vec![], vec![])
+        .await
+        .unwrap();
+    let sampled = store
+        .get_metric_history_bulk_interval(BulkIntervalRequest {
+            run_ids: vec![id.clone()],
+            metric_key: "backwards".into(),
+            start_step: Some(2),
+            end_step: Some(8),
+            max_results: Some(3),
+        })
+        .await
+        .unwrap();
+    let steps: Vec<i64> = sampled.iter().map(|p| p.metric.step).collect();
+    assert_eq!(steps, [2, 5, 8]);
+    assert_eq!(sampled[0].metric.value, 7.0);
+    assert_eq!(sampled[0].run_id, id);
+
     let bad = Metric::new("bad;key", 1.0, 0, 0);
     assert_eq!(
         store

@@ -1046,20 +1046,6 @@ pub(crate) fn hard_delete_experiment(c: &mut dyn Conn, id: &str) -> Result<()> {
 
 // ---------------------------------------------------------------- metric history
 
-fn metric_from_row(r: &crate::db::Row, key: &str) -> Metric {
-    // Columns: step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest
-    let value = if r.int(3) != 0 { f64::NAN } else { r.real(2) };
-    Metric {
-        key: key.to_string(),
-        value,
-        timestamp: r.int(1),
-        step: r.int(0),
-        model_id: r.opt_text(4),
-        dataset_name: r.opt_text(5),
-        dataset_digest: r.opt_text(6),
-    }
-}
-
 fn metric_point(r: &dyn RowView) -> MetricPoint {
     // Columns: step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest
     let origin = MetricOrigin {
@@ -1170,43 +1156,47 @@ pub(crate) fn get_metric_history_bulk_interval(
         get_run_info(c, id)?;
     }
     let mut out = Vec::new();
+    let mut points: Vec<MetricPoint> = Vec::new();
     for run_id in &req.run_ids {
-        let (range_sql, mut args): (&str, Vec<SqlValue>) = match range {
-            Some((s, e)) => (" AND step >= ? AND step <= ?", vec![s.into(), e.into()]),
-            None => ("", vec![]),
+        let mut args: Vec<SqlValue> = vec![run_id.into(), req.metric_key.as_str().into()];
+        let range_sql = match range {
+            Some((s, e)) => {
+                args.extend([s.into(), e.into()]);
+                " AND step >= ? AND step <= ?"
+            }
+            None => "",
         };
-        let mut base: Vec<SqlValue> = vec![run_id.into(), req.metric_key.as_str().into()];
-        base.append(&mut args);
-        let n = c
-            .query_opt(
-                &format!("SELECT COUNT(*) FROM metrics WHERE run_uuid = ? AND key = ?{range_sql}"),
-                &base,
-            )?
-            .map_or(0, |r| r.int(0)) as usize;
-        let picks = sample_indices(n, max_results as usize);
-        if picks.is_empty() {
-            continue;
+        // One pass in the primary key's order (no sort in the database); steps almost
+        // always grow with time, so the points are usually in step order already.
+        points.clear();
+        c.query_each(
+            &format!("SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ?{range_sql} ORDER BY timestamp, step, value"),
+            &args,
+            &mut |r| points.push(metric_point(r)),
+        )?;
+        // MLflow's order: step, timestamp, then the stored value (NaN is stored as 0).
+        let order = |p: &MetricPoint| {
+            (
+                p.step,
+                p.timestamp,
+                if p.value.is_nan() { 0.0 } else { p.value },
+            )
+        };
+        let cmp = |a: &MetricPoint, b: &MetricPoint| {
+            let (x, y) = (order(a), order(b));
+            (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2))
+        };
+        if !points.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+            points.sort_by(cmp);
         }
-        let rows = if picks.len() == n {
-            c.query(
-                &format!("SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ?{range_sql} ORDER BY step, timestamp, value"),
-                &base,
-            )?
-        } else {
-            let mut args = base.clone();
-            args.extend(picks.iter().map(|i| SqlValue::Int(*i as i64)));
-            c.query(
-                &format!(
-                    "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM (SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest, ROW_NUMBER() OVER (ORDER BY step, timestamp, value) - 1 AS rn FROM metrics WHERE run_uuid = ? AND key = ?{range_sql}) sampled WHERE rn IN ({}) ORDER BY step, timestamp, value",
-                    placeholders(picks.len())
-                ),
-                &args,
-            )?
-        };
-        out.extend(rows.iter().map(|r| MetricWithRunId {
-            run_id: run_id.clone(),
-            metric: metric_from_row(r, &req.metric_key),
-        }));
+        out.extend(
+            sample_indices(points.len(), max_results as usize)
+                .into_iter()
+                .map(|i| MetricWithRunId {
+                    run_id: run_id.clone(),
+                    metric: points[i].to_metric(&req.metric_key),
+                }),
+        );
     }
     Ok(out)
 }
