@@ -27,16 +27,58 @@ fn invalid_type(key: &str, value: &Value, expected: &str) -> MlflowError {
     ))
 }
 
+/// A request read but not yet parsed: its method, query string and JSON body (checked
+/// for size and content type). Handlers with a faster typed parse take this and fall back
+/// to [`Params::from_raw`].
+pub struct RawRequest {
+    method: Method,
+    query: String,
+    pub body: axum::body::Bytes,
+}
+
 impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &S) -> Result<Self, Self::Rejection> {
+        Params::from_raw(RawRequest::from_request(req, state).await?)
+    }
+}
+
+impl Params {
+    pub fn from_raw(raw: RawRequest) -> Result<Self, ApiError> {
+        let RawRequest {
+            method,
+            query,
+            body,
+        } = raw;
+        if method == Method::GET && !query.is_empty() {
+            return Ok(Params {
+                fields: query_fields(&query),
+                body_len: 0,
+            });
+        }
+        let body_len = body.len();
+        let fields = parse_body(&body)?;
+        let mut params = Params { fields, body_len };
+        // DELETE and PATCH may carry their fields in the query string too.
+        if params.fields.is_empty() && !query.is_empty() {
+            params.fields = query_fields(&query);
+        }
+        Ok(params)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawRequest {
     type Rejection = ApiError;
 
     async fn from_request(req: Request<Body>, _state: &S) -> Result<Self, Self::Rejection> {
         let method = req.method().clone();
         let query = req.uri().query().unwrap_or("").to_string();
         if method == Method::GET && !query.is_empty() {
-            return Ok(Params {
-                fields: query_fields(&query),
-                body_len: 0,
+            return Ok(RawRequest {
+                method,
+                query,
+                body: Default::default(),
             });
         }
         let content_type = req
@@ -69,14 +111,11 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 _ => {}
             }
         }
-        let body_len = bytes.len();
-        let fields = parse_body(&bytes)?;
-        let mut params = Params { fields, body_len };
-        // DELETE and PATCH may carry their fields in the query string too.
-        if params.fields.is_empty() && !query.is_empty() {
-            params.fields = query_fields(&query);
-        }
-        Ok(params)
+        Ok(RawRequest {
+            method,
+            query,
+            body: bytes,
+        })
     }
 }
 

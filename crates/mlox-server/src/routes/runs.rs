@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::experiments::parse_tags;
 use crate::error::ApiResult;
-use crate::request::{obj_str, value_f64, value_i64, Params};
+use crate::request::{obj_str, value_f64, value_i64, Params, RawRequest};
 use crate::{wire, AppState};
 
 pub(crate) async fn create(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
@@ -112,14 +112,91 @@ pub(crate) async fn delete_tag(State(s): State<AppState>, p: Params) -> ApiResul
     Ok(Json(json!({})))
 }
 
-pub(crate) async fn log_batch(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
-    if p.body_len > MAX_BATCH_LOG_REQUEST_SIZE {
+/// A log-batch body exactly as the official clients send it. Decoding straight into this
+/// skips the generic JSON tree, which was most of a large batch's parsing cost. Anything
+/// else (numbers as strings, nulls, unknown fields, missing values…) fails here and takes
+/// the general path, which has MLflow's leniency and error messages.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainBatch {
+    run_id: String,
+    #[serde(default)]
+    metrics: Vec<PlainMetric>,
+    #[serde(default)]
+    params: Vec<PlainTag>,
+    #[serde(default)]
+    tags: Vec<PlainTag>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainMetric {
+    key: String,
+    value: f64,
+    timestamp: i64,
+    #[serde(default)]
+    step: i64,
+    model_id: Option<String>,
+    dataset_name: Option<String>,
+    dataset_digest: Option<String>,
+    /// The official client repeats the batch's run id in each metric; it is ignored.
+    #[allow(dead_code)]
+    run_id: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainTag {
+    key: String,
+    value: String,
+}
+
+impl PlainBatch {
+    /// The batch, when it is in the plain form and needs none of the general path's rules.
+    fn parse(body: &[u8]) -> Option<(String, Vec<Metric>, Vec<Tag>, Vec<Tag>)> {
+        let b: PlainBatch = serde_json::from_slice(body).ok()?;
+        if b.run_id.is_empty() || b.metrics.iter().any(|m| m.key.is_empty()) {
+            return None;
+        }
+        let metrics = b
+            .metrics
+            .into_iter()
+            .map(|m| Metric {
+                key: m.key,
+                value: m.value,
+                timestamp: m.timestamp,
+                step: m.step,
+                model_id: m.model_id,
+                dataset_name: m.dataset_name,
+                dataset_digest: m.dataset_digest,
+            })
+            .collect();
+        let tag = |t: PlainTag| Tag {
+            key: t.key,
+            value: t.value,
+        };
+        let params = b.params.into_iter().map(tag).collect();
+        let tags = b.tags.into_iter().map(tag).collect();
+        Some((b.run_id, metrics, params, tags))
+    }
+}
+
+pub(crate) async fn log_batch(
+    State(s): State<AppState>,
+    raw: RawRequest,
+) -> ApiResult<Json<Value>> {
+    if raw.body.len() > MAX_BATCH_LOG_REQUEST_SIZE {
         return Err(MlflowError::invalid(format!(
             "Batched logging API requests must be at most {MAX_BATCH_LOG_REQUEST_SIZE} bytes, got a request of size {}.",
-            p.body_len
+            raw.body.len()
         ))
         .into());
     }
+    if let Some((run_id, metrics, params, tags)) = PlainBatch::parse(&raw.body) {
+        s.store.log_batch(&run_id, metrics, params, tags).await?;
+        return Ok(Json(json!({})));
+    }
+    let p = Params::from_raw(raw)?;
     let run_id = p.req_str("run_id")?;
     let metrics = p
         .obj_list("metrics")?
@@ -218,4 +295,45 @@ pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Js
         out.insert("next_page_token".into(), json!(t));
     }
     Ok(Json(Value::Object(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PlainBatch;
+
+    #[test]
+    fn plain_batches_take_the_typed_path() {
+        // As the official client sends it (run_id repeated in each metric).
+        let body = br#"{"run_id": "r1", "metrics": [{"key": "loss", "value": 0.2, "timestamp": 1795805716357, "step": 2, "run_id": "r1"}, {"key": "acc", "value": 1, "timestamp": 5}], "params": [{"key": "beta", "value": "1"}]}"#;
+        let (run, metrics, params, tags) = PlainBatch::parse(body).unwrap();
+        assert_eq!(run, "r1");
+        assert_eq!(metrics.len(), 2);
+        assert_eq!((metrics[0].value, metrics[0].step), (0.2, 2));
+        assert_eq!((metrics[1].value, metrics[1].step), (1.0, 0));
+        assert_eq!(params[0].value, "1");
+        assert!(tags.is_empty());
+    }
+
+    #[test]
+    fn anything_unusual_takes_the_general_path() {
+        for body in [
+            &br#"{"run_id": "r1", "metrics": [{"key": "m", "value": "0.5", "timestamp": 1}]}"#[..],
+            br#"{"run_id": "r1", "metrics": [{"key": "m", "value": 0.5, "timestamp": "1"}]}"#,
+            br#"{"run_id": "r1", "metrics": [{"key": "m", "value": null, "timestamp": 1}]}"#,
+            br#"{"run_id": "r1", "metrics": [{"key": "", "value": 1, "timestamp": 1}]}"#,
+            br#"{"run_id": "r1", "metrics": [{"key": "m", "value": 1}]}"#,
+            br#"{"run_id": "r1", "params": [{"key": "p", "value": 3}]}"#,
+            br#"{"run_id": "r1", "extra": 1}"#,
+            br#"{"run_id": ""}"#,
+            br#"{"run_uuid": "r1"}"#,
+            br#""{\"run_id\": \"r1\"}""#,
+            br#"{"run_id": "r1", "metrics": [{"key": "m", "value": NaN, "timestamp": 1}]}"#,
+        ] {
+            assert!(
+                PlainBatch::parse(body).is_none(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 }
