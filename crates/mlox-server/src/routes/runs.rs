@@ -151,9 +151,12 @@ struct PlainTag {
     value: String,
 }
 
+/// A parsed batch: run id, metrics, params, tags.
+type Batch = (String, Vec<Metric>, Vec<Tag>, Vec<Tag>);
+
 impl PlainBatch {
     /// The batch, when it is in the plain form and needs none of the general path's rules.
-    fn parse(body: &[u8]) -> Option<(String, Vec<Metric>, Vec<Tag>, Vec<Tag>)> {
+    fn parse(body: &[u8]) -> Option<Batch> {
         let b: PlainBatch = serde_json::from_slice(body).ok()?;
         if b.run_id.is_empty() || b.metrics.iter().any(|m| m.key.is_empty()) {
             return None;
