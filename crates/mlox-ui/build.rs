@@ -47,7 +47,10 @@ fn main() {
     collect(&dist, &dist, &mut files);
     files.sort();
     if !files.iter().any(|f| f == "index.html") {
-        panic!("{} has no index.html: the UI build did not produce it", dist.display());
+        panic!(
+            "{} has no index.html: the UI build did not produce it",
+            dist.display()
+        );
     }
     let mut code = String::from("static ASSETS: &[Asset] = &[\n");
     for f in &files {
@@ -89,7 +92,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
         if p.is_dir() {
             collect(root, &p, out);
         } else {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push(rel);
         }
     }

@@ -7,8 +7,8 @@ pub mod error;
 mod models;
 pub mod request;
 mod routes;
-pub mod webhooks;
 mod ui;
+pub mod webhooks;
 pub mod wire;
 
 pub use models::ModelsState;

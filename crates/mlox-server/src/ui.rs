@@ -63,8 +63,7 @@ fn respond(asset: &'static mlox_ui::Asset, headers: &HeaderMap) -> Response {
         _ => (asset.body, None),
     };
     let mime = mime_guess::from_path(asset.path).first_or_octet_stream();
-    let content_type = if mime.type_() == "text" || mime.essence_str() == "application/javascript"
-    {
+    let content_type = if mime.type_() == "text" || mime.essence_str() == "application/javascript" {
         format!("{}; charset=utf-8", mime.essence_str())
     } else {
         mime.essence_str().to_string()
@@ -82,7 +81,10 @@ fn respond(asset: &'static mlox_ui::Asset, headers: &HeaderMap) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if let Some(enc) = encoding {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
     }
