@@ -56,13 +56,13 @@ async function seedRuns(c, exp, from, to, label) {
   return (Date.now() - t) / 1000;
 }
 
-async function seedBigMetric(c, runId, points, label) {
+async function seedBigMetric(c, runId, points, total, label) {
   const t = Date.now();
   const batches = Array.from({ length: Math.ceil(points / 1000) }, (_, b) => b);
   await pool(batches, 8, async (b) => {
     const metrics = [];
     for (let s = b * 1000; s < Math.min(points, (b + 1) * 1000); s++)
-      metrics.push({ key: 'big', value: Math.exp(-s / (points / 5)) + 0.05 * Math.sin(s / 50) + 0.02 * ((s * 7919) % 101) / 101, timestamp: T0 + s * 10, step: s });
+      metrics.push({ key: 'big', value: Math.exp(-s / (total / 5)) + 0.05 * Math.sin(s / 50) + 0.02 * ((s * 7919) % 101) / 101, timestamp: T0 + s * 10, step: s });
     await c.logBatch(runId, { metrics });
     if ((b + 1) % 200 === 0) log(`${label}: ${(b + 1) * 1000} points`);
   });
@@ -124,12 +124,13 @@ const MLOX_READY = {
 
 // MLflow 3's UI: ag-grid rows for the runs table; Plotly SVG traces for charts.
 const MLFLOW_READY = {
-  table: () => document.querySelector('.ag-center-cols-container .ag-row, [role=row] [col-id]') && /bench-run-\d+/.test(document.body.innerText) && performance.now(),
+  table: () => document.querySelector('.ag-row') && /bench-run-\d+/.test(document.body.innerText) && performance.now(),
   chart: () => {
     const p = document.querySelector('.js-plotly-plot .scatterlayer path.js-line');
     return p && (p.getAttribute('d') || '').length > 100 && performance.now();
   },
-  compare: (n) => document.querySelector('.js-plotly-plot') && document.body.innerText.includes('cmp-' + String(n - 1).padStart(3, '0')) && performance.now(),
+  // MLflow's compare page: parallel coordinates (Plotly, WebGL) and the run table; it has no metric chart.
+  compare: () => document.querySelector('.pcp-plot .gl-canvas') && document.querySelector('.mlflow-compare-run-table') && document.body.innerText.includes('cmp-000') && performance.now(),
 };
 
 async function seedAll(base, label, { runs, points, restRuns, mlflowDb }) {
@@ -149,7 +150,7 @@ async function seedAll(base, label, { runs, points, restRuns, mlflowDb }) {
   const run = await c.createRun(cexp, 'big-metric', T0);
   s.chartRun = run.info.run_id;
   const restPoints = mlflowDb ? Math.min(points, 1000) : points;
-  s.seedPointsSeconds = await seedBigMetric(c, s.chartRun, restPoints, label);
+  s.seedPointsSeconds = await seedBigMetric(c, s.chartRun, restPoints, points, label);
   if (mlflowDb && restPoints < points) {
     bulkMlflowPoints(mlflowDb, s.chartRun, restPoints, points);
     s.pointsNote = `${restPoints} points over REST, the rest inserted into MLflow's SQLite directly`;
@@ -174,7 +175,7 @@ function bulkMlflowRuns(db, exp, from, to) {
         i,
         params: Object.fromEntries(s.params.map((p) => [p.key, p.value])),
         metrics: Object.fromEntries(s.metrics.map((m) => [m.key, m.value])),
-        tags: { 'mlflow.source.name': 'train.py' },
+        tags: {}, // the template run's tags (mlflow.source.name among them) are copied
       }),
     );
   }
@@ -237,7 +238,7 @@ async function measure(ctx, base, s, ready, mlflow) {
   r.apiSearch = await timeApi(() => c.post('runs/search', { experiment_ids: [s.exp], max_results: mlflow ? 100 : 200, order_by: mlflow ? ['attributes.start_time DESC'] : undefined }));
   r.apiInterval = await timeApi(() => c.get('metrics/get-history-bulk-interval', { run_ids: s.chartRun, metric_key: 'big', max_results: mlflow ? 320 : 1000 }));
   log('runs table');
-  r.table = await timePage(ctx, mlflow ? `${base}/#/experiments/${s.exp}` : `${base}/experiments/${s.exp}`, ready.table);
+  r.table = await timePage(ctx, mlflow ? `${base}/#/experiments/${s.exp}/runs` : `${base}/experiments/${s.exp}`, ready.table);
   log('chart');
   r.chart = await timePage(ctx, mlflow ? `${base}/#/experiments/${s.chartExp}/runs/${s.chartRun}/model-metrics` : `${base}/runs/${s.chartRun}/metrics?key=big`, ready.chart);
   log('compare');
@@ -318,6 +319,6 @@ Where the time goes: the same API call the page makes, timed from node (median o
 | \`get-history-bulk-interval\` over ${POINTS.toLocaleString('en')} points (mlox: max_results=1000; MLflow's UI: 320) | ${f(r.mlox?.apiInterval)} | ${f(r.mlflow?.apiInterval)} |
 
 The page figures include these server times; the rest is the browser (loading the app, rendering, drawing).
-The MLflow pages measured: \`#/experiments/<id>\` (runs table), \`#/experiments/<id>/runs/<id>/model-metrics\` (the run's metric charts), \`#/compare-runs?runs=[...]\`.
+The MLflow pages measured: \`#/experiments/<id>/runs\` (runs table), \`#/experiments/<id>/runs/<id>/model-metrics\` (the run's metric charts), \`#/compare-runs?runs=[...]\`.
 `;
 }
