@@ -5,67 +5,12 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import * as api from './api.js';
 import { color, fmtNum, errText } from './util.js';
+import { groupByRun, buildData } from './logic.js';
 
 export const MAX_POINTS = 1000;
 
-/** Exponential moving average with bias correction, as TensorBoard-style smoothing. */
-export function smooth(values, weight) {
-  if (!weight) return values;
-  const out = new Array(values.length);
-  let last = 0,
-    n = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || !Number.isFinite(v)) {
-      out[i] = v;
-      continue;
-    }
-    last = last * weight + (1 - weight) * v;
-    n++;
-    out[i] = last / (1 - Math.pow(weight, n));
-  }
-  return out;
-}
 
-function groupByRun(points) {
-  const byRun = new Map();
-  for (const p of points) {
-    let a = byRun.get(p.run_id);
-    if (!a) byRun.set(p.run_id, (a = []));
-    a.push(p);
-  }
-  for (const a of byRun.values()) a.sort((x, y) => x.step - y.step || x.timestamp - y.timestamp);
-  return byRun;
-}
 
-/** Aligned uPlot data [xs, ...ys] for runs, one (or two, when smoothing) series per run. */
-export function buildData(runs, byRun, xMode, smoothing, log, starts) {
-  const xOf = (p, run) => (xMode === 'step' ? p.step : xMode === 'wall' ? p.timestamp / 1000 : (p.timestamp - starts[run.id]) / 1000);
-  const xsSet = new Set();
-  for (const run of runs) for (const p of byRun.get(run.id) || []) xsSet.add(xOf(p, run));
-  const xs = Float64Array.from(xsSet).sort();
-  const index = new Map();
-  xs.forEach((x, i) => index.set(x, i));
-  const ys = [];
-  let count = 0;
-  for (const run of runs) {
-    const pts = byRun.get(run.id) || [];
-    count += pts.length;
-    let vals = pts.map((p) => {
-      const v = typeof p.value === 'number' ? p.value : Number(p.value);
-      return log && !(v > 0) ? null : v;
-    });
-    const raw = new Array(xs.length).fill(null);
-    pts.forEach((p, i) => (raw[index.get(xOf(p, run))] = vals[i]));
-    if (smoothing > 0) {
-      const sm = new Array(xs.length).fill(null);
-      const s = smooth(vals, smoothing);
-      pts.forEach((p, i) => (sm[index.get(xOf(p, run))] = s[i]));
-      ys.push(raw, sm);
-    } else ys.push(raw);
-  }
-  return { data: [Array.from(xs), ...ys], count };
-}
 
 export function MetricChart({ runs, metricKey, xMode = 'step', log = false, smoothing = 0, live = false, height = 260, compact = false }) {
   const box = useRef(null);

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { fmtBytes, errText } from '../util.js';
+import { parseCsv } from '../logic.js';
 
 const IMAGE = /\.(png|jpe?g|gif|svg|webp|bmp)$/i;
 const PREVIEW_LIMIT = 5 * 1024 * 1024;
@@ -63,7 +64,7 @@ export function Artifacts({ run, path, onNavigate }) {
           .sort((a, b) => (b.is_dir ? 1 : 0) - (a.is_dir ? 1 : 0) || a.path.localeCompare(b.path))
           .map((f) => (
             <div key={f.path} class={'art-item' + (file && file.path === f.path ? ' on' : '')} onClick={() => onNavigate(f.path)}>
-              <span>{f.is_dir ? '📁' : '📄'}</span> <span class="grow">{f.path.split('/').pop()}</span>
+              <span class={'ico ' + (f.is_dir ? 'ico-dir' : 'ico-file')} /> <span class="grow">{f.path.split('/').pop()}</span>
               <span class="muted small">{f.is_dir ? '' : fmtBytes(f.file_size)}</span>
             </div>
           ))}
@@ -176,32 +177,6 @@ function MlModel({ text }) {
   );
 }
 
-/** A CSV parser for previews: quoted fields, doubled quotes, CRLF. */
-export function parseCsv(text, sep = ',', maxRows = 1000) {
-  const rows = [];
-  let row = [],
-    field = '',
-    q = false;
-  for (let i = 0; i < text.length && rows.length < maxRows; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"') {
-        if (text[i + 1] === '"') (field += '"'), i++;
-        else q = false;
-      } else field += c;
-    } else if (c === '"') q = true;
-    else if (c === sep) (row.push(field), (field = ''));
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length) (row.push(field), rows.push(row));
-  return rows;
-}
 
 function CsvTable({ text }) {
   const rows = parseCsv(text, text.split('\n')[0].includes('\t') ? '\t' : ',');

@@ -4,29 +4,11 @@ import { Link, navigate, setQuery, useQuery } from '../router.js';
 import { Grid } from '../grid.jsx';
 import { fmtTime, fmtDuration, fmtNum, runName, bq, errText } from '../util.js';
 import { Seg, RenameBox } from './experiments.jsx';
+import { errorSpan } from '../logic.js';
 
 const FIRST_PAGE = 200;
 const NEXT_PAGE = 1000;
 
-/** Where in the query a filter error points: [start, end) in characters, or null. */
-export function errorSpan(query, message) {
-  const chars = Array.from(query);
-  const m = /at position (\d+)/.exec(message || '');
-  if (m) {
-    const p = Math.min(Number(m[1]), chars.length);
-    return [p, Math.min(p + 1, Math.max(chars.length, p + 1))];
-  }
-  const quoted = /'([^']+)'/g;
-  let q;
-  while ((q = quoted.exec(message || ''))) {
-    const i = query.indexOf(q[1]);
-    if (i >= 0 && q[1].length > 0) {
-      const start = Array.from(query.slice(0, i)).length;
-      return [start, start + Array.from(q[1]).length];
-    }
-  }
-  return null;
-}
 
 function FilterError({ query, error }) {
   const span = errorSpan(query, error.message);
@@ -75,6 +57,7 @@ export function RunsPage({ expIds }) {
   const keys = useRef({ metrics: new Set(), params: new Set(), tags: new Set() });
   const [keyVersion, setKeyVersion] = useState(0);
   const inflight = useRef(null);
+  const lastClicked = useRef(null);
 
   useEffect(() => {
     Promise.all(expIds.map((id) => api.getExperiment(id))).then(setExps, setActionError);
@@ -210,14 +193,19 @@ export function RunsPage({ expIds }) {
         </button>
       </>
     ),
-    cell: (r) => (
+    cell: (r, i) => (
       <>
         <input
           type="checkbox"
           checked={selected.has(r.key)}
-          onChange={() => {
+          onClick={(e) => {
+            // Shift-click selects the range from the last clicked row.
             const s = new Set(selected);
-            s.has(r.key) ? s.delete(r.key) : s.add(r.key);
+            const on = !s.has(r.key);
+            const from = e.shiftKey && lastClicked.current !== null ? Math.min(lastClicked.current, i) : i;
+            const to = e.shiftKey && lastClicked.current !== null ? Math.max(lastClicked.current, i) : i;
+            for (let k = from; k <= to; k++) on ? s.add(runs[k].key) : s.delete(runs[k].key);
+            lastClicked.current = i;
             setSelected(s);
           }}
         />
