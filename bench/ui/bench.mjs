@@ -18,9 +18,10 @@ const RUNS = env('BENCH_RUNS', 100000);
 const POINTS = env('BENCH_POINTS', 1000000);
 const MLFLOW_RUNS = env('BENCH_MLFLOW_RUNS', RUNS);
 const MLFLOW_POINTS = env('BENCH_MLFLOW_POINTS', POINTS);
-const MLFLOW_REST_RUNS = env('BENCH_MLFLOW_REST_RUNS', 2000);
+const MLFLOW_REST_RUNS = env('BENCH_MLFLOW_REST_RUNS', 500);
 const REPEAT = env('BENCH_REPEAT', 5);
 const SKIP_MLFLOW = !!process.env.BENCH_SKIP_MLFLOW;
+const SKIP_MLOX = !!process.env.BENCH_SKIP_MLOX;
 const OUT = process.env.BENCH_OUT || join(REPO, 'bench', 'UI_RESULTS.md');
 const CONC = 16;
 const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
@@ -221,7 +222,8 @@ async function startMlflow() {
     detached: true,
   });
   let errs = '';
-  child.stderr.on('data', (d) => (errs = (errs + d).slice(-4000)));
+  child.stderr.on('data', (d) => (errs = (errs + d).slice(-20000)));
+  process.on('exit', () => writeFileSync(join(REPO, '.test-cache', 'ui-bench-mlflow-server.log'), errs));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 240; i++) {
     try {
@@ -253,13 +255,15 @@ async function measure(ctx, base, s, ready, mlflow) {
 const results = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' };
 const ctx = await launch();
 try {
-  log(`mlox: ${mloxBin()}`);
-  const m = await startServer();
-  try {
-    results.mloxSeed = await seedAll(m.url, 'mlox', { runs: RUNS, points: POINTS });
-    results.mlox = await measure(ctx, m.url, results.mloxSeed, MLOX_READY, false);
-  } finally {
-    await m.stop();
+  if (!SKIP_MLOX) {
+    log(`mlox: ${mloxBin()}`);
+    const m = await startServer();
+    try {
+      results.mloxSeed = await seedAll(m.url, 'mlox', { runs: RUNS, points: POINTS });
+      results.mlox = await measure(ctx, m.url, results.mloxSeed, MLOX_READY, false);
+    } finally {
+      await m.stop();
+    }
   }
   if (!SKIP_MLFLOW) {
     log('mlflow server');
@@ -288,7 +292,8 @@ function report(r) {
     const a = r.mlox?.[key],
       b = r.mlflow?.[key];
     const ok = a && a.median < target ? 'yes' : 'no';
-    return `| ${label} | < ${target} ms | ${f(a?.median)} (min ${f(a?.min)}, max ${f(a?.max)}) | ${ok} | ${b ? `${f(b.median)} (min ${f(b.min)}, max ${f(b.max)})` : '–'} |`;
+    const ratio = a && b ? (b.median / a.median).toFixed(1) + '×' : '–';
+    return `| ${label} | < ${target} ms | ${a ? `${f(a.median)} (min ${f(a.min)}, max ${f(a.max)})` : '–'} | ${a ? ok : '–'} | ${b ? `${f(b.median)} (min ${f(b.min)}, max ${f(b.max)})` : '–'} | ${ratio} |`;
   };
   const cmd = [
     'bench/ui/run.sh',
@@ -305,8 +310,8 @@ function report(r) {
 - Data, both servers: an experiment of ${RUNS.toLocaleString('en')} runs (5 params, 3 metrics, 1 tag each); a run with one metric of ${POINTS.toLocaleString('en')} points; 100 runs with 20 params and a 200-step metric.
 - Seeding mlox over REST (${CONC} concurrent clients): ${r.mloxSeed?.seedRunsSeconds?.toFixed(0)} s for the runs (runs/create + log-batch each), ${r.mloxSeed?.seedPointsSeconds?.toFixed(0)} s for the points (log-batch, 1000 a request).
 ${r.mlflowSeed ? `- Seeding MLflow: ${r.mlflowSeed.runsNote || 'all over REST'} (${r.mlflowSeed.seedRunsSeconds?.toFixed(0)} s REST${r.mlflowSeed.bulkRunsSeconds ? `, ${r.mlflowSeed.bulkRunsSeconds.toFixed(0)} s bulk` : ''}); ${r.mlflowSeed.pointsNote || 'points over REST'}.\n` : ''}${r.mlflowError ? `- MLflow: not measured (${r.mlflowError}).\n` : ''}
-| page | target | mlox | met | MLflow ${'3.17.2'} UI |
-|---|---:|---:|:-:|---:|
+| page | target | mlox | met | MLflow ${'3.17.2'} UI | MLflow ÷ mlox |
+|---|---:|---:|:-:|---:|---:|
 ${row(`runs table, experiment of ${RUNS.toLocaleString('en')} runs (first page)`, 1000, 'table')}
 ${row(`chart of a ${POINTS.toLocaleString('en')}-point metric`, 1000, 'chart')}
 ${row('compare of 100 runs', 1000, 'compare')}

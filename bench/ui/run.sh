@@ -2,7 +2,7 @@
 # Browser benchmark of the web UI (see bench/ui/bench.mjs): mlox, and MLflow's own UI
 # for comparison, seeded the same way; writes bench/UI_RESULTS.md.
 # Settings: BENCH_RUNS (100000), BENCH_POINTS (1000000), BENCH_REPEAT (5),
-# BENCH_SKIP_MLFLOW=1, BENCH_MLFLOW_REST_RUNS (2000: the rest of MLflow's runs are
+# BENCH_SKIP_MLFLOW=1, BENCH_MLFLOW_REST_RUNS (500: the rest of MLflow's runs are
 # inserted into its SQLite by bench/seed_mlflow_sqlite.py), MLOX_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -52,7 +52,15 @@ export function client(base) {
   async function call(method, path, body, query) {
     const url = new URL(base + '/api/2.0/mlflow/' + path);
     for (const [k, v] of Object.entries(query || {})) url.searchParams.append(k, v);
-    const r = await fetch(url, { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const init = { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined };
+    let r;
+    try {
+      r = await fetch(url, init);
+    } catch (e) {
+      // A pooled keep-alive connection the server closed while we were busy (uvicorn
+      // drops idle ones after 5 s): the request never left, so send it once more.
+      r = await fetch(url, init);
+    }
     const j = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
     return j;
