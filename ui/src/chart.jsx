@@ -8,6 +8,7 @@ import { color, fmtNum, errText } from './util.js';
 import { groupByRun, buildData } from './logic.js';
 
 export const MAX_POINTS = 1000;
+const LIVE_MS = 3000;
 
 
 
@@ -33,6 +34,7 @@ export function MetricChart({ runs, metricKey, xMode = 'step', log = false, smoo
 
   useEffect(() => {
     const ctl = new AbortController();
+    let next = 0;
     api
       .metricHistoryInterval(
         { runIds: runs.map((r) => r.id), key: metricKey, maxResults: MAX_POINTS, startStep: range?.startStep, endStep: range?.endStep },
@@ -48,17 +50,14 @@ export function MetricChart({ runs, metricKey, xMode = 'step', log = false, smoo
             }
           setPoints(byRun);
           setError(null);
+          // Live: the next refresh is scheduled only once this answer is in, so a slow
+          // server never sees requests pile up (and none is cancelled half-way).
+          if (live && !range) next = setTimeout(() => setTick((x) => x + 1), LIVE_MS);
         },
         (e) => e.name !== 'AbortError' && setError(e),
       );
-    return () => ctl.abort();
-  }, [runIds, metricKey, range, tick]);
-
-  useEffect(() => {
-    if (!live || range) return;
-    const t = setInterval(() => setTick((x) => x + 1), 3000);
-    return () => clearInterval(t);
-  }, [live, range]);
+    return () => (ctl.abort(), clearTimeout(next));
+  }, [runIds, metricKey, range, tick, live]);
 
   useEffect(() => {
     if (!points || !width) return;

@@ -10,12 +10,14 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 
-/// Path prefixes that belong to the API: a miss there is an API 404, never the UI.
-const API_PREFIXES: &[&str] = &[
-    "/api/",
-    "/ajax-api/",
+/// Paths that belong to the API: a miss there is an API 404, never the UI.
+const API_PREFIXES: &[&str] = &["/api/", "/ajax-api/"];
+const API_PATHS: &[&str] = &[
+    "/api",
+    "/ajax-api",
     "/health",
     "/version",
+    // MLflow's artifact download endpoints (not served by mlox) stay API misses.
     "/get-artifact",
     "/model-versions/get-artifact",
 ];
@@ -27,9 +29,7 @@ pub(crate) async fn fallback(
     headers: HeaderMap,
 ) -> Response {
     let path = uri.path();
-    let is_api = API_PREFIXES
-        .iter()
-        .any(|p| path == p.trim_end_matches('/') || path.starts_with(p));
+    let is_api = API_PATHS.contains(&path) || API_PREFIXES.iter().any(|p| path.starts_with(p));
     if is_api || state.artifacts.artifacts_only || (method != Method::GET && method != Method::HEAD)
     {
         return crate::not_found(uri).await;
@@ -52,10 +52,17 @@ fn respond(asset: &'static mlox_ui::Asset, headers: &HeaderMap) -> Response {
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    // `br`, `gzip;q=0.5` accept; `br;q=0` refuses.
     let accepts = |enc: &str| {
-        accept
-            .split(',')
-            .any(|part| part.split(';').next().unwrap_or("").trim() == enc && !part.contains("q=0"))
+        accept.split(',').any(|part| {
+            let mut it = part.split(';');
+            it.next().unwrap_or("").trim() == enc
+                && it.all(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .is_none_or(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0))
+                })
+        })
     };
     let (body, encoding) = match (asset.brotli, asset.gzip) {
         (Some(br), _) if accepts("br") => (br, Some("br")),

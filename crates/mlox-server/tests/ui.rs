@@ -93,6 +93,8 @@ async fn deep_links_get_the_app() {
         "/models/my%20model/versions/3",
         "/compare?runs=a,b",
         "/apiary",
+        "/healthy-runs",
+        "/versions",
     ] {
         let r = send(&app, Method::GET, path, None).await;
         assert!(is_index(&r), "{path}: {} {:?}", r.status, r.headers);
@@ -113,6 +115,7 @@ async fn api_paths_keep_mlflow_404_json() {
         "/api",
         "/ajax-api/",
         "/api/3.0/mlflow/nothing",
+        "/get-artifact",
     ] {
         let r = send(&app, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
@@ -175,6 +178,8 @@ async fn hashed_assets_are_immutable_typed_and_compressed() {
     // An encoding refused with q=0 is not used.
     let no_br = send(&app, Method::GET, js, Some("br;q=0, gzip")).await;
     assert_eq!(no_br.header(header::CONTENT_ENCODING), "gzip");
+    let weighted = send(&app, Method::GET, js, Some("br;q=0.5")).await;
+    assert_eq!(weighted.header(header::CONTENT_ENCODING), "br");
 
     let c = send(&app, Method::GET, css, None).await;
     assert_eq!(c.header(header::CONTENT_TYPE), "text/css; charset=utf-8");

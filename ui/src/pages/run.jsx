@@ -14,7 +14,17 @@ export function RunPage({ runId, tab, sub }) {
   const [children, setChildren] = useState([]);
 
   useEffect(() => {
-    api.getRun(runId).then((r) => (setRun(r), setError(null)), setError);
+    let next = 0;
+    let alive = true;
+    api.getRun(runId).then((r) => {
+      if (!alive) return;
+      setRun(r);
+      setError(null);
+      // Live: a running run refreshes itself (and its charts) without a reload; the
+      // next refresh is scheduled once this one has answered.
+      if (r.info.status === 'RUNNING' || r.info.status === 'SCHEDULED') next = setTimeout(() => setTick((x) => x + 1), 3000);
+    }, (e) => alive && setError(e));
+    return () => ((alive = false), clearTimeout(next));
   }, [runId, tick]);
   useEffect(() => {
     if (!run) return;
@@ -23,13 +33,7 @@ export function RunPage({ runId, tab, sub }) {
       .searchRuns({ experiment_ids: [run.info.experiment_id], filter: `tags.\`mlflow.parentRunId\` = '${runId}'`, max_results: 200 })
       .then((r) => setChildren(r.runs || []), () => {});
   }, [run?.info.experiment_id, runId]);
-  // Live: a running run refreshes itself (and its charts) without a reload.
   const live = run?.info.status === 'RUNNING' || run?.info.status === 'SCHEDULED';
-  useEffect(() => {
-    if (!live) return;
-    const t = setInterval(() => setTick((x) => x + 1), 3000);
-    return () => clearInterval(t);
-  }, [live]);
 
   if (error) return <div class="page"><div class="error">{errText(error)}</div></div>;
   if (!run) return <div class="page muted">Loading…</div>;
