@@ -319,3 +319,31 @@ test('runs table virtualizes rows and columns and pages through the API', async 
   assert.ok((await page.locator('[data-testid=runs-grid] .g-row').count()) < 120);
   await shot('14-runs-wide');
 });
+
+test('live: a slow server never sees refreshes pile up or get cancelled', async () => {
+  const run = await api.createRun(data.exp, 'slow-live-run', Date.now());
+  const id = run.info.run_id;
+  await api.logBatch(id, { metrics: [{ key: 'slow', value: 1, timestamp: Date.now(), step: 0 }] });
+  let started = 0;
+  const failed = [];
+  // Every history request answers only after 4 s: longer than the refresh period.
+  await page.route('**/get-history-bulk-interval*', async (route) => {
+    started++;
+    await new Promise((r) => setTimeout(r, 4000));
+    await route.continue().catch(() => {});
+  });
+  const onFail = (r) => r.url().includes('get-history-bulk-interval') && failed.push(r.failure()?.errorText);
+  page.on('requestfailed', onFail);
+  try {
+    await go(`/runs/${id}/metrics?key=slow`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=chart][data-metric=slow]')?.dataset.points === '1', null, { timeout: 9000 });
+    await page.waitForTimeout(5000);
+    // ~9 s at most: the first request (4 s), a 3 s pause, a second one in flight.
+    assert.ok(started <= 3, `${started} history requests in ~9 s`);
+    assert.deepEqual(failed, []);
+  } finally {
+    page.off('requestfailed', onFail);
+    await page.unroute('**/get-history-bulk-interval*');
+    await api.finish(id);
+  }
+});
