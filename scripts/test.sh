@@ -60,6 +60,10 @@ MLOX_COMPAT_TARGET=mlox MLOX_COMPAT_ARTIFACTS_DESTINATION=s3://$S3_BUCKET/compat
 step "compat suite against the real MLflow server (proves the tests encode MLflow's behaviour)"
 MLOX_COMPAT_TARGET=mlflow $PY -m pytest tests/compat -q -p no:cacheprovider || status=1
 
+# --- web UI (issue #7): browser tests against the real binary ---------------------------
+step "web UI browser tests (playwright-core + chromium against the real binary)"
+MLOX_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/mlox bash scripts/test-ui.sh || status=1
+
 if [ "$status" -ne 0 ]; then
   step "FAILED"
 else

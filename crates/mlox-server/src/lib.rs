@@ -7,6 +7,7 @@ pub mod error;
 mod models;
 pub mod request;
 mod routes;
+mod ui;
 pub mod webhooks;
 pub mod wire;
 
@@ -87,7 +88,7 @@ async fn server_info(
     }))
 }
 
-async fn not_found(uri: axum::http::Uri) -> Response {
+pub(crate) async fn not_found(uri: axum::http::Uri) -> Response {
     error::error_response(
         ErrorCode::ENDPOINT_NOT_FOUND,
         &format!("No API endpoint at {}", uri.path()),
@@ -113,7 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(version))
         .route("/api/3.0/mlflow/server-info", get(server_info))
         .route("/ajax-api/3.0/mlflow/server-info", get(server_info))
-        .fallback(not_found)
+        .fallback(ui::fallback)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))

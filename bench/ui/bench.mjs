@@ -1,0 +1,344 @@
+// Browser benchmark of the web UI: seeds mlox (and optionally the real MLflow server)
+// through the REST API, then times three pages in Debian's chromium:
+//   1. the runs table of an experiment with 100,000 runs (navigation → first rows visible),
+//   2. the chart of a metric with 1,000,000 points (navigation → chart drawn),
+//   3. a compare of 100 runs (navigation → table, parallel coordinates and chart drawn).
+// Each figure is the median of BENCH_REPEAT navigations after one warm-up; the server's
+// share is measured separately (the same API call timed from node).
+import { writeFileSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO, startServer, client, pool, launch, mloxBin } from '../../ui/tests/lib.mjs';
+
+const env = (k, d) => (process.env[k] ? Number(process.env[k]) : d);
+const RUNS = env('BENCH_RUNS', 100000);
+const POINTS = env('BENCH_POINTS', 1000000);
+const MLFLOW_RUNS = env('BENCH_MLFLOW_RUNS', RUNS);
+const MLFLOW_POINTS = env('BENCH_MLFLOW_POINTS', POINTS);
+const MLFLOW_REST_RUNS = env('BENCH_MLFLOW_REST_RUNS', 500);
+const REPEAT = env('BENCH_REPEAT', 5);
+const SKIP_MLFLOW = !!process.env.BENCH_SKIP_MLFLOW;
+const SKIP_MLOX = !!process.env.BENCH_SKIP_MLOX;
+const OUT = process.env.BENCH_OUT || join(REPO, 'bench', 'UI_RESULTS.md');
+const CONC = 16;
+const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const T0 = 1764000000000;
+
+function runShape(i) {
+  return {
+    params: [
+      { key: 'lr', value: String([0.1, 0.01, 0.001, 0.0001][i % 4]) },
+      { key: 'batch_size', value: String(16 << i % 5) },
+      { key: 'optimizer', value: ['adam', 'sgd', 'rmsprop'][i % 3] },
+      { key: 'layers', value: String(2 + (i % 7)) },
+      { key: 'seed', value: String(i) },
+    ],
+    metrics: [
+      { key: 'accuracy', value: ((i * 7919) % 10000) / 10000, timestamp: T0 + i, step: 0 },
+      { key: 'loss', value: ((i * 104729) % 10000) / 5000, timestamp: T0 + i, step: 0 },
+      { key: 'f1', value: ((i * 15485863) % 10000) / 10000, timestamp: T0 + i, step: 0 },
+    ],
+  };
+}
+
+async function seedRuns(c, exp, from, to, label) {
+  const t = Date.now();
+  let done = 0;
+  const idx = Array.from({ length: to - from }, (_, k) => from + k);
+  await pool(idx, CONC, async (i) => {
+    const run = await c.createRun(exp, `bench-run-${i}`, T0 + i * 1000, [{ key: 'mlflow.source.name', value: 'train.py' }]);
+    await c.logBatch(run.info.run_id, runShape(i));
+    if (++done % 10000 === 0) log(`${label}: ${done} runs`);
+  });
+  return (Date.now() - t) / 1000;
+}
+
+async function seedBigMetric(c, runId, points, total, label) {
+  const t = Date.now();
+  const batches = Array.from({ length: Math.ceil(points / 1000) }, (_, b) => b);
+  await pool(batches, 8, async (b) => {
+    const metrics = [];
+    for (let s = b * 1000; s < Math.min(points, (b + 1) * 1000); s++)
+      metrics.push({ key: 'big', value: Math.exp(-s / (total / 5)) + 0.05 * Math.sin(s / 50) + 0.02 * ((s * 7919) % 101) / 101, timestamp: T0 + s * 10, step: s });
+    await c.logBatch(runId, { metrics });
+    if ((b + 1) % 200 === 0) log(`${label}: ${(b + 1) * 1000} points`);
+  });
+  return (Date.now() - t) / 1000;
+}
+
+async function seedCompare(c, exp) {
+  const ids = [];
+  await pool(Array.from({ length: 100 }, (_, i) => i), CONC, async (i) => {
+    const run = await c.createRun(exp, `cmp-${String(i).padStart(3, '0')}`, T0 + i * 1000);
+    const metrics = [];
+    for (let s = 0; s < 200; s++) metrics.push({ key: 'loss', value: Math.exp(-s / (30 + i)) + 0.01 * (s % 7), timestamp: T0 + s * 1000, step: s });
+    metrics.push({ key: 'accuracy', value: (i % 37) / 37, timestamp: T0, step: 0 });
+    const params = Array.from({ length: 20 }, (_, p) => ({ key: `hp_${p}`, value: String((i * (p + 3)) % (p + 5)) }));
+    await c.logBatch(run.info.run_id, { metrics, params });
+    await c.finish(run.info.run_id);
+    ids[i] = run.info.run_id;
+  });
+  return ids;
+}
+
+async function timeApi(fn, n = REPEAT) {
+  await fn();
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await fn();
+    t.push(performance.now() - s);
+  }
+  return median(t);
+}
+
+/** Median over REPEAT navigations of the in-page time (performance.now()) at which `ready` holds. */
+async function timePage(ctx, url, ready, arg, apiPattern) {
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(120000);
+  const times = [];
+  const apis = [];
+  for (let i = 0; i <= REPEAT; i++) {
+    await page.goto('about:blank');
+    await page.goto(url, { waitUntil: 'commit' });
+    const h = await page.waitForFunction(ready, arg, { polling: 'raf', timeout: 120000 });
+    const ms = await h.jsonValue();
+    // The page's longest request to the API call that carries its data (resource timing).
+    const api = await page.evaluate(
+      (p) => Math.max(0, ...performance.getEntriesByType('resource').filter((e) => e.name.includes(p)).map((e) => e.responseEnd - e.startTime)),
+      apiPattern,
+    );
+    if (i > 0) (times.push(ms), apis.push(api));
+    log(`  ${i === 0 ? 'warm-up' : 'run ' + i}: ${ms.toFixed(0)} ms (${apiPattern}: ${api.toFixed(0)} ms)`);
+  }
+  await page.close();
+  return { median: median(times), max: Math.max(...times), min: Math.min(...times), api: median(apis) };
+}
+
+const MLOX_READY = {
+  table: () => document.querySelector('[data-testid=runs-grid] .g-row .run-link') && performance.now(),
+  chart: () => Number(document.querySelector('[data-testid=chart][data-metric=big]')?.dataset.points) > 0 && performance.now(),
+  compare: (n) =>
+    document.querySelector('[data-testid=parallel]')?.dataset.lines === String(n) &&
+    document.querySelectorAll('[data-testid=compare-table] tbody tr').length > 0 &&
+    Number(document.querySelector('[data-testid=chart]')?.dataset.points) > 0 &&
+    performance.now(),
+};
+
+// MLflow 3's UI: ag-grid rows for the runs table; Plotly SVG traces for charts.
+const MLFLOW_READY = {
+  table: () => document.querySelector('.ag-row') && /bench-run-\d+/.test(document.body.innerText) && performance.now(),
+  chart: () => {
+    const p = document.querySelector('.js-plotly-plot .scatterlayer path.js-line');
+    return p && (p.getAttribute('d') || '').length > 100 && performance.now();
+  },
+  // MLflow's compare page: parallel coordinates (Plotly, WebGL) and the run table; it has no metric chart.
+  compare: () => document.querySelector('.pcp-plot .gl-canvas') && document.querySelector('.mlflow-compare-run-table') && document.body.innerText.includes('cmp-000') && performance.now(),
+};
+
+async function seedAll(base, label, { runs, points, restRuns, mlflowDb }) {
+  const c = client(base);
+  const s = {};
+  s.exp = await c.createExperiment('bench-100k-runs');
+  if (mlflowDb && restRuns < runs) {
+    s.seedRunsSeconds = await seedRuns(c, s.exp, 0, restRuns, label);
+    s.bulkRunsSeconds = bulkMlflowRuns(mlflowDb, s.exp, restRuns, runs);
+    s.runsNote = `${restRuns} runs over REST, the rest inserted into MLflow's SQLite by bench/seed_mlflow_sqlite.py`;
+  } else {
+    s.seedRunsSeconds = await seedRuns(c, s.exp, 0, runs, label);
+  }
+  log(`${label}: ${runs} runs seeded`);
+  const cexp = await c.createExperiment('bench-metric');
+  s.chartExp = cexp;
+  const run = await c.createRun(cexp, 'big-metric', T0);
+  s.chartRun = run.info.run_id;
+  const restPoints = mlflowDb ? Math.min(points, 1000) : points;
+  // Finished, as a typical finished training run (a running one would make the page poll).
+  await c.finish(s.chartRun, T0 + points * 10);
+  s.seedPointsSeconds = await seedBigMetric(c, s.chartRun, restPoints, points, label);
+  if (mlflowDb && restPoints < points) {
+    bulkMlflowPoints(mlflowDb, s.chartRun, restPoints, points);
+    s.pointsNote = `${restPoints} points over REST, the rest inserted into MLflow's SQLite directly`;
+  }
+  log(`${label}: ${points} points seeded`);
+  s.cmpExp = await c.createExperiment('bench-compare');
+  s.cmpRuns = await seedCompare(c, s.cmpExp);
+  return s;
+}
+
+function py() {
+  return join(REPO, '.venv', 'bin', 'python');
+}
+
+function bulkMlflowRuns(db, exp, from, to) {
+  const t = Date.now();
+  const lines = [];
+  for (let i = from; i < to; i++) {
+    const s = runShape(i);
+    lines.push(
+      JSON.stringify({
+        i,
+        params: Object.fromEntries(s.params.map((p) => [p.key, p.value])),
+        metrics: Object.fromEntries(s.metrics.map((m) => [m.key, m.value])),
+        tags: {}, // the template run's tags (mlflow.source.name among them) are copied
+      }),
+    );
+  }
+  execFileSync(py(), [join(REPO, 'bench', 'seed_mlflow_sqlite.py'), db, String(exp)], { input: lines.join('\n') + '\n', stdio: ['pipe', 'inherit', 'inherit'], maxBuffer: 1 << 30 });
+  return (Date.now() - t) / 1000;
+}
+
+function bulkMlflowPoints(db, runId, from, to) {
+  const code = `
+import sqlite3, math, sys
+db, run, a, b, t0 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+con = sqlite3.connect(db, timeout=60)
+def rows():
+    for s in range(a, b):
+        v = math.exp(-s / (b / 5)) + 0.05 * math.sin(s / 50) + 0.02 * ((s * 7919) % 101) / 101
+        yield ('big', v, t0 + s * 10, run, s, 0)
+con.executemany('INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?,?,?,?,?,?)', rows())
+last = b - 1
+v = math.exp(-last / (b / 5)) + 0.05 * math.sin(last / 50) + 0.02 * ((last * 7919) % 101) / 101
+con.execute('UPDATE latest_metrics SET value=?, timestamp=?, step=? WHERE run_uuid=? AND key=?', (v, t0 + last * 10, last, run, 'big'))
+con.commit()
+`;
+  execFileSync(py(), ['-c', code, db, runId, String(from), String(to), String(T0)], { stdio: 'inherit' });
+}
+
+function freePort() {
+  return new Promise((r) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => r(p));
+    });
+  });
+}
+
+async function startMlflow() {
+  const dir = mkdtempSync(join(tmpdir(), 'mlflow-ui-bench-'));
+  const port = await freePort();
+  const db = join(dir, 'mlflow.db');
+  const child = spawn(join(REPO, '.venv', 'bin', 'mlflow'), ['server', '--host', '127.0.0.1', '--port', String(port), '--backend-store-uri', `sqlite:///${db}`, '--artifacts-destination', join(dir, 'art'), '--workers', '1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, MLFLOW_ENABLE_TELEMETRY: 'false', DO_NOT_TRACK: 'true' },
+    detached: true,
+  });
+  let errs = '';
+  child.stderr.on('data', (d) => (errs = (errs + d).slice(-20000)));
+  process.on('exit', () => writeFileSync(join(REPO, '.test-cache', 'ui-bench-mlflow-server.log'), errs));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 240; i++) {
+    try {
+      if ((await fetch(url + '/health')).ok) return { url, db, stop: () => process.kill(-child.pid, 'SIGTERM') };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('mlflow server did not start:\n' + errs);
+}
+
+async function measure(ctx, base, s, ready, mlflow) {
+  const r = {};
+  const c = client(base);
+  r.apiSearch = await timeApi(() => c.post('runs/search', { experiment_ids: [s.exp], max_results: mlflow ? 100 : 200, order_by: mlflow ? ['attributes.start_time DESC'] : undefined }));
+  r.apiInterval = await timeApi(() => c.get('metrics/get-history-bulk-interval', { run_ids: s.chartRun, metric_key: 'big', max_results: mlflow ? 320 : 1000 }));
+  log('runs table');
+  r.table = await timePage(ctx, mlflow ? `${base}/#/experiments/${s.exp}/runs` : `${base}/experiments/${s.exp}`, ready.table, undefined, 'runs/search');
+  log('chart');
+  r.chart = await timePage(ctx, mlflow ? `${base}/#/experiments/${s.chartExp}/runs/${s.chartRun}/model-metrics` : `${base}/runs/${s.chartRun}/metrics?key=big`, ready.chart, undefined, 'get-history-bulk-interval');
+  log('compare');
+  const ids = s.cmpRuns;
+  const url = mlflow
+    ? `${base}/#/compare-runs?runs=${encodeURIComponent(JSON.stringify(ids))}&experiments=${encodeURIComponent(JSON.stringify([s.cmpExp]))}`
+    : `${base}/compare?runs=${ids.join(',')}&exps=${s.cmpExp}`;
+  r.compare = await timePage(ctx, url, ready.compare, ids.length, mlflow ? '/runs/' : 'runs/search');
+  return r;
+}
+
+const results = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' };
+const ctx = await launch();
+try {
+  if (!SKIP_MLOX) {
+    log(`mlox: ${mloxBin()}`);
+    const m = await startServer();
+    try {
+      results.mloxSeed = await seedAll(m.url, 'mlox', { runs: RUNS, points: POINTS });
+      results.mlox = await measure(ctx, m.url, results.mloxSeed, MLOX_READY, false);
+    } finally {
+      await m.stop();
+    }
+  }
+  if (!SKIP_MLFLOW) {
+    log('mlflow server');
+    const f = await startMlflow();
+    try {
+      results.mlflowSeed = await seedAll(f.url, 'mlflow', { runs: MLFLOW_RUNS, points: MLFLOW_POINTS, restRuns: MLFLOW_REST_RUNS, mlflowDb: f.db });
+      results.mlflow = await measure(ctx, f.url, results.mlflowSeed, MLFLOW_READY, true);
+    } catch (e) {
+      results.mlflowError = String(e.message || e).slice(0, 500);
+      log('mlflow failed:', results.mlflowError);
+    } finally {
+      f.stop();
+    }
+  }
+} finally {
+  await ctx.close();
+}
+
+writeFileSync(join(REPO, '.test-cache', 'ui-bench.json'), JSON.stringify(results, null, 2));
+writeFileSync(OUT, report(results));
+log('wrote', OUT);
+
+function report(r) {
+  const f = (x) => (x === undefined ? '–' : x.toFixed(0) + ' ms');
+  const row = (label, target, key) => {
+    const a = r.mlox?.[key],
+      b = r.mlflow?.[key];
+    const ok = a && a.median < target ? 'yes' : 'no';
+    const ratio = a && b ? (b.median / a.median).toFixed(1) + '×' : '–';
+    return `| ${label} | < ${target} ms | ${a ? `${f(a.median)} (min ${f(a.min)}, max ${f(a.max)})` : '–'} | ${a ? ok : '–'} | ${b ? `${f(b.median)} (min ${f(b.min)}, max ${f(b.max)})` : '–'} | ${ratio} |`;
+  };
+  const cmd = [
+    'bench/ui/run.sh',
+    RUNS !== 100000 ? `BENCH_RUNS=${RUNS}` : '',
+    POINTS !== 1000000 ? `BENCH_POINTS=${POINTS}` : '',
+    SKIP_MLFLOW ? 'BENCH_SKIP_MLFLOW=1' : '',
+  ].filter(Boolean);
+  return `# Web UI benchmark: mlox vs MLflow's UI
+
+- Command: \`${cmd.length > 1 ? cmd.slice(1).join(' ') + ' ' : ''}${cmd[0]}\`
+- Date: ${r.date}; machine: 2 CPUs shared with other work; Debian chromium (headless, playwright-core), viewport 1440×900.
+- Each figure: median of ${REPEAT} navigations after one warm-up, measured in the page (\`performance.now()\` since navigation start) until the page shows its data:
+  table rows visible; the chart's canvas drawn (mlox) / a Plotly trace drawn (MLflow); compare table, parallel coordinates and chart drawn.
+- Data, both servers: an experiment of ${RUNS.toLocaleString('en')} runs (5 params, 3 metrics, 1 tag each); a run with one metric of ${POINTS.toLocaleString('en')} points; 100 runs with 20 params and a 200-step metric.
+- Seeding mlox over REST (${CONC} concurrent clients): ${r.mloxSeed?.seedRunsSeconds?.toFixed(0)} s for the runs (runs/create + log-batch each), ${r.mloxSeed?.seedPointsSeconds?.toFixed(0)} s for the points (log-batch, 1000 a request).
+${r.mlflowSeed ? `- Seeding MLflow: ${r.mlflowSeed.runsNote || 'all over REST'} (${r.mlflowSeed.seedRunsSeconds?.toFixed(0)} s REST${r.mlflowSeed.bulkRunsSeconds ? `, ${r.mlflowSeed.bulkRunsSeconds.toFixed(0)} s bulk` : ''}); ${r.mlflowSeed.pointsNote || 'points over REST'}.\n` : ''}${r.mlflowError ? `- MLflow: not measured (${r.mlflowError}).\n` : ''}
+| page | target | mlox | met | MLflow ${'3.17.2'} UI | MLflow ÷ mlox |
+|---|---:|---:|:-:|---:|---:|
+${row(`runs table, experiment of ${RUNS.toLocaleString('en')} runs (first page)`, 1000, 'table')}
+${row(`chart of a ${POINTS.toLocaleString('en')}-point metric`, 1000, 'chart')}
+${row('compare of 100 runs', 1000, 'compare')}
+
+Where the time goes: the same API call the page makes, timed from node (median of ${REPEAT}):
+
+| call | mlox | MLflow |
+|---|---:|---:|
+| \`runs/search\` first page (mlox: 200 runs; MLflow's UI asks for 100) | ${f(r.mlox?.apiSearch)} | ${f(r.mlflow?.apiSearch)} |
+| \`get-history-bulk-interval\` over ${POINTS.toLocaleString('en')} points (mlox: max_results=1000; MLflow's UI: 320) | ${f(r.mlox?.apiInterval)} | ${f(r.mlflow?.apiInterval)} |
+
+Inside the page figures, the longest request for the page's data (resource timing in the page, median of ${REPEAT}); the rest is the browser (loading the app, rendering, drawing):
+
+| page | mlox: data request / whole page | MLflow: data request / whole page |
+|---|---:|---:|
+| runs table (\`runs/search\`) | ${f(r.mlox?.table?.api)} / ${f(r.mlox?.table?.median)} | ${f(r.mlflow?.table?.api)} / ${f(r.mlflow?.table?.median)} |
+| chart (\`get-history-bulk-interval\`) | ${f(r.mlox?.chart?.api)} / ${f(r.mlox?.chart?.median)} | ${f(r.mlflow?.chart?.api)} / ${f(r.mlflow?.chart?.median)} |
+| compare (mlox \`runs/search\`; MLflow its longest \`/runs/\` call) | ${f(r.mlox?.compare?.api)} / ${f(r.mlox?.compare?.median)} | ${f(r.mlflow?.compare?.api)} / ${f(r.mlflow?.compare?.median)} |
+
+The MLflow pages measured: \`#/experiments/<id>/runs\` (runs table), \`#/experiments/<id>/runs/<id>/model-metrics\` (the run's metric charts), \`#/compare-runs?runs=[...]\`.
+`;
+}

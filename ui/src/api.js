@@ -1,0 +1,92 @@
+// The UI talks to the server only through the public MLflow REST API (ajax-api prefix).
+const BASE = '/ajax-api/2.0/mlflow/';
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function qs(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null || v === '') continue;
+    if (Array.isArray(v)) v.forEach((x) => u.append(k, x));
+    else u.append(k, String(v));
+  }
+  const s = u.toString();
+  return s ? '?' + s : '';
+}
+
+export async function call(path, { method = 'GET', query, body, signal } = {}) {
+  const url = BASE + path + (query ? qs(query) : '');
+  const init = { method, signal, headers: {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['Content-Type'] = 'application/json';
+  }
+  const resp = await fetch(url, init);
+  const text = await resp.text();
+  let json = {};
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    json = { message: text };
+  }
+  if (!resp.ok) throw new ApiError(resp.status, json.error_code || 'HTTP_' + resp.status, json.message || resp.statusText);
+  return json;
+}
+
+const post = (path, body) => call(path, { method: 'POST', body });
+
+// Experiments
+export const searchExperiments = (body) => post('experiments/search', body);
+export const getExperiment = (id) => call('experiments/get', { query: { experiment_id: id } }).then((r) => r.experiment);
+export const createExperiment = (name) => post('experiments/create', { name });
+export const renameExperiment = (id, name) => post('experiments/update', { experiment_id: id, new_name: name });
+export const deleteExperiment = (id) => post('experiments/delete', { experiment_id: id });
+export const restoreExperiment = (id) => post('experiments/restore', { experiment_id: id });
+
+// Runs
+export const searchRuns = (body, signal) => call('runs/search', { method: 'POST', body, signal });
+export const getRun = (id) => call('runs/get', { query: { run_id: id } }).then((r) => r.run);
+export const renameRun = (id, name) => post('runs/update', { run_id: id, run_name: name });
+export const deleteRun = (id) => post('runs/delete', { run_id: id });
+export const restoreRun = (id) => post('runs/restore', { run_id: id });
+export const setRunTag = (id, key, value) => post('runs/set-tag', { run_id: id, key, value });
+export const deleteRunTag = (id, key) => post('runs/delete-tag', { run_id: id, key });
+export const listArtifacts = (id, path) => call('artifacts/list', { query: { run_id: id, path } });
+
+export function metricHistoryInterval({ runIds, key, maxResults, startStep, endStep }, signal) {
+  return call('metrics/get-history-bulk-interval', {
+    query: { run_ids: runIds, metric_key: key, max_results: maxResults, start_step: startStep, end_step: endStep },
+    signal,
+  }).then((r) => r.metrics || []);
+}
+
+// Model registry
+export const searchRegisteredModels = (query) => call('registered-models/search', { query });
+export const getRegisteredModel = (name) => call('registered-models/get', { query: { name } }).then((r) => r.registered_model);
+export const searchModelVersions = (query) => call('model-versions/search', { query });
+export const getModelVersion = (name, version) => call('model-versions/get', { query: { name, version } }).then((r) => r.model_version);
+export const transitionStage = (name, version, stage) =>
+  post('model-versions/transition-stage', { name, version, stage, archive_existing_versions: false });
+export const setModelAlias = (name, alias, version) => post('registered-models/alias', { name, alias, version });
+export const deleteModelAlias = (name, alias) =>
+  call('registered-models/alias', { method: 'DELETE', query: { name, alias } });
+
+/** URL of an artifact file for download, when the run's artifacts are proxied by this server. */
+export function artifactUrl(run, path) {
+  const uri = run.info.artifact_uri || '';
+  if (!uri.startsWith('mlflow-artifacts:')) return null;
+  let rest = uri.slice('mlflow-artifacts:'.length);
+  if (rest.startsWith('//')) {
+    const i = rest.indexOf('/', 2);
+    rest = i < 0 ? '' : rest.slice(i);
+  }
+  rest = rest.replace(/^\/+/, '');
+  const full = [rest, path].filter(Boolean).join('/');
+  return '/ajax-api/2.0/mlflow-artifacts/artifacts/' + full.split('/').map(encodeURIComponent).join('/');
+}

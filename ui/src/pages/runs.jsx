@@ -1,0 +1,370 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import * as api from '../api.js';
+import { Link, navigate, setQuery, useQuery } from '../router.js';
+import { Grid } from '../grid.jsx';
+import { fmtTime, fmtDuration, fmtNum, runName, bq, errText } from '../util.js';
+import { Seg, RenameBox } from './experiments.jsx';
+import { errorSpan } from '../logic.js';
+
+const FIRST_PAGE = 200;
+const NEXT_PAGE = 1000;
+
+
+function FilterError({ query, error }) {
+  const span = errorSpan(query, error.message);
+  const chars = Array.from(query);
+  return (
+    <div class="error filter-error" data-testid="filter-error">
+      <div>{errText(error)}</div>
+      {span && (
+        <pre class="err-query">
+          {chars.slice(0, span[0]).join('')}
+          <mark data-testid="filter-error-mark">{chars.slice(span[0], span[1]).join('') || ' '}</mark>
+          {chars.slice(span[1]).join('')}
+          {'\n' + ' '.repeat(span[0]) + '^'}
+        </pre>
+      )}
+    </div>
+  );
+}
+
+function loadCols(key) {
+  try {
+    return JSON.parse(localStorage.getItem('mlox.cols.' + key)) || { metrics: null, params: null, tags: [] };
+  } catch {
+    return { metrics: null, params: null, tags: [] };
+  }
+}
+
+export function RunsPage({ expIds }) {
+  const q = useQuery();
+  const filter = q.get('filter') || '';
+  const order = q.get('order') || '';
+  const view = q.get('view') || 'ACTIVE_ONLY';
+  const [text, setText] = useState(filter);
+  const [exps, setExps] = useState([]);
+  const [runs, setRuns] = useState([]);
+  const [token, setToken] = useState(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState(null);
+  const [actionError, setActionError] = useState(null);
+  const [selected, setSelected] = useState(new Set());
+  const [chooser, setChooser] = useState(false);
+  const [renaming, setRenaming] = useState(false);
+  const [reload, setReload] = useState(0);
+  const colKey = expIds.join(',');
+  const [chosen, setChosen] = useState(() => loadCols(colKey));
+  const keys = useRef({ metrics: new Set(), params: new Set(), tags: new Set() });
+  const [keyVersion, setKeyVersion] = useState(0);
+  const inflight = useRef(null);
+  const lastClicked = useRef(null);
+
+  useEffect(() => {
+    Promise.all(expIds.map((id) => api.getExperiment(id))).then(setExps, setActionError);
+  }, [colKey]);
+  useEffect(() => setText(filter), [filter]);
+
+  const scan = (list) => {
+    const k = keys.current;
+    let grew = false;
+    for (const r of list) {
+      const d = r.data || {};
+      for (const m of d.metrics || []) if (!k.metrics.has(m.key)) (k.metrics.add(m.key), (grew = true));
+      for (const p of d.params || []) if (!k.params.has(p.key)) (k.params.add(p.key), (grew = true));
+      for (const t of d.tags || []) if (!k.tags.has(t.key)) (k.tags.add(t.key), (grew = true));
+    }
+    if (grew) setKeyVersion((v) => v + 1);
+  };
+
+  const request = (page_token, max_results) => ({
+    experiment_ids: expIds,
+    filter: filter || undefined,
+    run_view_type: view,
+    max_results,
+    order_by: order ? [order] : undefined,
+    page_token,
+  });
+
+  useEffect(() => {
+    inflight.current?.abort();
+    const ctl = new AbortController();
+    inflight.current = ctl;
+    setLoading(true);
+    setError(null);
+    api.searchRuns(request(undefined, FIRST_PAGE), ctl.signal).then(
+      (r) => {
+        const list = (r.runs || []).map(withKey);
+        scan(list);
+        setRuns(list);
+        setToken(r.next_page_token || null);
+        setLoading(false);
+      },
+      (e) => {
+        if (e.name === 'AbortError') return;
+        setRuns([]);
+        setToken(null);
+        setError(e);
+        setLoading(false);
+      },
+    );
+    return () => ctl.abort();
+  }, [colKey, filter, order, view, reload]);
+
+  const loadMore = () => {
+    if (!token || loading) return;
+    setLoading(true);
+    const ctl = new AbortController();
+    inflight.current = ctl;
+    api.searchRuns(request(token, NEXT_PAGE), ctl.signal).then(
+      (r) => {
+        const list = (r.runs || []).map(withKey);
+        scan(list);
+        setRuns((old) => old.concat(list));
+        setToken(r.next_page_token || null);
+        setLoading(false);
+      },
+      (e) => {
+        if (e.name !== 'AbortError') (setActionError(e), setLoading(false));
+      },
+    );
+  };
+
+  const saveChosen = (c) => {
+    setChosen(c);
+    localStorage.setItem('mlox.cols.' + colKey, JSON.stringify(c));
+  };
+
+  const sortBy = (key) => {
+    let next;
+    if (order === key + ' DESC') next = key + ' ASC';
+    else if (order === key + ' ASC') next = '';
+    else next = key + ' DESC';
+    setQuery({ order: next });
+  };
+  const sortMark = (key) => (order === key + ' DESC' ? ' ↓' : order === key + ' ASC' ? ' ↑' : '');
+
+  const cols = useMemo(() => {
+    const head = (label, sortKey, title) => ({
+      header: () =>
+        sortKey ? (
+          <button class="h-sort" onClick={() => sortBy(sortKey)} title={title || label}>
+            {label}
+            <b>{sortMark(sortKey)}</b>
+          </button>
+        ) : (
+          <span>{label}</span>
+        ),
+    });
+    const list = [
+      { id: 'a:status', width: 90, ...head('Status', 'attributes.status'), cell: (r) => <span class={'status s-' + r.info.status}>{r.info.status}</span> },
+      { id: 'a:start', width: 150, ...head('Created', 'attributes.start_time'), cell: (r) => fmtTime(r.info.start_time) },
+      { id: 'a:dur', width: 80, ...head('Duration'), cell: (r) => fmtDuration(r.info.start_time, r.info.end_time) },
+      { id: 'a:user', width: 100, ...head('User', 'attributes.user_id'), cell: (r) => r.info.user_id },
+      { id: 'a:source', width: 150, ...head('Source', 'tags.`mlflow.source.name`'), cell: (r) => (r.tagMap['mlflow.source.name'] || '').split('/').pop() },
+    ];
+    if (expIds.length > 1) {
+      const names = Object.fromEntries(exps.map((e) => [e.experiment_id, e.name]));
+      list.unshift({ id: 'a:exp', width: 130, ...head('Experiment'), cell: (r) => names[r.info.experiment_id] || r.info.experiment_id });
+    }
+    const k = keys.current;
+    const pick = (group, all) => (chosen[group] === null ? [...all].sort() : chosen[group].filter((x) => all.has(x)));
+    for (const key of pick('metrics', k.metrics))
+      list.push({ id: 'm:' + key, width: 110, className: 'num', headClass: 'h-metric', title: 'metric ' + key, ...head(key, 'metrics.' + bq(key), 'metric ' + key), cell: (r) => fmtNum(r.metricMap[key]) });
+    for (const key of pick('params', k.params))
+      list.push({ id: 'p:' + key, width: 110, headClass: 'h-param', title: 'param ' + key, ...head(key, 'params.' + bq(key), 'param ' + key), cell: (r) => r.paramMap[key] });
+    for (const key of pick('tags', k.tags))
+      list.push({ id: 't:' + key, width: 140, headClass: 'h-tag', title: 'tag ' + key, ...head(key, 'tags.' + bq(key), 'tag ' + key), cell: (r) => r.tagMap[key] });
+    return list;
+  }, [keyVersion, chosen, order, exps, colKey]);
+
+  const allSelected = runs.length > 0 && runs.every((r) => selected.has(r.key));
+  const pinned = {
+    width: 250,
+    header: () => (
+      <>
+        <input
+          type="checkbox"
+          checked={allSelected}
+          onChange={() => setSelected(allSelected ? new Set() : new Set(runs.map((r) => r.key)))}
+          title="Select all loaded runs"
+        />
+        <button class="h-sort" onClick={() => sortBy('attributes.run_name')}>
+          Run name<b>{sortMark('attributes.run_name')}</b>
+        </button>
+      </>
+    ),
+    cell: (r, i) => (
+      <>
+        <input
+          type="checkbox"
+          checked={selected.has(r.key)}
+          onClick={(e) => {
+            // Shift-click selects the range from the last clicked row.
+            const s = new Set(selected);
+            const on = !s.has(r.key);
+            const from = e.shiftKey && lastClicked.current !== null ? Math.min(lastClicked.current, i) : i;
+            const to = e.shiftKey && lastClicked.current !== null ? Math.max(lastClicked.current, i) : i;
+            for (let k = from; k <= to; k++) on ? s.add(runs[k].key) : s.delete(runs[k].key);
+            lastClicked.current = i;
+            setSelected(s);
+          }}
+        />
+        {r.tagMap['mlflow.parentRunId'] && <span class="child-mark" title="child run">↳</span>}
+        <Link href={'/runs/' + r.key} class="run-link">
+          {runName(r)}
+        </Link>
+      </>
+    ),
+  };
+
+  const sel = [...selected];
+  const bulk = (fn) =>
+    Promise.all(sel.map(fn)).then(
+      () => (setSelected(new Set()), setReload((x) => x + 1)),
+      setActionError,
+    );
+
+  return (
+    <div class="page runs-page">
+      <div class="page-head">
+        <h1>
+          {exps.length ? exps.map((e) => e.name).join(' · ') : 'Runs'}
+          <span class="muted small"> experiment {expIds.join(', ')}</span>
+        </h1>
+        {exps.length === 1 && <ExperimentDescription exp={exps[0]} />}
+      </div>
+      <form
+        class="filter-bar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery({ filter: text.trim() });
+        }}
+      >
+        <input
+          class="grow mono"
+          placeholder="Filter runs:  metrics.accuracy > 0.9 AND params.lr = '0.01' AND tags.`mlflow.user` LIKE 'ana%'"
+          value={text}
+          onInput={(e) => setText(e.target.value)}
+          data-testid="run-filter"
+          spellcheck={false}
+        />
+        <button type="submit" class="primary">
+          Search
+        </button>
+        {filter && (
+          <button type="button" onClick={() => setQuery({ filter: '' })}>
+            Clear
+          </button>
+        )}
+      </form>
+      {error && <FilterError query={filter} error={error} />}
+      <div class="toolbar">
+        <Seg value={view} onChange={(v) => setQuery({ view: v === 'ACTIVE_ONLY' ? '' : v })} options={[['ACTIVE_ONLY', 'Active'], ['DELETED_ONLY', 'Deleted'], ['ALL', 'All']]} />
+        <span class="muted" data-testid="run-count">
+          {runs.length.toLocaleString()} run{runs.length === 1 ? '' : 's'}
+          {token ? ' loaded · scroll for more' : ''}
+          {loading ? ' · loading…' : ''}
+        </span>
+        <span class="grow" />
+        {sel.length > 0 && <span class="muted">{sel.length} selected</span>}
+        <button disabled={sel.length < 1} class="primary" data-testid="compare-btn" onClick={() => navigate(`/compare?runs=${sel.join(',')}&exps=${expIds.join(',')}`)}>
+          Compare
+        </button>
+        {renaming && sel.length === 1 ? (
+          <RenameBox
+            value={runName(runs.find((r) => r.key === sel[0]))}
+            onDone={(name) => {
+              setRenaming(false);
+              if (name) api.renameRun(sel[0], name).then(() => setReload((x) => x + 1), setActionError);
+            }}
+          />
+        ) : (
+          <button disabled={sel.length !== 1} onClick={() => setRenaming(true)}>
+            Rename
+          </button>
+        )}
+        {view === 'DELETED_ONLY' ? (
+          <button disabled={!sel.length} onClick={() => bulk(api.restoreRun)}>
+            Restore
+          </button>
+        ) : (
+          <button disabled={!sel.length} class="danger" onClick={() => confirm(`Delete ${sel.length} run(s)?`) && bulk(api.deleteRun)} data-testid="delete-runs">
+            Delete
+          </button>
+        )}
+        <div class="dropdown">
+          <button onClick={() => setChooser(!chooser)} data-testid="columns-btn">
+            Columns ▾
+          </button>
+          {chooser && <ColumnChooser keys={keys.current} chosen={chosen} onChange={saveChosen} onClose={() => setChooser(false)} />}
+        </div>
+      </div>
+      {actionError && <div class="error">{errText(actionError)}</div>}
+      {!error && runs.length === 0 && !loading ? (
+        <div class="muted pad">No runs{filter ? ' match this filter' : ''}.</div>
+      ) : (
+        <Grid rows={runs} cols={cols} pinned={pinned} onNearEnd={loadMore} rowClass={(r) => (selected.has(r.key) ? 'sel' : '')} testid="runs-grid" />
+      )}
+    </div>
+  );
+}
+
+function withKey(r) {
+  const d = r.data || {};
+  r.key = r.info.run_id;
+  r.tagMap = Object.fromEntries((d.tags || []).map((t) => [t.key, t.value]));
+  r.paramMap = Object.fromEntries((d.params || []).map((t) => [t.key, t.value]));
+  r.metricMap = Object.fromEntries((d.metrics || []).map((t) => [t.key, t.value]));
+  return r;
+}
+
+function ExperimentDescription({ exp }) {
+  const note = (exp.tags || []).find((t) => t.key === 'mlflow.note.content')?.value;
+  return note ? <p class="muted small">{note.slice(0, 300)}</p> : null;
+}
+
+function ColumnChooser({ keys, chosen, onChange, onClose }) {
+  const [f, setF] = useState('');
+  const groups = [
+    ['metrics', 'Metrics'],
+    ['params', 'Parameters'],
+    ['tags', 'Tags'],
+  ];
+  const isOn = (g, k) => chosen[g] === null || chosen[g].includes(k);
+  const toggle = (g, k) => {
+    const all = [...keys[g]].sort();
+    const cur = chosen[g] === null ? all : chosen[g];
+    const next = cur.includes(k) ? cur.filter((x) => x !== k) : [...cur, k];
+    onChange({ ...chosen, [g]: next });
+  };
+  return (
+    <div class="menu chooser" data-testid="column-chooser">
+      <div class="row">
+        <input class="grow" placeholder="Find column" value={f} onInput={(e) => setF(e.target.value)} />
+        <button onClick={onClose}>Done</button>
+      </div>
+      {groups.map(([g, label]) => {
+        const list = [...keys[g]].sort().filter((k) => k.toLowerCase().includes(f.toLowerCase()));
+        return (
+          <div key={g} class="chooser-group">
+            <div class="chooser-title">
+              {label} <span class="muted">({keys[g].size})</span>
+              <button class="link" onClick={() => onChange({ ...chosen, [g]: null })}>
+                all
+              </button>
+              <button class="link" onClick={() => onChange({ ...chosen, [g]: [] })}>
+                none
+              </button>
+            </div>
+            {list.slice(0, 300).map((k) => (
+              <label key={k} class="chk">
+                <input type="checkbox" checked={isOn(g, k)} onChange={() => toggle(g, k)} /> {k}
+              </label>
+            ))}
+            {list.length > 300 && <div class="muted small">…{list.length - 300} more, refine the search</div>}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
