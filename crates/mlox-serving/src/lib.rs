@@ -16,3 +16,5 @@ pub mod request;
 pub mod schema;
 
 pub use error::{Result, ServeError};
+pub mod pyworker;
+pub mod uri;
