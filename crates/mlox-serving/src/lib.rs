@@ -18,3 +18,7 @@ pub mod schema;
 pub use error::{Result, ServeError};
 pub mod pyworker;
 pub mod uri;
+pub mod server;
+pub mod env;
+pub mod docker;
+pub mod predict;

@@ -276,6 +276,11 @@ impl WorkerPool {
             mlflow_version = p.mlflow_version.clone();
             procs.push(p);
         }
+        if let Ok(mut ids) = pids.lock() {
+            for (slot, p) in procs.iter().enumerate() {
+                ids[slot] = Some(p.pid);
+            }
+        }
         for (slot, p) in procs.into_iter().enumerate() {
             let slot = Slot {
                 index: slot,
