@@ -60,6 +60,10 @@ MLOX_COMPAT_TARGET=mlox MLOX_COMPAT_ARTIFACTS_DESTINATION=s3://$S3_BUCKET/compat
 step "compat suite against the real MLflow server (proves the tests encode MLflow's behaviour)"
 MLOX_COMPAT_TARGET=mlflow $PY -m pytest tests/compat -q -p no:cacheprovider || status=1
 
+# --- model serving (issue #5): mlox models serve/predict vs mlflow models serve ---------
+step "serving suite (scripts/test-serving.sh: mlox-serving unit tests + tests/serving)"
+MLOX_BIN=$MLOX_BIN "$ROOT/scripts/test-serving.sh" || status=1
+
 if [ "$status" -ne 0 ]; then
   step "FAILED"
 else

@@ -469,8 +469,11 @@ fn enforce_error(detail: String) -> ServeError {
     ServeError::InvalidInput(format!("Failed to enforce schema of data. Error: {detail}"))
 }
 
-/// Checks and converts `input` against the model's input schema.
-pub fn enforce(input: Input, schema: Option<&Schema>, is_csv: bool) -> Result<Input> {
+/// Checks and converts `input` against the model's input schema. `source` is the JSON
+/// format key the data came in, or "csv": MLflow fails some inputs while parsing
+/// (BAD_REQUEST) and others while enforcing (INVALID_PARAMETER_VALUE) depending on it.
+pub fn enforce(input: Input, schema: Option<&Schema>, source: &str) -> Result<Input> {
+    let is_csv = source == "csv";
     let Some(schema) = schema else {
         return Ok(input);
     };
@@ -487,6 +490,12 @@ pub fn enforce(input: Input, schema: Option<&Schema>, is_csv: bool) -> Result<In
                 let t = match input {
                     Input::Frame(f) => f.values(),
                     Input::Tensor(t) => t,
+                    Input::Dict(d) if source == "instances" => {
+                        let names: Vec<&String> = d.iter().map(|(n, _)| n).collect();
+                        return Err(enforce_error(format!(
+                            "This model contains a tensor-based model signature with no input names, which suggests a numpy array input, but an input of type dict with keys {names:?} was found."
+                        )));
+                    }
                     Input::Dict(_) => {
                         return Err(ServeError::BadRequest("Invalid input. Failed to parse input data. This model contains an un-named  model signature which expects a single n-dimensional array or a single value as input, however, an input of type <class 'dict'> was found.".to_string()))
                     }
@@ -699,7 +708,7 @@ mod tests {
             input(json!({"dataframe_records": [{"a": 1.5, "b": 2}, {"b": 4, "a": 3.0}]}));
         let csv = from_csv(crate::request::parse_csv(b"a,b\n1.5,2\n3.0,4\n").unwrap()).unwrap();
         let s = columns(AB);
-        let e = |i| enforce(i, Some(&s), false).unwrap();
+        let e = |i| enforce(i, Some(&s), "dataframe_split").unwrap();
         assert_eq!(e(split.clone()), e(records));
         assert_eq!(e(split), e(csv));
     }
@@ -750,7 +759,7 @@ mod tests {
     fn tensor_schema_casts_and_checks_shape() {
         let s = columns(r#"[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 2]}}]"#);
         let Input::Tensor(t) =
-            enforce(input(json!({"inputs": [[1, 2], [3, 4]]})), Some(&s), false).unwrap()
+            enforce(input(json!({"inputs": [[1, 2], [3, 4]]})), Some(&s), "dataframe_split").unwrap()
         else {
             panic!()
         };
@@ -766,9 +775,9 @@ mod tests {
             panic!()
         };
         assert_eq!(t.elems, Elems::F32(vec![1.5, 2.0, 3.0, 4.0]));
-        let bad = enforce(input(json!({"inputs": [[1, 2, 3]]})), Some(&s), false).unwrap_err();
+        let bad = enforce(input(json!({"inputs": [[1, 2, 3]]})), Some(&s), "dataframe_split").unwrap_err();
         assert_eq!(bad.error_code(), ErrorCode::INVALID_PARAMETER_VALUE);
-        let dict = enforce(input(json!({"inputs": {"a": [1]}})), Some(&s), false).unwrap_err();
+        let dict = enforce(input(json!({"inputs": {"a": [1]}})), Some(&s), "dataframe_split").unwrap_err();
         assert_eq!(dict.error_code(), ErrorCode::BAD_REQUEST);
     }
 

@@ -2,13 +2,13 @@
 //! (`/invocations` bodies), with a progress bar on stderr, and writes
 //! `{"predictions": [...]}` (or CSV when the output file ends in `.csv`).
 //!
-//! CSV is streamed record by record; a JSON document is read whole and scored in chunks of
+//! CSV is streamed record by record and sent in `dataframe_split` chunks; a JSON document is read whole and scored in chunks of
 //! rows; Parquet is read by a helper run on the local Python with pyarrow (mlox has no
 //! Parquet reader of its own: the `parquet`/`arrow` crates would double the build), which
 //! streams row groups as JSON `dataframe_split` chunks, so native ONNX models score Parquet
 //! too without Python in the scoring path.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -138,24 +138,26 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
             let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
             let header = rdr.headers().map_err(|e| ServeError::BadRequest(format!("bad CSV header: {e}")))?.clone();
             let mut records = rdr.records();
+            let columns: Vec<Value> = header.iter().map(|h| Value::String(h.to_string())).collect();
             loop {
-                let mut w = csv::Writer::from_writer(Vec::new());
-                w.write_record(&header).map_err(|e| ServeError::BadRequest(e.to_string()))?;
-                let mut n = 0;
+                // Chunks go as `dataframe_split` JSON (cells typed as pandas' read_csv
+                // would), which also suits models with a tensor signature.
+                let mut data = Vec::new();
+                let mut bytes = 0u64;
                 for rec in records.by_ref() {
                     let rec = rec.map_err(|e| ServeError::BadRequest(format!("bad CSV: {e}")))?;
-                    w.write_record(&rec).map_err(|e| ServeError::BadRequest(e.to_string()))?;
-                    n += 1;
-                    if n == opts.chunk_rows {
+                    bytes += rec.as_slice().len() as u64 + rec.len() as u64;
+                    data.push(Value::Array(rec.iter().map(crate::request::csv_cell).collect()));
+                    if data.len() == opts.chunk_rows {
                         break;
                     }
                 }
-                if n == 0 {
+                if data.is_empty() {
                     break;
                 }
-                let body = w.into_inner().map_err(|e| ServeError::BadRequest(e.to_string()))?;
-                pb.inc(body.len() as u64);
-                sink.add(score(&model, "text/csv", body).await?)?;
+                let body = json!({"dataframe_split": {"columns": columns, "data": data}}).to_string().into_bytes();
+                pb.inc(bytes);
+                sink.add(score(&model, "application/json", body).await?)?;
             }
             pb.finish_and_clear();
         }
@@ -181,7 +183,7 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
         "parquet" => {
             let input = opts.input.clone().ok_or_else(|| ServeError::BadRequest("Parquet input must be a file (-i)".to_string()))?;
             let python = crate::env::local_python()?;
-            let mut child = std::process::Command::new(python)
+            let mut child = tokio::process::Command::new(python)
                 .arg("-c")
                 .arg(PARQUET_READER)
                 .arg(&input)
@@ -191,10 +193,9 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
                 .map_err(ServeError::io("starting the Parquet reader"))?;
             let stdout = child.stdout.take().ok_or_else(|| ServeError::Worker("no stdout".into()))?;
             let pb = bar(None, "scoring parquet");
-            let mut lines = std::io::BufReader::new(stdout).lines();
+            let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
             let mut rows = 0usize;
-            while let Some(line) = tokio::task::block_in_place(|| lines.next()) {
-                let line = line.map_err(ServeError::io("reading the Parquet reader"))?;
+            while let Some(line) = lines.next_line().await.map_err(ServeError::io("reading the Parquet reader"))? {
                 let split: Value = serde_json::from_str(&line).map_err(|e| ServeError::BadRequest(e.to_string()))?;
                 rows += split["data"].as_array().map_or(0, Vec::len);
                 let body = json!({"dataframe_split": split}).to_string().into_bytes();
@@ -203,7 +204,7 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
                 pb.tick();
             }
             pb.finish_and_clear();
-            let status = child.wait().map_err(ServeError::io("waiting for the Parquet reader"))?;
+            let status = child.wait().await.map_err(ServeError::io("waiting for the Parquet reader"))?;
             if !status.success() {
                 return Err(ServeError::BadRequest(format!("reading {} failed ({status})", input.display())));
             }

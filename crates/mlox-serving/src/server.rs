@@ -172,11 +172,11 @@ impl LoadedModel {
         let input = match ct {
             ContentType::Json => {
                 let req = request::parse_json(body)?;
-                data::enforce(data::from_json(&req)?, self.input_schema(), false)?
+                data::enforce(data::from_json(&req)?, self.input_schema(), req.format)?
             }
             ContentType::Csv => {
                 let table = request::parse_csv(body)?;
-                data::enforce(data::from_csv(table)?, self.input_schema(), true)?
+                data::enforce(data::from_csv(table)?, self.input_schema(), "csv")?
             }
             ContentType::Parquet => {
                 return Err(ServeError::BadRequest(

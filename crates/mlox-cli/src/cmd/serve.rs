@@ -163,7 +163,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     println!(
-        "mlox: serving {} ({backend}) on http://{addr} (ready in {:.2}s)",
+        "mlox: serving {} ({backend}), ready in {:.2}s\nListening on http://{addr}",
         args.source.model_uri,
         started.elapsed().as_secs_f64()
     );
