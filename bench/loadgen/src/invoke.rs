@@ -11,7 +11,14 @@ use serde_json::{json, Value};
 use crate::http::Api;
 use crate::stats::{round3, summary, Errors};
 
-pub async fn run(api: &Api, path: &str, body: String, concurrency: usize, seconds: f64, count: Option<u64>) -> Result<Value> {
+pub async fn run(
+    api: &Api,
+    path: &str,
+    body: String,
+    concurrency: usize,
+    seconds: f64,
+    count: Option<u64>,
+) -> Result<Value> {
     let c = concurrency.max(1);
     // One warm-up request per worker, outside the clock (connections, first batch).
     for _ in 0..c {

@@ -270,7 +270,15 @@ async fn run(url: &str, cmd: Cmd) -> Result<Value> {
             path,
         } => {
             let body = std::fs::read_to_string(&body_file)?;
-            invoke::run(&api, &path, body, load.concurrency, load.seconds, load.count).await
+            invoke::run(
+                &api,
+                &path,
+                body,
+                load.concurrency,
+                load.seconds,
+                load.count,
+            )
+            .await
         }
         Cmd::CreateRun {
             load,

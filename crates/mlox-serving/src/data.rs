@@ -366,7 +366,11 @@ pub fn from_json(req: &JsonRequest) -> Result<Input> {
                     "Invalid input. Dataframe split format must be a dictionary.".to_string(),
                 )
             })?;
-            let data = obj.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+            let data = obj
+                .get("data")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             let rows: Vec<Vec<Value>> = data
                 .into_iter()
                 .map(|r| match r {
@@ -500,7 +504,12 @@ pub fn enforce(input: Input, schema: Option<&Schema>, source: &str) -> Result<In
                         return Err(ServeError::BadRequest("Invalid input. Failed to parse input data. This model contains an un-named  model signature which expects a single n-dimensional array or a single value as input, however, an input of type <class 'dict'> was found.".to_string()))
                     }
                 };
-                return Ok(Input::Tensor(cast_tensor(t, &spec.dtype, &spec.shape, None)?));
+                return Ok(Input::Tensor(cast_tensor(
+                    t,
+                    &spec.dtype,
+                    &spec.shape,
+                    None,
+                )?));
             }
             // Named tensors: a dict (or a frame's columns) by name.
             let named: Vec<(String, Tensor)> = match input {
@@ -532,7 +541,9 @@ pub fn enforce(input: Input, schema: Option<&Schema>, source: &str) -> Result<In
             for spec in specs {
                 let name = spec.name.clone().unwrap_or_default();
                 let Some((_, t)) = named.iter().find(|(n, _)| *n == name) else {
-                    return Err(enforce_error(format!("Model is missing inputs ['{name}'].")));
+                    return Err(enforce_error(format!(
+                        "Model is missing inputs ['{name}']."
+                    )));
                 };
                 out.push((
                     name.clone(),
@@ -653,15 +664,13 @@ fn cast_column(e: Elems, ty: &ColType, name: &str) -> Result<Elems> {
             "Incompatible input types for column {name}. Can not safely convert float64 to float32."
         )));
     }
-    e.cast(want).map_err(|m| {
-        enforce_error(format!("Incompatible input types for column {name}. {m}"))
-    })
+    e.cast(want)
+        .map_err(|m| enforce_error(format!("Incompatible input types for column {name}. {m}")))
 }
 
 fn cast_tensor(t: Tensor, dtype: &str, shape: &[i64], name: Option<&str>) -> Result<Tensor> {
     let fits = t.shape.len() == shape.len()
-        && t
-            .shape
+        && t.shape
             .iter()
             .zip(shape)
             .all(|(have, want)| *want < 0 || *have as i64 == *want);
@@ -670,11 +679,15 @@ fn cast_tensor(t: Tensor, dtype: &str, shape: &[i64], name: Option<&str>) -> Res
             "Shape of input {:?} does not match expected shape {:?}{}.",
             t.shape,
             shape,
-            name.map(|n| format!(" for input '{n}'")).unwrap_or_default()
+            name.map(|n| format!(" for input '{n}'"))
+                .unwrap_or_default()
         )));
     }
     let Tensor { shape, elems } = t;
-    let elems = if matches!(elems, Elems::Str(_) | Elems::Obj(_)) && dtype != "object" && dtype != "str" {
+    let elems = if matches!(elems, Elems::Str(_) | Elems::Obj(_))
+        && dtype != "object"
+        && dtype != "str"
+    {
         return Err(ServeError::BadRequest(format!(
             "Invalid input. Data is not compatible with model signature. Failed to convert input to type '{dtype}'."
         )));
@@ -703,9 +716,10 @@ mod tests {
 
     #[test]
     fn every_dataframe_format_gives_the_same_frame() {
-        let split = input(json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1.5, 2], [3.0, 4]]}}));
-        let records =
-            input(json!({"dataframe_records": [{"a": 1.5, "b": 2}, {"b": 4, "a": 3.0}]}));
+        let split = input(
+            json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1.5, 2], [3.0, 4]]}}),
+        );
+        let records = input(json!({"dataframe_records": [{"a": 1.5, "b": 2}, {"b": 4, "a": 3.0}]}));
         let csv = from_csv(crate::request::parse_csv(b"a,b\n1.5,2\n3.0,4\n").unwrap()).unwrap();
         let s = columns(AB);
         let e = |i| enforce(i, Some(&s), "dataframe_split").unwrap();
@@ -757,10 +771,15 @@ mod tests {
 
     #[test]
     fn tensor_schema_casts_and_checks_shape() {
-        let s = columns(r#"[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 2]}}]"#);
-        let Input::Tensor(t) =
-            enforce(input(json!({"inputs": [[1, 2], [3, 4]]})), Some(&s), "dataframe_split").unwrap()
-        else {
+        let s = columns(
+            r#"[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 2]}}]"#,
+        );
+        let Input::Tensor(t) = enforce(
+            input(json!({"inputs": [[1, 2], [3, 4]]})),
+            Some(&s),
+            "dataframe_split",
+        )
+        .unwrap() else {
             panic!()
         };
         assert_eq!(t.shape, [2, 2]);
@@ -775,9 +794,19 @@ mod tests {
             panic!()
         };
         assert_eq!(t.elems, Elems::F32(vec![1.5, 2.0, 3.0, 4.0]));
-        let bad = enforce(input(json!({"inputs": [[1, 2, 3]]})), Some(&s), "dataframe_split").unwrap_err();
+        let bad = enforce(
+            input(json!({"inputs": [[1, 2, 3]]})),
+            Some(&s),
+            "dataframe_split",
+        )
+        .unwrap_err();
         assert_eq!(bad.error_code(), ErrorCode::INVALID_PARAMETER_VALUE);
-        let dict = enforce(input(json!({"inputs": {"a": [1]}})), Some(&s), "dataframe_split").unwrap_err();
+        let dict = enforce(
+            input(json!({"inputs": {"a": [1]}})),
+            Some(&s),
+            "dataframe_split",
+        )
+        .unwrap_err();
         assert_eq!(dict.error_code(), ErrorCode::BAD_REQUEST);
     }
 
@@ -795,6 +824,9 @@ mod tests {
         let v = json!([[1.5, 2.0], [3.0, 4.0]]);
         let t = Tensor::from_json(&v).unwrap();
         assert_eq!(t.to_json(), v);
-        assert_eq!(Tensor::from_json(&json!([1, 2, 3])).unwrap().elems, Elems::I64(vec![1, 2, 3]));
+        assert_eq!(
+            Tensor::from_json(&json!([1, 2, 3])).unwrap().elems,
+            Elems::I64(vec![1, 2, 3])
+        );
     }
 }

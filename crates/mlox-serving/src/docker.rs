@@ -33,7 +33,9 @@ ENTRYPOINT [\"mlox\", \"models\", \"serve\", \"-m\", \"/opt/ml/model\", \"-H\", 
 
 fn copy_dir(src: &Path, dst: &Path) -> Result<()> {
     std::fs::create_dir_all(dst).map_err(ServeError::io(format!("creating {}", dst.display())))?;
-    for entry in std::fs::read_dir(src).map_err(ServeError::io(format!("reading {}", src.display())))? {
+    for entry in
+        std::fs::read_dir(src).map_err(ServeError::io(format!("reading {}", src.display())))?
+    {
         let entry = entry.map_err(ServeError::io("reading a directory"))?;
         let name = entry.file_name();
         if name.to_string_lossy().starts_with(".mlox-") {
@@ -44,7 +46,8 @@ fn copy_dir(src: &Path, dst: &Path) -> Result<()> {
         if from.is_dir() {
             copy_dir(&from, &to)?;
         } else {
-            std::fs::copy(&from, &to).map_err(ServeError::io(format!("copying {}", from.display())))?;
+            std::fs::copy(&from, &to)
+                .map_err(ServeError::io(format!("copying {}", from.display())))?;
         }
     }
     Ok(())
@@ -54,12 +57,17 @@ fn copy_dir(src: &Path, dst: &Path) -> Result<()> {
 pub fn write_context(model_dir: &Path, out: &Path, base_image: &str) -> Result<()> {
     let mlmodel = MlModel::load(model_dir)?;
     if out.join("model").exists() {
-        std::fs::remove_dir_all(out.join("model")).map_err(ServeError::io("clearing the old model copy"))?;
+        std::fs::remove_dir_all(out.join("model"))
+            .map_err(ServeError::io("clearing the old model copy"))?;
     }
     copy_dir(model_dir, &out.join("model"))?;
     let exe = std::env::current_exe().map_err(ServeError::io("finding the mlox binary"))?;
     std::fs::copy(&exe, out.join("mlox")).map_err(ServeError::io("copying the mlox binary"))?;
-    let text = dockerfile(&mlmodel, base_image, model_dir.join("requirements.txt").is_file());
+    let text = dockerfile(
+        &mlmodel,
+        base_image,
+        model_dir.join("requirements.txt").is_file(),
+    );
     std::fs::write(out.join("Dockerfile"), text).map_err(ServeError::io("writing the Dockerfile"))
 }
 
@@ -92,7 +100,9 @@ pub async fn build(ctx: &Path, name: &str) -> Result<()> {
         .await
         .map_err(ServeError::io("running docker build"))?;
     if !status.success() {
-        return Err(ServeError::InvalidModel(format!("docker build failed ({status})")));
+        return Err(ServeError::InvalidModel(format!(
+            "docker build failed ({status})"
+        )));
     }
     Ok(())
 }
@@ -107,7 +117,8 @@ mod tests {
         let d = dockerfile(&onnx, "python:3.11-slim", true);
         assert!(d.contains(ONNXRUNTIME_PIN));
         assert!(d.contains("\"models\", \"serve\", \"-m\", \"/opt/ml/model\""));
-        let py = MlModel::parse("flavors:\n  python_function: {loader_module: mlflow.sklearn}\n").unwrap();
+        let py = MlModel::parse("flavors:\n  python_function: {loader_module: mlflow.sklearn}\n")
+            .unwrap();
         let d = dockerfile(&py, "python:3.11-slim", true);
         assert!(d.contains("pip install --no-cache-dir -r /tmp/requirements.txt"));
         assert!(!d.contains("onnxruntime"));

@@ -30,7 +30,9 @@ pub fn local_python() -> Result<PathBuf> {
 }
 
 fn env_error(e: mlox_projects::ProjectError) -> ServeError {
-    ServeError::InvalidModel(format!("cannot prepare the model's Python environment: {e}"))
+    ServeError::InvalidModel(format!(
+        "cannot prepare the model's Python environment: {e}"
+    ))
 }
 
 /// Prepares the environment of the model in `dir`.

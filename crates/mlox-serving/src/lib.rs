@@ -16,9 +16,9 @@ pub mod request;
 pub mod schema;
 
 pub use error::{Result, ServeError};
-pub mod pyworker;
-pub mod uri;
-pub mod server;
-pub mod env;
 pub mod docker;
+pub mod env;
 pub mod predict;
+pub mod pyworker;
+pub mod server;
+pub mod uri;

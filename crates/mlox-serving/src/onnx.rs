@@ -172,7 +172,11 @@ impl OnnxModel {
                 },
             })
             .collect();
-        let outputs = first.outputs().iter().map(|o| o.name().to_string()).collect();
+        let outputs = first
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         drop(first);
         Ok(OnnxModel {
             sessions: pool,
@@ -287,37 +291,33 @@ fn to_ort(t: Tensor, want: Option<TensorElementType>) -> Result<DynValue> {
     let have = t.elems.dtype();
     let value: DynValue = match (t.elems, want) {
         // MLflow casts float64 to float32 where the graph wants float (issue #1286).
-        (Elems::F64(v), Some(TensorElementType::Float32)) => OrtTensor::from_array((
-            shape,
-            v.into_iter().map(|x| x as f32).collect::<Vec<f32>>(),
-        ))
-        .map_err(unexpected)?
-        .into_dyn(),
-        (Elems::F32(v), Some(TensorElementType::Float32)) => {
-            OrtTensor::from_array((shape, v)).map_err(unexpected)?.into_dyn()
+        (Elems::F64(v), Some(TensorElementType::Float32)) => {
+            OrtTensor::from_array((shape, v.into_iter().map(|x| x as f32).collect::<Vec<f32>>()))
+                .map_err(unexpected)?
+                .into_dyn()
         }
-        (Elems::F64(v), Some(TensorElementType::Float64)) => {
-            OrtTensor::from_array((shape, v)).map_err(unexpected)?.into_dyn()
+        (Elems::F32(v), Some(TensorElementType::Float32)) => OrtTensor::from_array((shape, v))
+            .map_err(unexpected)?
+            .into_dyn(),
+        (Elems::F64(v), Some(TensorElementType::Float64)) => OrtTensor::from_array((shape, v))
+            .map_err(unexpected)?
+            .into_dyn(),
+        (Elems::I64(v), Some(TensorElementType::Int64)) => OrtTensor::from_array((shape, v))
+            .map_err(unexpected)?
+            .into_dyn(),
+        (Elems::I64(v), Some(TensorElementType::Int32)) => {
+            OrtTensor::from_array((shape, v.into_iter().map(|x| x as i32).collect::<Vec<i32>>()))
+                .map_err(unexpected)?
+                .into_dyn()
         }
-        (Elems::I64(v), Some(TensorElementType::Int64)) => {
-            OrtTensor::from_array((shape, v)).map_err(unexpected)?.into_dyn()
-        }
-        (Elems::I64(v), Some(TensorElementType::Int32)) => OrtTensor::from_array((
-            shape,
-            v.into_iter().map(|x| x as i32).collect::<Vec<i32>>(),
-        ))
-        .map_err(unexpected)?
-        .into_dyn(),
-        (Elems::Bool(v), Some(TensorElementType::Bool)) => {
-            OrtTensor::from_array((shape, v)).map_err(unexpected)?.into_dyn()
-        }
+        (Elems::Bool(v), Some(TensorElementType::Bool)) => OrtTensor::from_array((shape, v))
+            .map_err(unexpected)?
+            .into_dyn(),
         (Elems::Str(v), Some(TensorElementType::String)) => {
-            let arr = ndarray::ArrayD::from_shape_vec(
-                t.shape.clone(),
-                v,
-            )
-            .map_err(unexpected)?;
-            OrtTensor::from_string_array(&arr).map_err(unexpected)?.into_dyn()
+            let arr = ndarray::ArrayD::from_shape_vec(t.shape.clone(), v).map_err(unexpected)?;
+            OrtTensor::from_string_array(&arr)
+                .map_err(unexpected)?
+                .into_dyn()
         }
         _ => return Err(mismatch(have)),
     };
@@ -390,13 +390,17 @@ fn from_ort(v: &DynValue) -> Result<Output> {
                 let mut m = Map::new();
                 match key {
                     TensorElementType::Int64 => {
-                        for (k, p) in item.try_extract_key_values::<i64, f32>().map_err(unexpected)? {
+                        for (k, p) in item
+                            .try_extract_key_values::<i64, f32>()
+                            .map_err(unexpected)?
+                        {
                             m.insert(k.to_string(), crate::data::float_value(p as f64));
                         }
                     }
                     TensorElementType::String => {
-                        for (k, p) in
-                            item.try_extract_key_values::<String, f32>().map_err(unexpected)?
+                        for (k, p) in item
+                            .try_extract_key_values::<String, f32>()
+                            .map_err(unexpected)?
                         {
                             m.insert(k, crate::data::float_value(p as f64));
                         }

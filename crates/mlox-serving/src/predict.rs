@@ -50,7 +50,12 @@ enum Sink {
 
 impl Sink {
     fn add(&mut self, preds: Value) -> Result<()> {
-        let mismatch = || ServeError::BadRequest("predictions of chunks have different shapes; use a larger --chunk-rows".to_string());
+        let mismatch = || {
+            ServeError::BadRequest(
+                "predictions of chunks have different shapes; use a larger --chunk-rows"
+                    .to_string(),
+            )
+        };
         match (std::mem::replace(self, Sink::Empty), preds) {
             (Sink::Empty, Value::Array(a)) => *self = Sink::List(a),
             (Sink::Empty, Value::Object(o)) => *self = Sink::Dict(o),
@@ -99,9 +104,11 @@ async fn score(model: &Arc<LoadedModel>, ct: &str, body: Vec<u8>) -> Result<Valu
 fn bar(len: Option<u64>, what: &str) -> ProgressBar {
     let pb = match len {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         ),
         None => ProgressBar::new_spinner(),
     };
@@ -115,7 +122,12 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
         .content_type
         .clone()
         .or_else(|| {
-            let ext = opts.input.as_ref()?.extension()?.to_str()?.to_ascii_lowercase();
+            let ext = opts
+                .input
+                .as_ref()?
+                .extension()?
+                .to_str()?
+                .to_ascii_lowercase();
             match ext.as_str() {
                 "csv" => Some("csv".to_string()),
                 "parquet" | "pq" => Some("parquet".to_string()),
@@ -128,17 +140,26 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
         "csv" => {
             let (reader, len): (Box<dyn std::io::Read + Send>, Option<u64>) = match &opts.input {
                 Some(p) => {
-                    let f = std::fs::File::open(p).map_err(ServeError::io(format!("opening {}", p.display())))?;
+                    let f = std::fs::File::open(p)
+                        .map_err(ServeError::io(format!("opening {}", p.display())))?;
                     let len = f.metadata().ok().map(|m| m.len());
                     (Box::new(f), len)
                 }
                 None => (Box::new(std::io::stdin()), None),
             };
             let pb = bar(len, "scoring");
-            let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
-            let header = rdr.headers().map_err(|e| ServeError::BadRequest(format!("bad CSV header: {e}")))?.clone();
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
+            let header = rdr
+                .headers()
+                .map_err(|e| ServeError::BadRequest(format!("bad CSV header: {e}")))?
+                .clone();
             let mut records = rdr.records();
-            let columns: Vec<Value> = header.iter().map(|h| Value::String(h.to_string())).collect();
+            let columns: Vec<Value> = header
+                .iter()
+                .map(|h| Value::String(h.to_string()))
+                .collect();
             loop {
                 // Chunks go as `dataframe_split` JSON (cells typed as pandas' read_csv
                 // would), which also suits models with a tensor signature.
@@ -147,7 +168,9 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
                 for rec in records.by_ref() {
                     let rec = rec.map_err(|e| ServeError::BadRequest(format!("bad CSV: {e}")))?;
                     bytes += rec.as_slice().len() as u64 + rec.len() as u64;
-                    data.push(Value::Array(rec.iter().map(crate::request::csv_cell).collect()));
+                    data.push(Value::Array(
+                        rec.iter().map(crate::request::csv_cell).collect(),
+                    ));
                     if data.len() == opts.chunk_rows {
                         break;
                     }
@@ -155,7 +178,9 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
                 if data.is_empty() {
                     break;
                 }
-                let body = json!({"dataframe_split": {"columns": columns, "data": data}}).to_string().into_bytes();
+                let body = json!({"dataframe_split": {"columns": columns, "data": data}})
+                    .to_string()
+                    .into_bytes();
                 pb.inc(bytes);
                 sink.add(score(&model, "application/json", body).await?)?;
             }
@@ -163,10 +188,13 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
         }
         "json" => {
             let text = match &opts.input {
-                Some(p) => std::fs::read(p).map_err(ServeError::io(format!("reading {}", p.display())))?,
+                Some(p) => {
+                    std::fs::read(p).map_err(ServeError::io(format!("reading {}", p.display())))?
+                }
                 None => {
                     let mut buf = Vec::new();
-                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(ServeError::io("reading stdin"))?;
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                        .map_err(ServeError::io("reading stdin"))?;
                     buf
                 }
             };
@@ -181,7 +209,9 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
             pb.finish_and_clear();
         }
         "parquet" => {
-            let input = opts.input.clone().ok_or_else(|| ServeError::BadRequest("Parquet input must be a file (-i)".to_string()))?;
+            let input = opts.input.clone().ok_or_else(|| {
+                ServeError::BadRequest("Parquet input must be a file (-i)".to_string())
+            })?;
             let python = crate::env::local_python()?;
             let mut child = tokio::process::Command::new(python)
                 .arg("-c")
@@ -191,12 +221,20 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .map_err(ServeError::io("starting the Parquet reader"))?;
-            let stdout = child.stdout.take().ok_or_else(|| ServeError::Worker("no stdout".into()))?;
+            let stdout = child
+                .stdout
+                .take()
+                .ok_or_else(|| ServeError::Worker("no stdout".into()))?;
             let pb = bar(None, "scoring parquet");
             let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
             let mut rows = 0usize;
-            while let Some(line) = lines.next_line().await.map_err(ServeError::io("reading the Parquet reader"))? {
-                let split: Value = serde_json::from_str(&line).map_err(|e| ServeError::BadRequest(e.to_string()))?;
+            while let Some(line) = lines
+                .next_line()
+                .await
+                .map_err(ServeError::io("reading the Parquet reader"))?
+            {
+                let split: Value = serde_json::from_str(&line)
+                    .map_err(|e| ServeError::BadRequest(e.to_string()))?;
                 rows += split["data"].as_array().map_or(0, Vec::len);
                 let body = json!({"dataframe_split": split}).to_string().into_bytes();
                 sink.add(score(&model, "application/json", body).await?)?;
@@ -204,9 +242,15 @@ pub async fn run(model: Arc<LoadedModel>, opts: PredictOptions) -> Result<()> {
                 pb.tick();
             }
             pb.finish_and_clear();
-            let status = child.wait().await.map_err(ServeError::io("waiting for the Parquet reader"))?;
+            let status = child
+                .wait()
+                .await
+                .map_err(ServeError::io("waiting for the Parquet reader"))?;
             if !status.success() {
-                return Err(ServeError::BadRequest(format!("reading {} failed ({status})", input.display())));
+                return Err(ServeError::BadRequest(format!(
+                    "reading {} failed ({status})",
+                    input.display()
+                )));
             }
         }
         other => {
@@ -230,7 +274,9 @@ fn json_chunks(req: &crate::request::JsonRequest, n: usize) -> Vec<Vec<u8>> {
         Value::Object(o).to_string().into_bytes()
     };
     match (&req.data, req.format) {
-        (Value::Object(o), "dataframe_split") if o.get("data").is_some_and(Value::is_array) && !o.contains_key("index") => {
+        (Value::Object(o), "dataframe_split")
+            if o.get("data").is_some_and(Value::is_array) && !o.contains_key("index") =>
+        {
             let rows = o["data"].as_array().cloned().unwrap_or_default();
             rows.chunks(n.max(1))
                 .map(|c| {
@@ -240,23 +286,32 @@ fn json_chunks(req: &crate::request::JsonRequest, n: usize) -> Vec<Vec<u8>> {
                 })
                 .collect()
         }
-        (Value::Array(rows), _) if !rows.is_empty() => rows.chunks(n.max(1)).map(|c| wrap(Value::Array(c.to_vec()))).collect(),
+        (Value::Array(rows), _) if !rows.is_empty() => rows
+            .chunks(n.max(1))
+            .map(|c| wrap(Value::Array(c.to_vec())))
+            .collect(),
         (data, _) => vec![wrap(data.clone())],
     }
 }
 
 fn write_output(preds: Value, out: Option<&std::path::Path>) -> Result<()> {
-    let csv = out.and_then(|p| p.extension()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let csv = out
+        .and_then(|p| p.extension())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let text = if csv {
         to_csv(&preds)?
     } else {
         json!({ "predictions": preds }).to_string()
     };
     match out {
-        Some(p) => std::fs::write(p, text).map_err(ServeError::io(format!("writing {}", p.display()))),
+        Some(p) => {
+            std::fs::write(p, text).map_err(ServeError::io(format!("writing {}", p.display())))
+        }
         None => {
             let mut o = std::io::stdout();
-            o.write_all(text.as_bytes()).and_then(|_| o.write_all(b"\n")).map_err(ServeError::io("writing stdout"))
+            o.write_all(text.as_bytes())
+                .and_then(|_| o.write_all(b"\n"))
+                .map_err(ServeError::io("writing stdout"))
         }
     }
 }
@@ -276,17 +331,31 @@ fn to_csv(preds: &Value) -> Result<String> {
         Value::Object(cols) => {
             let names: Vec<&String> = cols.keys().collect();
             w.write_record(&names).map_err(err)?;
-            let n = cols.values().filter_map(Value::as_array).map(Vec::len).max().unwrap_or(0);
+            let n = cols
+                .values()
+                .filter_map(Value::as_array)
+                .map(Vec::len)
+                .max()
+                .unwrap_or(0);
             for i in 0..n {
-                let row: Vec<String> = names.iter().map(|k| cols[*k].get(i).map(cell).unwrap_or_default()).collect();
+                let row: Vec<String> = names
+                    .iter()
+                    .map(|k| cols[*k].get(i).map(cell).unwrap_or_default())
+                    .collect();
                 w.write_record(&row).map_err(err)?;
             }
         }
         Value::Array(rows) if rows.iter().all(Value::is_object) && !rows.is_empty() => {
-            let names: Vec<String> = rows[0].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            let names: Vec<String> = rows[0]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
             w.write_record(&names).map_err(err)?;
             for r in rows {
-                let row: Vec<String> = names.iter().map(|k| r.get(k).map(cell).unwrap_or_default()).collect();
+                let row: Vec<String> = names
+                    .iter()
+                    .map(|k| r.get(k).map(cell).unwrap_or_default())
+                    .collect();
                 w.write_record(&row).map_err(err)?;
             }
         }
@@ -301,7 +370,11 @@ fn to_csv(preds: &Value) -> Result<String> {
             w.write_record([cell(other)]).map_err(err)?;
         }
     }
-    String::from_utf8(w.into_inner().map_err(|e| ServeError::BadRequest(e.to_string()))?).map_err(|e| ServeError::BadRequest(e.to_string()))
+    String::from_utf8(
+        w.into_inner()
+            .map_err(|e| ServeError::BadRequest(e.to_string()))?,
+    )
+    .map_err(|e| ServeError::BadRequest(e.to_string()))
 }
 
 #[cfg(test)]
@@ -310,11 +383,17 @@ mod tests {
 
     #[test]
     fn json_inputs_are_chunked_by_rows() {
-        let req = crate::request::parse_json(br#"{"dataframe_split": {"columns": ["a"], "data": [[1], [2], [3]]}}"#).unwrap();
+        let req = crate::request::parse_json(
+            br#"{"dataframe_split": {"columns": ["a"], "data": [[1], [2], [3]]}}"#,
+        )
+        .unwrap();
         let chunks = json_chunks(&req, 2);
         assert_eq!(chunks.len(), 2);
         let last: Value = serde_json::from_slice(&chunks[1]).unwrap();
-        assert_eq!(last, json!({"dataframe_split": {"columns": ["a"], "data": [[3]]}}));
+        assert_eq!(
+            last,
+            json!({"dataframe_split": {"columns": ["a"], "data": [[3]]}})
+        );
         let req = crate::request::parse_json(br#"{"inputs": {"a": [1, 2]}}"#).unwrap();
         assert_eq!(json_chunks(&req, 1).len(), 1);
     }

@@ -100,7 +100,13 @@ enum MergeData {
     Csv { header: String, lines: String },
 }
 
+/// Bodies larger than this are scored alone without being parsed here.
+const MERGE_MAX_BYTES: usize = 256 * 1024;
+
 fn merge_info(ct: ContentType, body: &[u8]) -> Option<Merge> {
+    if body.len() > MERGE_MAX_BYTES {
+        return None;
+    }
     match ct {
         ContentType::Json => {
             let req = parse_json(body).ok()?;
@@ -336,22 +342,17 @@ struct Process {
     mlflow_version: String,
 }
 
-async fn write_frame(w: &mut ChildStdin, v: &Value) -> std::io::Result<()> {
-    let data = serde_json::to_vec(v).map_err(std::io::Error::other)?;
-    let mut buf = Vec::with_capacity(data.len() + 4);
-    buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&data);
-    w.write_all(&buf).await?;
-    w.flush().await
-}
-
-async fn read_frame(r: &mut ChildStdout) -> std::io::Result<Value> {
+async fn read_raw(r: &mut ChildStdout) -> std::io::Result<Vec<u8>> {
     let mut head = [0u8; 4];
     r.read_exact(&mut head).await?;
     let n = u32::from_le_bytes(head) as usize;
     let mut data = vec![0u8; n];
     r.read_exact(&mut data).await?;
-    serde_json::from_slice(&data).map_err(std::io::Error::other)
+    Ok(data)
+}
+
+async fn read_frame(r: &mut ChildStdout) -> std::io::Result<Value> {
+    serde_json::from_slice(&read_raw(r).await?).map_err(std::io::Error::other)
 }
 
 impl Process {
@@ -377,7 +378,10 @@ impl Process {
             ))
         })?;
         let pid = child.id().unwrap_or(0);
-        let stdin = child.stdin.take().ok_or_else(|| ServeError::Worker("no stdin".into()))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| ServeError::Worker("no stdin".into()))?;
         let mut stdout = child
             .stdout
             .take()
@@ -403,24 +407,27 @@ impl Process {
         })
     }
 
-    /// One request/answer exchange.
+    /// One request/answer exchange: header and raw body each way.
     async fn call(&mut self, content_type: &str, body: &[u8]) -> std::io::Result<Reply> {
-        let req = match std::str::from_utf8(body) {
-            Ok(text) => json!({"content_type": content_type, "body": text}),
-            Err(_) => {
-                use base64::Engine;
-                json!({"content_type": content_type, "body": base64::engine::general_purpose::STANDARD.encode(body), "b64": true})
-            }
-        };
-        write_frame(&mut self.stdin, &req).await?;
-        let v = read_frame(&mut self.stdout).await?;
+        let head = serde_json::to_vec(&json!({ "content_type": content_type }))
+            .map_err(std::io::Error::other)?;
+        let mut buf = Vec::with_capacity(head.len() + body.len() + 8);
+        buf.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        buf.extend_from_slice(&head);
+        buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        buf.extend_from_slice(body);
+        self.stdin.write_all(&buf).await?;
+        self.stdin.flush().await?;
+        let v: Value = serde_json::from_slice(&read_raw(&mut self.stdout).await?)
+            .map_err(std::io::Error::other)?;
+        let body = read_raw(&mut self.stdout).await?;
         Ok(Reply {
             status: v["status"].as_u64().unwrap_or(500) as u16,
             mimetype: v["mimetype"]
                 .as_str()
                 .unwrap_or("application/json")
                 .to_string(),
-            body: v["body"].as_str().unwrap_or_default().to_string(),
+            body: String::from_utf8(body).map_err(std::io::Error::other)?,
         })
     }
 }
@@ -465,7 +472,10 @@ impl Slot {
                         if let Some(job) = self.next_job_nowait().await {
                             let _ = job.reply.send(Reply::error(&e));
                         }
-                        tokio::time::sleep(Duration::from_millis(500 * u64::from(failures.min(10)))).await;
+                        tokio::time::sleep(Duration::from_millis(
+                            500 * u64::from(failures.min(10)),
+                        ))
+                        .await;
                         continue;
                     }
                 },
@@ -542,13 +552,21 @@ impl Slot {
         Some(batch)
     }
 
-    async fn call(&self, p: &mut Process, content_type: &str, body: &[u8]) -> Result<Reply, String> {
+    async fn call(
+        &self,
+        p: &mut Process,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Reply, String> {
         match tokio::time::timeout(self.config.timeout, p.call(content_type, body)).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => {
                 let status = p.child.try_wait().ok().flatten();
                 Err(match status {
-                    Some(s) => format!("the Python worker (pid {}) died while scoring this request ({s})", p.pid),
+                    Some(s) => format!(
+                        "the Python worker (pid {}) died while scoring this request ({s})",
+                        p.pid
+                    ),
                     None => format!("lost the Python worker (pid {}): {e}", p.pid),
                 })
             }
@@ -578,7 +596,11 @@ impl Slot {
             match self.call(p, &ct, &body).await {
                 Err(why) => {
                     died(batch, &why);
-                    return Outcome::Died(if why.is_empty() { "timed out".into() } else { why });
+                    return Outcome::Died(if why.is_empty() {
+                        "timed out".into()
+                    } else {
+                        why
+                    });
                 }
                 Ok(reply) if reply.status == 200 => {
                     if let Some(parts) = split_predictions(&reply.body, &rows) {
@@ -594,7 +616,10 @@ impl Slot {
                 }
                 Ok(_) => {}
             }
-            tracing::debug!(n = batch.len(), "merged call not splittable; scoring one by one");
+            tracing::debug!(
+                n = batch.len(),
+                "merged call not splittable; scoring one by one"
+            );
         }
         let mut jobs = batch.into_iter();
         while let Some(job) = jobs.next() {
@@ -606,14 +631,17 @@ impl Slot {
                     let mut rest = vec![job];
                     rest.extend(jobs);
                     died(rest, &why);
-                    return Outcome::Died(if why.is_empty() { "timed out".into() } else { why });
+                    return Outcome::Died(if why.is_empty() {
+                        "timed out".into()
+                    } else {
+                        why
+                    });
                 }
             }
         }
         Outcome::Alive
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -640,12 +668,19 @@ mod tests {
         assert_ne!(a.key, c.key);
         let (_, body) = merged_body(&[&a, &b]);
         let v: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v, json!({"dataframe_split": {"columns": ["a"], "data": [[1], [2], [3]]}}));
+        assert_eq!(
+            v,
+            json!({"dataframe_split": {"columns": ["a"], "data": [[1], [2], [3]]}})
+        );
         assert_eq!(
             split_predictions(r#"{"predictions": [0, 1, 1]}"#, &[2, 1]).unwrap(),
             [r#"{"predictions":[0,1]}"#, r#"{"predictions":[1]}"#]
         );
-        let dict = split_predictions(r#"{"predictions": {"l": [0, 1, 1], "p": [[1], [2], [3]]}}"#, &[1, 2]).unwrap();
+        let dict = split_predictions(
+            r#"{"predictions": {"l": [0, 1, 1], "p": [[1], [2], [3]]}}"#,
+            &[1, 2],
+        )
+        .unwrap();
         assert_eq!(dict[1], r#"{"predictions":{"l":[1,1],"p":[[2],[3]]}}"#);
         // Not one prediction per row: not splittable.
         assert!(split_predictions(r#"{"predictions": [0, 1]}"#, &[2, 1]).is_none());
@@ -654,8 +689,16 @@ mod tests {
 
     #[test]
     fn params_and_csv_headers_are_part_of_the_key() {
-        let p1 = merge_info(ContentType::Json, br#"{"inputs": [[1]], "params": {"k": 1}}"#).unwrap();
-        let p2 = merge_info(ContentType::Json, br#"{"inputs": [[1]], "params": {"k": 2}}"#).unwrap();
+        let p1 = merge_info(
+            ContentType::Json,
+            br#"{"inputs": [[1]], "params": {"k": 1}}"#,
+        )
+        .unwrap();
+        let p2 = merge_info(
+            ContentType::Json,
+            br#"{"inputs": [[1]], "params": {"k": 2}}"#,
+        )
+        .unwrap();
         assert_ne!(p1.key, p2.key);
         let c1 = merge_info(ContentType::Csv, b"a,b\n1,2\n3,4\n").unwrap();
         let c2 = merge_info(ContentType::Csv, b"a,b\n5,6").unwrap();

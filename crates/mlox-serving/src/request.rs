@@ -7,7 +7,12 @@ use serde_json::{Map, Value};
 
 use crate::error::{Result, ServeError};
 
-pub const FORMATS: [&str; 4] = ["dataframe_split", "dataframe_records", "instances", "inputs"];
+pub const FORMATS: [&str; 4] = [
+    "dataframe_split",
+    "dataframe_records",
+    "instances",
+    "inputs",
+];
 
 const REQUIRED_INPUT_FORMAT: &str = "The input must be a JSON dictionary with exactly one of the input fields {'dataframe_split', 'dataframe_records', 'instances', 'inputs'}";
 const SCORING_PROTOCOL_CHANGE_INFO: &str = "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0. If you are seeing this error, you are likely using an outdated scoring request format. To resolve the error, either update your request format or adjust your MLflow Model's requirements file to specify an older version of MLflow (for example, change the 'mlflow' requirement specifier to 'mlflow==1.30.0'). If you are making a request using the MLflow client (e.g. via `mlflow.pyfunc.spark_udf()`), upgrade your MLflow client to a version >= 2.0 in order to use the new request format. For more information about the updated MLflow Model scoring protocol in MLflow 2.0, see https://mlflow.org/docs/latest/models.html#deploy-mlflow-models.";
@@ -143,7 +148,9 @@ pub fn parse_csv(body: &[u8]) -> Result<CsvTable> {
             "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method. Error: '{e}'"
         ))
     };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(body);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(body);
     let columns: Vec<String> = reader
         .headers()
         .map_err(|e| bad(e.to_string()))?
@@ -189,7 +196,10 @@ mod tests {
 
     #[test]
     fn content_types_as_mlflow() {
-        assert_eq!(content_type(Some("application/json")), Ok(ContentType::Json));
+        assert_eq!(
+            content_type(Some("application/json")),
+            Ok(ContentType::Json)
+        );
         assert_eq!(
             content_type(Some("application/json; charset=UTF-8")),
             Ok(ContentType::Json)

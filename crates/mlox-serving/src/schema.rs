@@ -249,7 +249,9 @@ mod tests {
             r#"[{"type": "double", "name": "a", "required": true}, {"type": "long", "name": "b", "required": false}, {"type": "array", "items": {"type": "string"}, "name": "c"}]"#,
         )
         .unwrap();
-        let Schema::Columns(c) = &cols else { panic!("{cols:?}") };
+        let Schema::Columns(c) = &cols else {
+            panic!("{cols:?}")
+        };
         assert_eq!(c[0].ty, ColType::Double);
         assert!(!c[1].required);
         assert!(matches!(c[2].ty, ColType::Other(_)));

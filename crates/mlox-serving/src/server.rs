@@ -60,7 +60,11 @@ pub fn is_native(mlmodel: &MlModel, no_native: bool) -> bool {
 
 impl LoadedModel {
     /// Loads the model at `dir`; `python` is used only for the Python back end.
-    pub async fn load(dir: &Path, opts: &LoadOptions, python: Option<PythonEnv>) -> Result<LoadedModel> {
+    pub async fn load(
+        dir: &Path,
+        opts: &LoadOptions,
+        python: Option<PythonEnv>,
+    ) -> Result<LoadedModel> {
         let ModelDir { path, mlmodel } = ModelDir::open(dir)?;
         let signature = mlmodel.signature()?;
         let backend = if is_native(&mlmodel, opts.no_native) {
@@ -73,7 +77,9 @@ impl LoadedModel {
             let sessions = opts.workers.max(1);
             let onnx = tokio::task::spawn_blocking(move || OnnxModel::load(&model_file, sessions))
                 .await
-                .map_err(|e| ServeError::InvalidModel(format!("loading the ONNX model panicked: {e}")))??;
+                .map_err(|e| {
+                    ServeError::InvalidModel(format!("loading the ONNX model panicked: {e}"))
+                })??;
             Backend::Onnx(onnx)
         } else if mlmodel.flavor("python_function").is_some() {
             let env = python.ok_or_else(|| {
@@ -128,7 +134,9 @@ impl LoadedModel {
         };
         // Small inputs run inline (microseconds); big ones off the async threads.
         if input.rows() <= 64 {
-            let Backend::Onnx(m) = &self.backend else { unreachable!() };
+            let Backend::Onnx(m) = &self.backend else {
+                unreachable!()
+            };
             return m.predict(&input);
         }
         let me = self.clone();
@@ -230,16 +238,29 @@ pub fn router(model: Arc<LoadedModel>) -> Router {
 }
 
 /// Serves until the listener fails or the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, model: Arc<LoadedModel>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    model: Arc<LoadedModel>,
+) -> std::io::Result<()> {
     axum::serve(listener, router(model)).await
 }
 
 async fn ping() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "\n").into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        "\n",
+    )
+        .into_response()
 }
 
 async fn version(State(m): State<AppState>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], m.version()).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        m.version(),
+    )
+        .into_response()
 }
 
 async fn invocations(State(m): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -329,7 +350,11 @@ fn v2_tensor(input: &Value) -> std::result::Result<(String, Value, Vec<usize>), 
         .as_array()
         .ok_or("each input needs a shape")?
         .iter()
-        .map(|d| d.as_u64().map(|d| d as usize).ok_or("shape must hold non-negative integers"))
+        .map(|d| {
+            d.as_u64()
+                .map(|d| d as usize)
+                .ok_or("shape must hold non-negative integers")
+        })
         .collect::<std::result::Result<_, _>>()?;
     let data = input.get("data").ok_or("each input needs data")?;
     let mut flat = Vec::new();
@@ -358,14 +383,20 @@ fn flatten(v: &Value, out: &mut Vec<Value>) {
 /// A v2 request as an MLflow JSON body: named 1-D (or [N,1]) inputs, or one 2-D input for
 /// a column signature, become a `dataframe_split`; anything else `inputs`.
 fn v2_to_mlflow(m: &LoadedModel, req: &Value) -> std::result::Result<Value, String> {
-    let inputs = req["inputs"].as_array().ok_or("the request needs an `inputs` list")?;
+    let inputs = req["inputs"]
+        .as_array()
+        .ok_or("the request needs an `inputs` list")?;
     if inputs.is_empty() {
         return Err("the request needs at least one input".to_string());
     }
-    let tensors: Vec<(String, Value, Vec<usize>)> =
-        inputs.iter().map(v2_tensor).collect::<std::result::Result<_, _>>()?;
+    let tensors: Vec<(String, Value, Vec<usize>)> = inputs
+        .iter()
+        .map(v2_tensor)
+        .collect::<std::result::Result<_, _>>()?;
     let columns_schema = match m.signature.as_ref().and_then(|s| s.inputs.as_ref()) {
-        Some(Schema::Columns(c)) => Some(c.iter().filter_map(|c| c.name.clone()).collect::<Vec<_>>()),
+        Some(Schema::Columns(c)) => {
+            Some(c.iter().filter_map(|c| c.name.clone()).collect::<Vec<_>>())
+        }
         _ => None,
     };
     let params = req.get("parameters").filter(|p| p.is_object()).cloned();
@@ -374,7 +405,10 @@ fn v2_to_mlflow(m: &LoadedModel, req: &Value) -> std::result::Result<Value, Stri
         let (_, data, shape) = &tensors[0];
         match &columns_schema {
             Some(cols) if shape.len() == 2 && shape[1] == cols.len() => {
-                body.insert("dataframe_split".into(), json!({"columns": cols, "data": data}));
+                body.insert(
+                    "dataframe_split".into(),
+                    json!({"columns": cols, "data": data}),
+                );
             }
             _ => {
                 body.insert("inputs".into(), data.clone());
@@ -398,7 +432,10 @@ fn v2_to_mlflow(m: &LoadedModel, req: &Value) -> std::result::Result<Value, Stri
                 .map(|r| Value::Array(cols.iter().map(|c| c[r].clone()).collect()))
                 .collect();
             let names: Vec<&String> = tensors.iter().map(|(n, _, _)| n).collect();
-            body.insert("dataframe_split".into(), json!({"columns": names, "data": data}));
+            body.insert(
+                "dataframe_split".into(),
+                json!({"columns": names, "data": data}),
+            );
         } else {
             let dict: Map<String, Value> = tensors.into_iter().map(|(n, d, _)| (n, d)).collect();
             body.insert("inputs".into(), Value::Object(dict));
@@ -461,7 +498,10 @@ fn v2_outputs(preds: &Value) -> Vec<Value> {
             names
                 .iter()
                 .map(|n| {
-                    let col: Vec<Value> = rows.iter().map(|r| r.get(n).cloned().unwrap_or(Value::Null)).collect();
+                    let col: Vec<Value> = rows
+                        .iter()
+                        .map(|r| r.get(n).cloned().unwrap_or(Value::Null))
+                        .collect();
                     v2_output(n, &Value::Array(col))
                 })
                 .collect()
@@ -470,7 +510,11 @@ fn v2_outputs(preds: &Value) -> Vec<Value> {
     }
 }
 
-async fn v2_infer(State(m): State<AppState>, UrlPath(name): UrlPath<String>, body: Bytes) -> Response {
+async fn v2_infer(
+    State(m): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check_name(&m, &name) {
         return r;
     }
@@ -483,11 +527,16 @@ async fn v2_infer(State(m): State<AppState>, UrlPath(name): UrlPath<String>, bod
         Err(e) => return v2_error(StatusCode::BAD_REQUEST, e),
     };
     let r = m
-        .invoke(Some("application/json"), Bytes::from(mlflow_body.to_string()))
+        .invoke(
+            Some("application/json"),
+            Bytes::from(mlflow_body.to_string()),
+        )
         .await;
     let parsed: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
     if r.status != 200 {
-        let msg = parsed["message"].as_str().map_or(r.body.clone(), str::to_string);
+        let msg = parsed["message"]
+            .as_str()
+            .map_or(r.body.clone(), str::to_string);
         return v2_error(
             StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
             msg,
@@ -511,7 +560,10 @@ mod tests {
     #[test]
     fn v2_outputs_from_every_prediction_shape() {
         let o = v2_outputs(&json!([0, 1, 1]));
-        assert_eq!(o[0], json!({"name": "predictions", "shape": [3], "datatype": "INT64", "data": [0, 1, 1]}));
+        assert_eq!(
+            o[0],
+            json!({"name": "predictions", "shape": [3], "datatype": "INT64", "data": [0, 1, 1]})
+        );
         let o = v2_outputs(&json!({"label": [1], "probabilities": [[0.25, 0.75]]}));
         assert_eq!(o[1]["shape"], json!([1, 2]));
         assert_eq!(o[1]["datatype"], "FP64");
@@ -522,8 +574,10 @@ mod tests {
 
     #[test]
     fn v2_tensors_are_reshaped() {
-        let (name, data, shape) =
-            v2_tensor(&json!({"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]})).unwrap();
+        let (name, data, shape) = v2_tensor(
+            &json!({"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}),
+        )
+        .unwrap();
         assert_eq!(name, "x");
         assert_eq!(shape, [2, 2]);
         assert_eq!(data, json!([[1, 2], [3, 4]]));

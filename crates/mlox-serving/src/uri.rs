@@ -38,10 +38,22 @@ pub fn default_cache_dir() -> PathBuf {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelUri {
     Local(PathBuf),
-    Run { run_id: String, path: String },
-    Version { name: String, version: String },
-    Alias { name: String, alias: String },
-    LoggedModel { model_id: String, path: String },
+    Run {
+        run_id: String,
+        path: String,
+    },
+    Version {
+        name: String,
+        version: String,
+    },
+    Alias {
+        name: String,
+        alias: String,
+    },
+    LoggedModel {
+        model_id: String,
+        path: String,
+    },
     /// An artifact URI: `mlflow-artifacts:/…`, `s3://…`, `gs://…`, ….
     Artifact(String),
 }
@@ -161,7 +173,9 @@ impl Resolver {
         if status.as_u16() == 404 || body["error_code"] == "RESOURCE_DOES_NOT_EXIST" {
             return Err(ServeError::NotFound(msg));
         }
-        Err(ServeError::Remote(format!("tracking server answered {status}: {msg}")))
+        Err(ServeError::Remote(format!(
+            "tracking server answered {status}: {msg}"
+        )))
     }
 
     /// The artifact URI a model URI stands for (`None` for a local folder).
@@ -179,7 +193,10 @@ impl Resolver {
             }
             ModelUri::Alias { name, alias } => {
                 let v = self
-                    .api_get("registered-models/alias", &[("name", name), ("alias", alias)])
+                    .api_get(
+                        "registered-models/alias",
+                        &[("name", name), ("alias", alias)],
+                    )
                     .await?;
                 let version = v["model_version"]["version"]
                     .as_str()
@@ -188,7 +205,9 @@ impl Resolver {
                 self.download_uri(name, &version).await?
             }
             ModelUri::LoggedModel { model_id, path } => {
-                let v = self.api_get(&format!("logged-models/{model_id}"), &[]).await?;
+                let v = self
+                    .api_get(&format!("logged-models/{model_id}"), &[])
+                    .await?;
                 let root = v["model"]["info"]["artifact_uri"]
                     .as_str()
                     .ok_or_else(|| remote("logged model has no artifact_uri"))?;
@@ -213,7 +232,10 @@ impl Resolver {
 
     async fn latest_version(&self, name: &str) -> Result<String> {
         let v = self
-            .api_post("registered-models/get-latest-versions", &json!({"name": name}))
+            .api_post(
+                "registered-models/get-latest-versions",
+                &json!({"name": name}),
+            )
             .await?;
         v["model_versions"]
             .as_array()
@@ -223,7 +245,9 @@ impl Resolver {
                     .max()
             })
             .map(|n| n.to_string())
-            .ok_or_else(|| ServeError::NotFound(format!("registered model '{name}' has no versions")))
+            .ok_or_else(|| {
+                ServeError::NotFound(format!("registered model '{name}' has no versions"))
+            })
     }
 
     /// `runs:/<run>/<path>`: the run's own artifacts when they hold a model there, else the
@@ -235,7 +259,11 @@ impl Resolver {
             .as_str()
             .ok_or_else(|| remote("run has no artifact_uri"))?;
         let direct = join_uri(root, path);
-        if self.exists(&join_uri(&direct, MLMODEL_FILE)).await.unwrap_or(false) {
+        if self
+            .exists(&join_uri(&direct, MLMODEL_FILE))
+            .await
+            .unwrap_or(false)
+        {
             return Ok(direct);
         }
         let (name, rest) = path.split_once('/').unwrap_or((path, ""));
@@ -299,7 +327,10 @@ impl Resolver {
             .join(format!("{key}.partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         if self.verbose {
-            eprintln!("mlox: downloading {uri} ({artifact}) into {}", dir.display());
+            eprintln!(
+                "mlox: downloading {uri} ({artifact}) into {}",
+                dir.display()
+            );
         }
         let result = self.download_tree(&artifact, &tmp).await;
         if let Err(e) = result {
@@ -312,7 +343,8 @@ impl Resolver {
                 "no MLmodel file at {artifact} (resolved from {uri})"
             )));
         }
-        std::fs::write(tmp.join(COMPLETE), &artifact).map_err(ServeError::io("writing cache marker"))?;
+        std::fs::write(tmp.join(COMPLETE), &artifact)
+            .map_err(ServeError::io("writing cache marker"))?;
         if std::fs::rename(&tmp, &dir).is_err() {
             // Another process finished first; theirs is as good.
             let _ = std::fs::remove_dir_all(&tmp);
@@ -323,7 +355,10 @@ impl Resolver {
     async fn exists(&self, artifact: &str) -> Result<bool> {
         match Store::open(self, artifact)? {
             Store::Proxy { base, path } => {
-                let url = format!("{base}/api/2.0/mlflow-artifacts/artifacts/{}", url_path(&path));
+                let url = format!(
+                    "{base}/api/2.0/mlflow-artifacts/artifacts/{}",
+                    url_path(&path)
+                );
                 let resp = self.http.head(&url).send().await.map_err(remote)?;
                 if resp.status().as_u16() == 405 {
                     let resp = self.http.get(&url).send().await.map_err(remote)?;
@@ -331,12 +366,14 @@ impl Resolver {
                 }
                 Ok(resp.status().is_success())
             }
-            Store::Object(repo) => Ok(repo.get("").await.is_ok() || repo.list("").await.map(|l| l.is_some()).unwrap_or(false)),
+            Store::Object(repo) => Ok(repo.get("").await.is_ok()
+                || repo.list("").await.map(|l| l.is_some()).unwrap_or(false)),
         }
     }
 
     async fn download_tree(&self, artifact: &str, dst: &Path) -> Result<()> {
-        std::fs::create_dir_all(dst).map_err(ServeError::io(format!("creating {}", dst.display())))?;
+        std::fs::create_dir_all(dst)
+            .map_err(ServeError::io(format!("creating {}", dst.display())))?;
         match Store::open(self, artifact)? {
             Store::Proxy { base, path } => {
                 let mut stack = vec![String::new()];
@@ -364,7 +401,10 @@ impl Resolver {
                         );
                         let resp = self.http.get(&url).send().await.map_err(remote)?;
                         if !resp.status().is_success() {
-                            return Err(remote(format!("downloading {child}: HTTP {}", resp.status())));
+                            return Err(remote(format!(
+                                "downloading {child}: HTTP {}",
+                                resp.status()
+                            )));
                         }
                         write_stream(
                             &dst.join(&child),
@@ -386,7 +426,8 @@ impl Resolver {
                             stack.push(child);
                         } else {
                             let dl = repo.get(&child).await.map_err(remote)?;
-                            write_stream(&dst.join(&child), dl.stream.map(|c| c.map_err(remote))).await?;
+                            write_stream(&dst.join(&child), dl.stream.map(|c| c.map_err(remote)))
+                                .await?;
                         }
                     }
                 }
@@ -398,7 +439,10 @@ impl Resolver {
 
 enum Store {
     /// The tracking server's `mlflow-artifacts` proxy.
-    Proxy { base: String, path: String },
+    Proxy {
+        base: String,
+        path: String,
+    },
     Object(mlox_artifacts::ArtifactRepo),
 }
 
@@ -510,21 +554,36 @@ mod tests {
         let p = |s| ModelUri::parse(s).unwrap();
         assert_eq!(
             p("runs:/abc/model"),
-            ModelUri::Run { run_id: "abc".into(), path: "model".into() }
+            ModelUri::Run {
+                run_id: "abc".into(),
+                path: "model".into()
+            }
         );
         assert_eq!(
             p("models:/fraud/3"),
-            ModelUri::Version { name: "fraud".into(), version: "3".into() }
+            ModelUri::Version {
+                name: "fraud".into(),
+                version: "3".into()
+            }
         );
         assert_eq!(
             p("models:/fraud@champion"),
-            ModelUri::Alias { name: "fraud".into(), alias: "champion".into() }
+            ModelUri::Alias {
+                name: "fraud".into(),
+                alias: "champion".into()
+            }
         );
         assert_eq!(
             p("models:/m-0123abc"),
-            ModelUri::LoggedModel { model_id: "m-0123abc".into(), path: "".into() }
+            ModelUri::LoggedModel {
+                model_id: "m-0123abc".into(),
+                path: "".into()
+            }
         );
-        assert_eq!(p("mlflow-artifacts:/1/x/artifacts"), ModelUri::Artifact("mlflow-artifacts:/1/x/artifacts".into()));
+        assert_eq!(
+            p("mlflow-artifacts:/1/x/artifacts"),
+            ModelUri::Artifact("mlflow-artifacts:/1/x/artifacts".into())
+        );
         assert_eq!(p("s3://b/k"), ModelUri::Artifact("s3://b/k".into()));
         assert_eq!(p("./model"), ModelUri::Local("./model".into()));
         assert_eq!(p("file:///tmp/m"), ModelUri::Local("/tmp/m".into()));
@@ -535,7 +594,10 @@ mod tests {
 
     #[test]
     fn joins() {
-        assert_eq!(join_uri("mlflow-artifacts:/1/r/artifacts/", "model"), "mlflow-artifacts:/1/r/artifacts/model");
+        assert_eq!(
+            join_uri("mlflow-artifacts:/1/r/artifacts/", "model"),
+            "mlflow-artifacts:/1/r/artifacts/model"
+        );
         assert_eq!(join_uri("s3://b/k", ""), "s3://b/k");
         assert_eq!(url_path("a b/c"), "a%20b/c");
     }

@@ -4,8 +4,9 @@
 # length and a JSON object: requests {"content_type": str, "body": str, "b64": bool},
 # answers {"status": int, "mimetype": str, "body": str}. Scoring goes through MLflow's own
 # scoring-server function, so parsing, schema enforcement, predictions and error bodies
-# are exactly those of `mlflow models serve`.
-import base64
+# are exactly those of `mlflow models serve`. After the hello frame, a request is two
+# frames (a JSON header {"content_type": str}, then the raw body bytes) and so is an
+# answer (a JSON header {"status": int, "mimetype": str}, then the raw response body).
 import json
 import os
 import struct
@@ -22,6 +23,12 @@ def main():
     def send(obj):
         data = json.dumps(obj).encode("utf-8")
         out.write(struct.pack("<I", len(data)) + data)
+
+    def answer(status, mimetype, body):
+        head = json.dumps({"status": status, "mimetype": mimetype}).encode("utf-8")
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        out.write(struct.pack("<I", len(head)) + head + struct.pack("<I", len(body)) + body)
 
     def read_exact(n):
         buf = b""
@@ -48,35 +55,29 @@ def main():
         return 1
     send({"ready": True, "pid": os.getpid(), "mlflow_version": mlflow.__version__})
 
-    while True:
+    def read_frame():
         head = read_exact(4)
         if head is None:
-            return 0
+            return None
         (n,) = struct.unpack("<I", head)
-        req = json.loads(read_exact(n))
-        body = req["body"]
-        if req.get("b64"):
-            body = base64.b64decode(body)
+        return read_exact(n)
+
+    while True:
+        header = read_frame()
+        body = read_frame() if header is not None else None
+        if body is None:
+            return 0
+        content_type = json.loads(header)["content_type"]
         try:
-            res = scoring_server.invocations(body, req["content_type"], model, schema)
-            send({"status": res.status, "mimetype": res.mimetype, "body": res.response})
+            res = scoring_server.invocations(body, content_type, model, schema)
+            answer(res.status, res.mimetype, res.response)
         except MlflowException as e:
-            send(
-                {
-                    "status": e.get_http_status_code(),
-                    "mimetype": "application/json",
-                    "body": e.serialize_as_json(),
-                }
-            )
+            answer(e.get_http_status_code(), "application/json", e.serialize_as_json())
         except Exception as e:  # noqa: BLE001 - never let one request end the worker
-            send(
-                {
-                    "status": 500,
-                    "mimetype": "application/json",
-                    "body": json.dumps(
-                        {"error_code": "INTERNAL_ERROR", "message": f"{type(e).__name__}: {e}"}
-                    ),
-                }
+            answer(
+                500,
+                "application/json",
+                json.dumps({"error_code": "INTERNAL_ERROR", "message": f"{type(e).__name__}: {e}"}),
             )
 
 

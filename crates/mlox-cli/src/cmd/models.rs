@@ -105,7 +105,9 @@ pub async fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
         ModelsCommand::Serve(args) => return super::serve::serve(args).await,
         ModelsCommand::Predict(args) => return super::serve::predict(args).await,
-        ModelsCommand::GenerateDockerfile(args) => return super::serve::generate_dockerfile(args).await,
+        ModelsCommand::GenerateDockerfile(args) => {
+            return super::serve::generate_dockerfile(args).await
+        }
         ModelsCommand::BuildDocker(args) => return super::serve::build_docker(args).await,
         ModelsCommand::List { server, filter } => {
             let client = client(&server);

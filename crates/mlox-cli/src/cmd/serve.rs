@@ -45,7 +45,11 @@ pub struct Scoring {
     #[arg(long, default_value_t = 1)]
     pub max_batch_wait_ms: u64,
     /// A request taking longer is answered 504 and its worker restarted (seconds).
-    #[arg(long, env = "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT",
+        default_value_t = 60
+    )]
     pub timeout: u64,
 }
 
@@ -123,7 +127,11 @@ fn default_workers() -> usize {
 }
 
 /// Resolves, prepares the environment if needed, and loads the model.
-async fn load(source: &ModelSource, scoring: &Scoring, name: &str) -> anyhow::Result<Arc<LoadedModel>> {
+async fn load(
+    source: &ModelSource,
+    scoring: &Scoring,
+    name: &str,
+) -> anyhow::Result<Arc<LoadedModel>> {
     let dir = resolve(source).await?;
     let mlmodel = MlModel::load(&dir)?;
     let manager: EnvManager = scoring
