@@ -733,7 +733,7 @@ mod tests {
         let ok = enforce(
             input(json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}})),
             Some(&s),
-            false,
+            "dataframe_split",
         )
         .unwrap();
         let Input::Frame(f) = ok else { panic!() };
@@ -741,7 +741,7 @@ mod tests {
         let err = enforce(
             input(json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2.5]]}})),
             Some(&s),
-            false,
+            "dataframe_split",
         )
         .unwrap_err();
         assert_eq!(err.error_code(), ErrorCode::INVALID_PARAMETER_VALUE);
@@ -753,7 +753,7 @@ mod tests {
         let missing = enforce(
             input(json!({"dataframe_records": [{"a": 1.0, "c": 2}]})),
             Some(&s),
-            false,
+            "dataframe_split",
         )
         .unwrap_err();
         assert_eq!(missing.error_code(), ErrorCode::INVALID_PARAMETER_VALUE);
@@ -763,7 +763,7 @@ mod tests {
         let wrong = enforce(
             input(json!({"dataframe_records": [{"a": "x", "b": 2}]})),
             Some(&s),
-            false,
+            "dataframe_split",
         )
         .unwrap_err();
         assert_eq!(wrong.error_code(), ErrorCode::BAD_REQUEST);
@@ -788,7 +788,7 @@ mod tests {
         let Input::Tensor(t) = enforce(
             input(json!({"dataframe_split": {"columns": ["x", "y"], "data": [[1.5, 2], [3, 4]]}})),
             Some(&s),
-            false,
+            "dataframe_split",
         )
         .unwrap() else {
             panic!()

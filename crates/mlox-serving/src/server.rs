@@ -282,20 +282,20 @@ async fn v2_ready() -> Response {
     axum::Json(json!({"ready": true})).into_response()
 }
 
-fn check_name(m: &LoadedModel, name: &str) -> std::result::Result<(), Response> {
+fn check_name(m: &LoadedModel, name: &str) -> std::result::Result<(), Box<Response>> {
     if name == m.name {
         Ok(())
     } else {
-        Err(v2_error(
+        Err(Box::new(v2_error(
             StatusCode::NOT_FOUND,
             format!("Model {name} not found (this server serves '{}')", m.name),
-        ))
+        )))
     }
 }
 
 async fn v2_model_ready(State(m): State<AppState>, UrlPath(name): UrlPath<String>) -> Response {
     if let Err(r) = check_name(&m, &name) {
-        return r;
+        return *r;
     }
     axum::Json(json!({"name": name, "ready": true})).into_response()
 }
@@ -313,7 +313,7 @@ fn v2_datatype(numpy: &str) -> &'static str {
 
 async fn v2_metadata(State(m): State<AppState>, UrlPath(name): UrlPath<String>) -> Response {
     if let Err(r) = check_name(&m, &name) {
-        return r;
+        return *r;
     }
     let specs = |s: Option<&Schema>| -> Vec<Value> {
         match s {
@@ -516,7 +516,7 @@ async fn v2_infer(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_name(&m, &name) {
-        return r;
+        return *r;
     }
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
