@@ -64,6 +64,10 @@ MLOX_COMPAT_TARGET=mlflow $PY -m pytest tests/compat -q -p no:cacheprovider || s
 step "web UI browser tests (playwright-core + chromium against the real binary)"
 MLOX_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/mlox bash scripts/test-ui.sh || status=1
 
+# --- model serving (issue #5): mlox models serve/predict vs mlflow models serve ---------
+step "serving suite (scripts/test-serving.sh: mlox-serving unit tests + tests/serving)"
+MLOX_BIN=$MLOX_BIN "$ROOT/scripts/test-serving.sh" || status=1
+
 if [ "$status" -ne 0 ]; then
   step "FAILED"
 else

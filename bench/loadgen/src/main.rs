@@ -5,6 +5,7 @@
 //! ceiling, and the RESULTS.md writer).
 
 mod http;
+mod invoke;
 mod report;
 mod scenarios;
 mod stats;
@@ -66,6 +67,15 @@ impl LoadArgs {
 enum Cmd {
     /// GET /health in a loop (the load generator's ceiling against a trivial endpoint).
     Health(LoadArgs),
+    /// POST a body file to a scoring server's /invocations in closed loops (bench/serving).
+    Invoke {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        body_file: PathBuf,
+        #[arg(long, default_value = "/invocations")]
+        path: String,
+    },
     /// POST runs/create in a loop.
     CreateRun {
         #[command(flatten)]
@@ -254,6 +264,22 @@ async fn run(url: &str, cmd: Cmd) -> Result<Value> {
     let api = http::Api::new(url)?;
     match cmd {
         Cmd::Health(l) => scenarios::timed(&api, Kind::Health, &l.load()).await,
+        Cmd::Invoke {
+            load,
+            body_file,
+            path,
+        } => {
+            let body = std::fs::read_to_string(&body_file)?;
+            invoke::run(
+                &api,
+                &path,
+                body,
+                load.concurrency,
+                load.seconds,
+                load.count,
+            )
+            .await
+        }
         Cmd::CreateRun {
             load,
             experiment_id,

@@ -3,4 +3,5 @@ pub mod db;
 pub mod gc;
 pub mod models;
 pub mod run;
+pub mod serve;
 pub mod server;

@@ -1,5 +1,6 @@
-//! `mlox models`: the model registry of any MLflow-compatible tracking server. Talks REST
-//! only, through `mlox-client`.
+//! `mlox models`: the model registry of any MLflow-compatible tracking server (REST only,
+//! through `mlox-client`), and serving, batch scoring and Docker images for models
+//! (`mlox-serving`).
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -44,6 +45,14 @@ pub enum ModelsCommand {
         /// The version it should point at.
         version: String,
     },
+    /// Serve a model over MLflow's scoring protocol and the Open Inference Protocol v2.
+    Serve(super::serve::ServeArgs),
+    /// Score a file (JSON, CSV or Parquet) with a model.
+    Predict(super::serve::PredictArgs),
+    /// Write a Dockerfile (and build context) for an image that serves a model.
+    GenerateDockerfile(super::serve::DockerfileArgs),
+    /// Build a Docker image that serves a model (needs a reachable Docker engine).
+    BuildDocker(super::serve::BuildDockerArgs),
 }
 
 fn client(server: &Server) -> TrackingClient {
@@ -94,6 +103,12 @@ fn version_row(v: &ModelVersion) -> Vec<String> {
 
 pub async fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
+        ModelsCommand::Serve(args) => return super::serve::serve(args).await,
+        ModelsCommand::Predict(args) => return super::serve::predict(args).await,
+        ModelsCommand::GenerateDockerfile(args) => {
+            return super::serve::generate_dockerfile(args).await
+        }
+        ModelsCommand::BuildDocker(args) => return super::serve::build_docker(args).await,
         ModelsCommand::List { server, filter } => {
             let client = client(&server);
             let mut models = Vec::new();
