@@ -256,6 +256,9 @@ fn split_predictions(body: &str, rows: &[usize]) -> Option<Vec<String>> {
 /// The pool: a queue and N worker slots.
 pub struct WorkerPool {
     tx: mpsc::Sender<Job>,
+    /// Requests submitted and not yet answered: a free worker waits for more to merge
+    /// only while others are on their way, so a lone request never waits.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
     pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
     pub mlflow_version: String,
 }
@@ -266,6 +269,7 @@ impl WorkerPool {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let rx = Arc::new(Mutex::new(rx));
         let pids = Arc::new(std::sync::Mutex::new(vec![None; config.workers.max(1)]));
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let config = Arc::new(config);
         // Start them all at once; model loading is the slow part.
         let mut starting = Vec::new();
@@ -293,12 +297,14 @@ impl WorkerPool {
                 config: config.clone(),
                 rx: rx.clone(),
                 pids: pids.clone(),
+                pending: pending.clone(),
                 carry: None,
             };
             tokio::spawn(slot.run(p));
         }
         Ok(WorkerPool {
             tx,
+            pending,
             pids,
             mlflow_version,
         })
@@ -322,14 +328,19 @@ impl WorkerPool {
             merge,
             reply,
         };
-        if self.tx.send(job).await.is_err() {
-            return Reply::error(&ServeError::Worker("the worker pool has stopped".into()));
-        }
-        rx.await.unwrap_or_else(|_| {
-            Reply::error(&ServeError::Worker(
-                "the worker handling this request stopped".into(),
-            ))
-        })
+        use std::sync::atomic::Ordering;
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let answer = if self.tx.send(job).await.is_err() {
+            Reply::error(&ServeError::Worker("the worker pool has stopped".into()))
+        } else {
+            rx.await.unwrap_or_else(|_| {
+                Reply::error(&ServeError::Worker(
+                    "the worker handling this request stopped".into(),
+                ))
+            })
+        };
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+        answer
     }
 }
 
@@ -438,6 +449,7 @@ struct Slot {
     config: Arc<PoolConfig>,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
     /// A job taken from the queue that did not fit the previous batch.
     carry: Option<Job>,
 }
@@ -528,6 +540,15 @@ impl Slot {
                 Ok(j) => j,
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
                 Err(mpsc::error::TryRecvError::Empty) => {
+                    // Nothing else is on its way (all pending requests are in this
+                    // batch or being scored): do not wait.
+                    let others = self
+                        .pending
+                        .load(std::sync::atomic::Ordering::SeqCst)
+                        .saturating_sub(batch.len());
+                    if others == 0 {
+                        break;
+                    }
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         break;
