@@ -9,6 +9,8 @@
 # Honours CARGO_TARGET_DIR (default: target/). Installs the Python test deps
 # (tests/compat/requirements.txt: mlflow, scikit-learn, skl2onnx, onnxruntime, pyarrow)
 # into .venv with scripts/install-test-deps.sh --no-pg.
+# tests/serving/test_env_managers.py builds the model's environment with uv and with
+# venv + pip (--env-manager uv|virtualenv): it needs PyPI and takes ~4-5 minutes.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -309,8 +309,11 @@ fn dependency_args(deps: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Requirement files named by `-r` / `-c` (recursively), for the cache key.
-fn requirement_files(work_dir: &Path, deps: &[String], out: &mut Vec<(String, String)>) {
+/// Requirement files named by `-r` / `-c` (recursively), for the cache key: each as
+/// `(name as written, sha256 of its content, path)`. The key uses the name and content,
+/// not where the file is, so the same environment at another path (a copy of a model, a
+/// registered version downloaded to another cache folder) reuses the built venv.
+fn requirement_files(work_dir: &Path, deps: &[String], out: &mut Vec<(String, String, PathBuf)>) {
     let args = dependency_args(deps);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -324,15 +327,16 @@ fn requirement_files(work_dir: &Path, deps: &[String], out: &mut Vec<(String, St
         };
         let Some(file) = file else { continue };
         let path = work_dir.join(&file);
-        if out.iter().any(|(p, _)| *p == path.to_string_lossy()) {
+        if out.iter().any(|(_, _, p)| *p == path) {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
         out.push((
-            path.to_string_lossy().into_owned(),
+            file.clone(),
             hex(&Sha256::digest(text.as_bytes())),
+            path.clone(),
         ));
         let nested: Vec<String> = text
             .lines()
@@ -352,8 +356,9 @@ fn venv_key(builder: &Builder, env: &PythonEnv, work_dir: &Path) -> String {
     let mut files = Vec::new();
     requirement_files(work_dir, &env.build_dependencies, &mut files);
     requirement_files(work_dir, &env.dependencies, &mut files);
+    let files: Vec<(String, String)> = files.into_iter().map(|(n, h, _)| (n, h)).collect();
     let material = json!({
-        "format": 1,
+        "format": 2,
         "builder": builder.name(),
         "python": env.python,
         "build_dependencies": env.build_dependencies,
@@ -772,6 +777,11 @@ mod tests {
         let mut env2 = env.clone();
         env2.python = Some("3.12".into());
         assert_ne!(k2, venv_key(&Builder::Venv, &env2, dir.path()));
+        // The same files elsewhere: the same key.
+        let other = tempfile::tempdir().unwrap();
+        write(other.path(), "requirements.txt", "numpy\n-r more.txt\n");
+        write(other.path(), "more.txt", "pandas==2\n");
+        assert_eq!(k2, venv_key(&Builder::Venv, &env, other.path()));
     }
 
     #[test]
