@@ -42,9 +42,21 @@ pub(crate) async fn fallback(
         None if rel.starts_with("assets/") => {
             return (StatusCode::NOT_FOUND, "not found").into_response();
         }
-        _ => mlox_ui::index(),
+        _ if is_app_route(rel) => mlox_ui::index(),
+        // Anything else is a 404, as on MLflow's server.
+        _ => return crate::not_found(uri).await,
     };
     respond(asset, &headers)
+}
+
+/// The app's own pages (see `ui/src/main.jsx`): `/`, `/index.html`, `/experiments…`,
+/// `/runs/…`, `/compare`, `/models…`.
+fn is_app_route(rel: &str) -> bool {
+    let first = rel.split('/').next().unwrap_or("");
+    matches!(
+        first,
+        "" | "index.html" | "experiments" | "runs" | "compare" | "models"
+    )
 }
 
 fn respond(asset: &'static mlox_ui::Asset, headers: &HeaderMap) -> Response {

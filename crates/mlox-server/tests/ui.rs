@@ -92,12 +92,16 @@ async fn deep_links_get_the_app() {
         "/runs/0123abcd/artifacts/plot.png",
         "/models/my%20model/versions/3",
         "/compare?runs=a,b",
-        "/apiary",
-        "/healthy-runs",
-        "/versions",
+        "/experiments",
+        "/models",
     ] {
         let r = send(&app, Method::GET, path, None).await;
         assert!(is_index(&r), "{path}: {} {:?}", r.status, r.headers);
+    }
+    // Paths that are no page of the app are MLflow's 404, not the app.
+    for path in ["/definitely/not/here", "/apiary", "/healthy-runs", "/versions"] {
+        let r = send(&app, Method::GET, path, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
     if mlox_ui::is_built() {
         let r = send(&app, Method::GET, "/", None).await;
