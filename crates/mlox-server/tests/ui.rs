@@ -99,7 +99,12 @@ async fn deep_links_get_the_app() {
         assert!(is_index(&r), "{path}: {} {:?}", r.status, r.headers);
     }
     // Paths that are no page of the app are MLflow's 404, not the app.
-    for path in ["/definitely/not/here", "/apiary", "/healthy-runs", "/versions"] {
+    for path in [
+        "/definitely/not/here",
+        "/apiary",
+        "/healthy-runs",
+        "/versions",
+    ] {
         let r = send(&app, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
