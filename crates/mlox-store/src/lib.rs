@@ -103,32 +103,33 @@ pub struct SqlStore {
 /// Keeps the query planner's statistics in step with the data. Without them, SQLite and
 /// PostgreSQL guess row counts and may probe every run of an experiment where an index on
 /// a filtered param would find the few matches directly. The tables that searches join
-/// are analyzed whenever the number of runs has doubled since the last analysis (first at
-/// [`PlannerStats::FIRST`] runs), so the total cost stays proportional to the data.
+/// are analyzed whenever the rows written to them (runs, params, tags, metrics) since
+/// the last analysis reach the number of runs it saw (first at [`PlannerStats::FIRST`]),
+/// so the total cost stays proportional to the data.
 struct PlannerStats {
-    runs: std::sync::atomic::AtomicU64,
+    written: std::sync::atomic::AtomicU64,
     next: std::sync::atomic::AtomicU64,
 }
 
 impl PlannerStats {
     const FIRST: u64 = 500;
 
-    fn new(runs: u64, analyzed_at: u64) -> Self {
+    fn new(written: u64, analyzed_at: u64) -> Self {
         PlannerStats {
-            runs: runs.into(),
+            written: written.into(),
             next: (analyzed_at * 2).max(Self::FIRST).into(),
         }
     }
 
-    /// Counts a new run; true when the statistics are now due.
-    fn run_created(&self) -> bool {
+    /// Counts `rows` written to the searched tables; true when the statistics are now due.
+    fn rows_written(&self, rows: u64) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let runs = self.runs.fetch_add(1, Relaxed) + 1;
+        let written = self.written.fetch_add(rows, Relaxed) + rows;
         let next = self.next.load(Relaxed);
-        runs >= next
+        written >= next
             && self
                 .next
-                .compare_exchange(next, runs * 2, Relaxed, Relaxed)
+                .compare_exchange(next, written * 2, Relaxed, Relaxed)
                 .is_ok()
     }
 }
@@ -176,16 +177,28 @@ impl SqlStore {
         let root = opts.default_artifact_root.clone();
         db.write(move |c| tracking::ensure_default_experiment(c, &root))
             .await?;
-        let (runs, analyzed_at) = db.read(tracking::planner_stats_state).await?;
+        let (runs, analyzed_at) = db
+            .read(|c| tracking::planner_stats_state(c, PlannerStats::FIRST))
+            .await?;
         let store = SqlStore {
             db,
             artifact_root: opts.default_artifact_root,
-            planner_stats: PlannerStats::new(runs, analyzed_at),
+            planner_stats: PlannerStats::new(runs.max(analyzed_at), analyzed_at),
         };
         if runs >= PlannerStats::FIRST && analyzed_at == 0 {
             store.db.write(tracking::analyze).await?;
         }
         Ok(store)
+    }
+
+    /// Counts rows written to the searched tables and refreshes the planner's statistics
+    /// when they are due (rarely: see [`PlannerStats`]).
+    async fn rows_written(&self, rows: u64) {
+        if self.planner_stats.rows_written(rows) {
+            if let Err(e) = self.db.write(tracking::analyze).await {
+                tracing::warn!(error = %e, "updating the planner's statistics failed");
+            }
+        }
     }
 
     /// Applies pending migrations only (`mlox db upgrade`); returns the schema version.
@@ -256,12 +269,9 @@ impl TrackingStore for SqlStore {
             .await
     }
     async fn create_run(&self, run: NewRun) -> Result<Run> {
+        let rows = 1 + run.tags.len() as u64;
         let run = self.db.write(move |c| tracking::create_run(c, run)).await?;
-        if self.planner_stats.run_created() {
-            if let Err(e) = self.db.write(tracking::analyze).await {
-                tracing::warn!(error = %e, "updating the planner's statistics failed");
-            }
-        }
+        self.rows_written(rows).await;
         Ok(run)
     }
     async fn get_run(&self, run_id: &str) -> Result<Run> {
@@ -294,27 +304,36 @@ impl TrackingStore for SqlStore {
         tags: Vec<Tag>,
     ) -> Result<()> {
         let id = run_id.to_string();
+        let rows = (metrics.len() + params.len() + tags.len()) as u64;
         self.db
             .write(move |c| tracking::log_entities(c, &id, metrics, params, tags, false))
-            .await
+            .await?;
+        self.rows_written(rows).await;
+        Ok(())
     }
     async fn log_metric(&self, run_id: &str, metric: Metric) -> Result<()> {
         let id = run_id.to_string();
         self.db
             .write(move |c| tracking::log_entities(c, &id, vec![metric], vec![], vec![], true))
-            .await
+            .await?;
+        self.rows_written(1).await;
+        Ok(())
     }
     async fn log_param(&self, run_id: &str, param: Param) -> Result<()> {
         let id = run_id.to_string();
         self.db
             .write(move |c| tracking::log_entities(c, &id, vec![], vec![param], vec![], true))
-            .await
+            .await?;
+        self.rows_written(1).await;
+        Ok(())
     }
     async fn set_tag(&self, run_id: &str, tag: Tag) -> Result<()> {
         let id = run_id.to_string();
         self.db
             .write(move |c| tracking::log_entities(c, &id, vec![], vec![], vec![tag], true))
-            .await
+            .await?;
+        self.rows_written(1).await;
+        Ok(())
     }
     async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         let (id, key) = (run_id.to_string(), key.to_string());
@@ -400,15 +419,20 @@ mod tests {
     }
 
     #[test]
-    fn planner_stats_are_due_each_time_the_runs_double() {
+    fn planner_stats_are_due_each_time_the_rows_double() {
         let fresh = PlannerStats::new(0, 0);
-        let due: Vec<u64> = (1..=5000u64).filter(|_| fresh.run_created()).collect();
+        let due: Vec<u64> = (1..=5000u64).filter(|_| fresh.rows_written(1)).collect();
         assert_eq!(due, [500, 1000, 2000, 4000]);
         // Analyzed at 3000 runs, now 3500: due again at 6000.
         let reopened = PlannerStats::new(3500, 3000);
         let due: Vec<u64> = (3501..=7000u64)
-            .filter(|_| reopened.run_created())
+            .filter(|_| reopened.rows_written(1))
             .collect();
         assert_eq!(due, [6000]);
+        // A batch of many rows counts them all: 300 + 300 reach 500.
+        let batches = PlannerStats::new(0, 0);
+        assert!(!batches.rows_written(300));
+        assert!(batches.rows_written(300));
+        assert!(!batches.rows_written(300), "next due at 1200");
     }
 }

@@ -103,10 +103,14 @@ pub(crate) fn get_experiment_by_name(c: &mut dyn Conn, name: &str) -> Result<Exp
 /// The tables whose statistics guide run searches (see `SqlStore`'s planner statistics).
 const SEARCHED_TABLES: [&str; 4] = ["runs", "params", "tags", "latest_metrics"];
 
-/// The number of runs now, and at the last analysis of the searched tables (0: never).
-pub(crate) fn planner_stats_state(c: &mut dyn Conn) -> Result<(u64, u64)> {
+/// The number of runs now, counted up to `cap` only (so that opening a large store
+/// costs no full count), and at the last analysis of the searched tables (0: never).
+pub(crate) fn planner_stats_state(c: &mut dyn Conn, cap: u64) -> Result<(u64, u64)> {
     let runs = c
-        .query_opt("SELECT COUNT(*) FROM runs", &[])?
+        .query_opt(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM runs LIMIT ?) capped",
+            &[(cap as i64).into()],
+        )?
         .map_or(0, |r| r.int(0));
     let analyzed = match c.dialect() {
         Dialect::Sqlite => {
