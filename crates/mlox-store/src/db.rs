@@ -12,6 +12,7 @@ pub enum SqlValue {
     Int(i64),
     Real(f64),
     Text(String),
+    Blob(Vec<u8>),
 }
 
 impl From<i64> for SqlValue {
@@ -39,6 +40,11 @@ impl From<&String> for SqlValue {
         SqlValue::Text(v.clone())
     }
 }
+impl From<Vec<u8>> for SqlValue {
+    fn from(v: Vec<u8>) -> Self {
+        SqlValue::Blob(v)
+    }
+}
 impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
     fn from(v: Option<T>) -> Self {
         v.map_or(SqlValue::Null, Into::into)
@@ -55,7 +61,15 @@ impl Row {
             SqlValue::Text(s) => s.clone(),
             SqlValue::Int(v) => v.to_string(),
             SqlValue::Real(v) => v.to_string(),
+            SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
             SqlValue::Null => String::new(),
+        }
+    }
+    /// The bytes of a BLOB (empty for any other type).
+    pub fn blob(&self, i: usize) -> &[u8] {
+        match &self.0[i] {
+            SqlValue::Blob(b) => b,
+            _ => &[],
         }
     }
     pub fn opt_text(&self, i: usize) -> Option<String> {
@@ -72,7 +86,7 @@ impl Row {
             SqlValue::Int(v) => Some(*v),
             SqlValue::Real(v) => Some(*v as i64),
             SqlValue::Text(s) => s.parse().ok(),
-            SqlValue::Null => None,
+            SqlValue::Null | SqlValue::Blob(_) => None,
         }
     }
     pub fn real(&self, i: usize) -> f64 {
@@ -80,7 +94,7 @@ impl Row {
             SqlValue::Int(v) => *v as f64,
             SqlValue::Real(v) => *v,
             SqlValue::Text(s) => s.parse().unwrap_or(f64::NAN),
-            SqlValue::Null => f64::NAN,
+            SqlValue::Null | SqlValue::Blob(_) => f64::NAN,
         }
     }
 }
@@ -122,6 +136,8 @@ pub trait RowView {
     fn int(&self, i: usize) -> i64;
     fn real(&self, i: usize) -> f64;
     fn opt_text(&self, i: usize) -> Option<String>;
+    /// The bytes of a BLOB, read in place (empty for any other type).
+    fn blob(&self, i: usize) -> &[u8];
 }
 
 impl RowView for Row {
@@ -133,6 +149,9 @@ impl RowView for Row {
     }
     fn opt_text(&self, i: usize) -> Option<String> {
         Row::opt_text(self, i)
+    }
+    fn blob(&self, i: usize) -> &[u8] {
+        Row::blob(self, i)
     }
 }
 

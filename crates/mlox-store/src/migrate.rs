@@ -22,6 +22,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_registry.sql"),
         postgres: include_str!("../migrations/postgres/0002_registry.sql"),
     },
+    Migration {
+        version: 3,
+        name: "metric_chunks",
+        sqlite: include_str!("../migrations/sqlite/0003_metric_chunks.sql"),
+        postgres: include_str!("../migrations/postgres/0003_metric_chunks.sql"),
+    },
 ];
 
 /// A backend's way of running work while holding the migration lock.

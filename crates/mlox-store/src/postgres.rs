@@ -50,6 +50,7 @@ impl ToSql for SqlValue {
             (SqlValue::Text(s), &Type::INT8) => s.parse::<i64>()?.to_sql(ty, out),
             (SqlValue::Text(s), &Type::FLOAT8) => s.parse::<f64>()?.to_sql(ty, out),
             (SqlValue::Text(s), _) => s.as_str().to_sql(ty, out),
+            (SqlValue::Blob(b), _) => b.as_slice().to_sql(ty, out),
         }
     }
 
@@ -110,6 +111,10 @@ impl Conn for PgConn<'_, '_> {
                         .try_get::<_, Option<bool>>(i)
                         .map_err(pg_err)?
                         .map(|v| SqlValue::Int(v.into())),
+                    Type::BYTEA => r
+                        .try_get::<_, Option<Vec<u8>>>(i)
+                        .map_err(pg_err)?
+                        .map(SqlValue::Blob),
                     _ => r
                         .try_get::<_, Option<String>>(i)
                         .map_err(pg_err)?
@@ -179,6 +184,13 @@ impl RowView for PgRow<'_> {
     }
     fn opt_text(&self, i: usize) -> Option<String> {
         self.0.try_get::<_, Option<String>>(i).ok().flatten()
+    }
+    fn blob(&self, i: usize) -> &[u8] {
+        self.0
+            .try_get::<_, Option<&[u8]>>(i)
+            .ok()
+            .flatten()
+            .unwrap_or(&[])
     }
 }
 

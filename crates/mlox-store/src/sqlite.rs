@@ -29,6 +29,7 @@ impl rusqlite::ToSql for SqlValue {
             SqlValue::Int(v) => ToSqlOutput::Owned(RValue::Integer(*v)),
             SqlValue::Real(v) => ToSqlOutput::Owned(RValue::Real(*v)),
             SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            SqlValue::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
@@ -51,7 +52,7 @@ impl Conn for SqliteConn<'_> {
                     ValueRef::Integer(v) => SqlValue::Int(v),
                     ValueRef::Real(v) => SqlValue::Real(v),
                     ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => SqlValue::Text(String::from_utf8_lossy(b).into_owned()),
+                    ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
                 });
             }
             out.push(Row(vals));
@@ -112,6 +113,12 @@ impl RowView for SqliteRow<'_, '_> {
             Ok(ValueRef::Integer(v)) => Some(v.to_string()),
             Ok(ValueRef::Real(v)) => Some(v.to_string()),
             _ => None,
+        }
+    }
+    fn blob(&self, i: usize) -> &[u8] {
+        match self.0.get_ref(i) {
+            Ok(ValueRef::Blob(b)) => b,
+            _ => &[],
         }
     }
 }

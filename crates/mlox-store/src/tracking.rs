@@ -1,13 +1,13 @@
 //! Tracking operations written once over [`Conn`], shared by both backends.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mlox_core::entities::*;
 use mlox_core::validation::{self, missing_value};
 use mlox_core::{page_token, MlflowError, Result};
 
 use crate::db::{placeholders, Conn, DbError, Dialect, RowView, SqlValue};
-use crate::search_sql;
+use crate::{chunks, search_sql};
 
 pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
 
@@ -719,15 +719,54 @@ pub(crate) fn log_entities(
 }
 
 fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<()> {
-    let mut latest: HashMap<&str, (i64, i64, f64, bool)> = HashMap::new();
+    // Ordered by key, like the chunks below.
+    let mut latest: BTreeMap<&str, (i64, i64, f64, bool)> = BTreeMap::new();
+    // Plain points go to packed chunks, one list per key in first-seen order; points that
+    // name a model or dataset get a row each (see chunks.rs).
+    let mut plain: Vec<(&str, Vec<chunks::Plain>)> = Vec::new();
+    let mut rows: Vec<&Metric> = Vec::new();
+    for m in &metrics {
+        let is_nan = m.value.is_nan();
+        // MLflow stores NaN as 0 with a flag and clamps infinities to the largest doubles.
+        let value = if is_nan {
+            0.0
+        } else {
+            m.value.clamp(f64::MIN, f64::MAX)
+        };
+        let cand = (m.step, m.timestamp, value, is_nan);
+        match latest.get(m.key.as_str()) {
+            Some(cur) if !newer((cand.0, cand.1, cand.2), (cur.0, cur.1, cur.2)) => {}
+            _ => {
+                latest.insert(m.key.as_str(), cand);
+            }
+        }
+        if m.model_id.is_some() || m.dataset_name.is_some() || m.dataset_digest.is_some() {
+            rows.push(m);
+            continue;
+        }
+        let point = chunks::Plain {
+            step: m.step,
+            timestamp: m.timestamp,
+            value: if is_nan { f64::NAN } else { value },
+        };
+        match plain.iter_mut().find(|(k, _)| *k == m.key) {
+            Some((_, list)) => list.push(point),
+            None => plain.push((m.key.as_str(), vec![point])),
+        }
+    }
+    // Keys in one order in every request, so that PostgreSQL writers lock rows in the
+    // same order and never deadlock.
+    plain.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (key, points) in &plain {
+        chunks::append(c, run_id, key, points)?;
+    }
     // Multi-row INSERTs: one statement per `ROWS_PER_INSERT` points.
     const ROWS_PER_INSERT: usize = 100;
     const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    for chunk in metrics.chunks(ROWS_PER_INSERT) {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut args: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 9);
         for m in chunk {
             let is_nan = m.value.is_nan();
-            // MLflow stores NaN as 0 with a flag and clamps infinities to the largest doubles.
             let value = if is_nan {
                 0.0
             } else {
@@ -744,13 +783,6 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<(
                 m.dataset_name.clone().into(),
                 m.dataset_digest.clone().into(),
             ]);
-            let cand = (m.step, m.timestamp, value, is_nan);
-            match latest.get(m.key.as_str()) {
-                Some(cur) if !newer((cand.0, cand.1, cand.2), (cur.0, cur.1, cur.2)) => {}
-                _ => {
-                    latest.insert(m.key.as_str(), cand);
-                }
-            }
         }
         let sql = format!(
             "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES {} ON CONFLICT DO NOTHING",
@@ -967,8 +999,9 @@ pub(crate) fn deleted_runs(c: &mut dyn Conn, deleted_before: Option<i64>) -> Res
     rows.iter().map(run_info_from_row).collect()
 }
 
-const RUN_CHILD_TABLES: [&str; 6] = [
+const RUN_CHILD_TABLES: [&str; 7] = [
     "metrics",
+    "metric_chunks",
     "latest_metrics",
     "params",
     "tags",
@@ -1050,7 +1083,7 @@ pub(crate) fn hard_delete_experiment(c: &mut dyn Conn, id: &str) -> Result<()> {
 
 // ---------------------------------------------------------------- metric history
 
-fn metric_point(r: &dyn RowView) -> MetricPoint {
+pub(crate) fn metric_point(r: &dyn RowView) -> MetricPoint {
     // Columns: step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest
     let origin = MetricOrigin {
         model_id: r.opt_text(4),
@@ -1081,14 +1114,16 @@ pub(crate) fn get_metric_history(
     }
     // An unknown run has an empty history, as in MLflow.
     let offset = page_token::decode(req.page_token.as_deref())?;
+    let all =
+        chunks::History::read(c, &req.run_id, &req.metric_key, None)?.finish(chunks::Order::Time);
     // Without max_results the whole history is returned.
-    let limit = req.max_results.map_or(i64::MAX, |m| m + 1);
-    let mut items = Vec::new();
-    c.query_each(
-        "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY timestamp, step, value LIMIT ? OFFSET ?",
-        &[req.run_id.as_str().into(), req.metric_key.as_str().into(), limit.into(), (offset as i64).into()],
-        &mut |r| items.push(metric_point(r)),
-    )?;
+    let limit = req.max_results.map_or(usize::MAX, |m| {
+        usize::try_from(m).unwrap_or(usize::MAX).saturating_add(1)
+    });
+    let from = usize::try_from(offset).unwrap_or(usize::MAX).min(all.len());
+    let mut items = all;
+    items.truncate(from.saturating_add(limit));
+    items.drain(..from);
     let next = req
         .max_results
         .and_then(|m| page_token::finish_page(&mut items, m, offset));
@@ -1160,39 +1195,9 @@ pub(crate) fn get_metric_history_bulk_interval(
         get_run_info(c, id)?;
     }
     let mut out = Vec::new();
-    let mut points: Vec<MetricPoint> = Vec::new();
     for run_id in &req.run_ids {
-        let mut args: Vec<SqlValue> = vec![run_id.into(), req.metric_key.as_str().into()];
-        let range_sql = match range {
-            Some((s, e)) => {
-                args.extend([s.into(), e.into()]);
-                " AND step >= ? AND step <= ?"
-            }
-            None => "",
-        };
-        // One pass in the primary key's order (no sort in the database); steps almost
-        // always grow with time, so the points are usually in step order already.
-        points.clear();
-        c.query_each(
-            &format!("SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ?{range_sql} ORDER BY timestamp, step, value"),
-            &args,
-            &mut |r| points.push(metric_point(r)),
-        )?;
-        // MLflow's order: step, timestamp, then the stored value (NaN is stored as 0).
-        let order = |p: &MetricPoint| {
-            (
-                p.step,
-                p.timestamp,
-                if p.value.is_nan() { 0.0 } else { p.value },
-            )
-        };
-        let cmp = |a: &MetricPoint, b: &MetricPoint| {
-            let (x, y) = (order(a), order(b));
-            (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2))
-        };
-        if !points.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-            points.sort_by(cmp);
-        }
+        let points =
+            chunks::History::read(c, run_id, &req.metric_key, range)?.finish(chunks::Order::Step);
         out.extend(
             sample_indices(points.len(), max_results as usize)
                 .into_iter()
