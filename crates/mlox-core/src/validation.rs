@@ -145,6 +145,10 @@ pub fn posix_normpath(path: &str) -> String {
 }
 
 fn path_not_unique(name: &str) -> bool {
+    if !name.contains('/') {
+        // One path component: it normalizes to itself unless it is empty, "." or "..".
+        return name.is_empty() || name == "." || name.starts_with("..");
+    }
     let norm = posix_normpath(name);
     norm != name || norm == "." || norm.starts_with("..") || norm.starts_with('/')
 }
@@ -176,7 +180,8 @@ fn join_path(prefix: &str, field: &str) -> String {
 }
 
 fn check_len(entity: &str, limit: usize, value: &str) -> Result<()> {
-    if value.chars().count() > limit {
+    // A string has at most as many characters as bytes.
+    if value.len() > limit && value.chars().count() > limit {
         return Err(exceeds_maximum_length(entity, limit));
     }
     Ok(())
@@ -190,10 +195,26 @@ fn truncate(value: &mut String, limit: usize) {
 }
 
 pub fn validate_metric(m: &Metric, path: &str) -> Result<()> {
-    validate_key(&m.key, &join_path(path, "name"))?;
+    check_metric(m, &|field| join_path(path, field))
+}
+
+pub fn validate_param(p: &mut Param, path: &str) -> Result<()> {
+    check_param(p, &|field| join_path(path, field))
+}
+
+pub fn validate_tag(t: &mut Tag, path: &str) -> Result<()> {
+    check_tag(t, &|field| join_path(path, field))
+}
+
+/// The checks behind `validate_*`: `path(field)` names the field in an error message and
+/// is only called to build one, so a valid entity costs no allocation.
+type FieldPath<'a> = &'a dyn Fn(&str) -> String;
+
+fn check_metric(m: &Metric, path: FieldPath) -> Result<()> {
+    validate_key(&m.key, &lazy_path(&m.key, path, "name"))?;
     if m.timestamp < 0 {
         return Err(invalid_raw_value(
-            &join_path(path, "timestamp"),
+            &path("timestamp"),
             &m.timestamp.to_string(),
             &format!(
                 "metric '{}' (value={}). Timestamp must be a nonnegative long (64-bit integer) ",
@@ -205,19 +226,31 @@ pub fn validate_metric(m: &Metric, path: &str) -> Result<()> {
     check_len("Metric name", MAX_ENTITY_KEY_LENGTH, &m.key)
 }
 
-pub fn validate_param(p: &mut Param, path: &str) -> Result<()> {
-    validate_key(&p.key, &join_path(path, "key"))?;
+fn check_param(p: &mut Param, path: FieldPath) -> Result<()> {
+    validate_key(&p.key, &lazy_path(&p.key, path, "key"))?;
     check_len("Param key", MAX_ENTITY_KEY_LENGTH, &p.key)?;
     truncate(&mut p.value, MAX_PARAM_VAL_LENGTH);
     Ok(())
 }
 
-pub fn validate_tag(t: &mut Tag, path: &str) -> Result<()> {
-    let key_path = join_path(path, "key");
+fn check_tag(t: &mut Tag, path: FieldPath) -> Result<()> {
+    let key_path = lazy_path(&t.key, path, "key");
     validate_key(&t.key, &key_path)?;
-    check_len(&key_path, MAX_ENTITY_KEY_LENGTH, &t.key)?;
+    if t.key.len() > MAX_ENTITY_KEY_LENGTH {
+        check_len(&path("key"), MAX_ENTITY_KEY_LENGTH, &t.key)?;
+    }
     truncate(&mut t.value, MAX_TAG_VAL_LENGTH);
     Ok(())
+}
+
+/// The field's path when `key` fails [`validate_key`] (the only case that reads it),
+/// else nothing.
+fn lazy_path(key: &str, path: FieldPath, field: &str) -> String {
+    if has_valid_characters(key) && !path_not_unique(key) {
+        String::new()
+    } else {
+        path(field)
+    }
 }
 
 fn batch_limit(entity: &str, limit: usize, len: usize) -> Result<()> {
@@ -242,11 +275,11 @@ pub fn validate_entities(
     tags: &mut [Tag],
     single: bool,
 ) -> Result<()> {
-    let path = |kind: &str, i: usize| {
+    let path = |kind: &str, i: usize, field: &str| {
         if single {
-            String::new()
+            field.to_string()
         } else {
-            format!("{kind}[{i}]")
+            format!("{kind}[{i}].{field}")
         }
     };
     batch_limit("metrics", MAX_METRICS_PER_BATCH, metrics.len())?;
@@ -258,13 +291,13 @@ pub fn validate_entities(
         metrics.len() + params.len() + tags.len(),
     )?;
     for (i, m) in metrics.iter().enumerate() {
-        validate_metric(m, &path("metrics", i))?;
+        check_metric(m, &|f| path("metrics", i, f))?;
     }
     for (i, p) in params.iter_mut().enumerate() {
-        validate_param(p, &path("params", i))?;
+        check_param(p, &|f| path("params", i, f))?;
     }
     for (i, t) in tags.iter_mut().enumerate() {
-        validate_tag(t, &path("tags", i))?;
+        check_tag(t, &|f| path("tags", i, f))?;
     }
     let mut seen = std::collections::BTreeSet::new();
     let mut dupes = std::collections::BTreeSet::new();

@@ -192,6 +192,16 @@ impl SqlStore {
         Ok(store)
     }
 
+    async fn log_entities(&self, run_id: &str, entities: tracking::Entities) -> Result<()> {
+        let id = run_id.to_string();
+        let rows = entities.len() as u64;
+        self.db
+            .write(move |c| tracking::log_entities(c, &id, entities))
+            .await?;
+        self.rows_written(rows).await;
+        Ok(())
+    }
+
     /// Counts rows written to the searched tables and refreshes the planner's statistics
     /// when they are due (rarely: see [`PlannerStats`]).
     async fn rows_written(&self, rows: u64) {
@@ -304,37 +314,32 @@ impl TrackingStore for SqlStore {
         params: Vec<Param>,
         tags: Vec<Tag>,
     ) -> Result<()> {
-        let id = run_id.to_string();
-        let rows = (metrics.len() + params.len() + tags.len()) as u64;
-        self.db
-            .write(move |c| tracking::log_entities(c, &id, metrics, params, tags, false))
-            .await?;
-        self.rows_written(rows).await;
-        Ok(())
+        self.log_entities(
+            run_id,
+            tracking::Entities::validate(metrics, params, tags, false)?,
+        )
+        .await
     }
     async fn log_metric(&self, run_id: &str, metric: Metric) -> Result<()> {
-        let id = run_id.to_string();
-        self.db
-            .write(move |c| tracking::log_entities(c, &id, vec![metric], vec![], vec![], true))
-            .await?;
-        self.rows_written(1).await;
-        Ok(())
+        self.log_entities(
+            run_id,
+            tracking::Entities::validate(vec![metric], vec![], vec![], true)?,
+        )
+        .await
     }
     async fn log_param(&self, run_id: &str, param: Param) -> Result<()> {
-        let id = run_id.to_string();
-        self.db
-            .write(move |c| tracking::log_entities(c, &id, vec![], vec![param], vec![], true))
-            .await?;
-        self.rows_written(1).await;
-        Ok(())
+        self.log_entities(
+            run_id,
+            tracking::Entities::validate(vec![], vec![param], vec![], true)?,
+        )
+        .await
     }
     async fn set_tag(&self, run_id: &str, tag: Tag) -> Result<()> {
-        let id = run_id.to_string();
-        self.db
-            .write(move |c| tracking::log_entities(c, &id, vec![], vec![], vec![tag], true))
-            .await?;
-        self.rows_written(1).await;
-        Ok(())
+        self.log_entities(
+            run_id,
+            tracking::Entities::validate(vec![], vec![], vec![tag], true)?,
+        )
+        .await
     }
     async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         let (id, key) = (run_id.to_string(), key.to_string());

@@ -642,16 +642,46 @@ fn newer(a: (i64, i64, f64), b: (i64, i64, f64)) -> bool {
         .is_gt()
 }
 
-/// Logs metrics, params and tags; `single` selects the messages of the one-entity endpoints.
-pub(crate) fn log_entities(
-    c: &mut dyn Conn,
-    run_id: &str,
+/// Metrics, params and tags that passed MLflow's validation (long values truncated).
+/// Validated before the write is queued, so that the writer spends no time on it.
+pub(crate) struct Entities {
     metrics: Vec<Metric>,
-    mut params: Vec<Param>,
-    mut tags: Vec<Tag>,
+    params: Vec<Param>,
+    tags: Vec<Tag>,
     single: bool,
-) -> Result<()> {
-    validation::validate_entities(&metrics, &mut params, &mut tags, single)?;
+}
+
+impl Entities {
+    /// `single` selects the messages of the one-entity endpoints.
+    pub(crate) fn validate(
+        metrics: Vec<Metric>,
+        mut params: Vec<Param>,
+        mut tags: Vec<Tag>,
+        single: bool,
+    ) -> Result<Entities> {
+        validation::validate_entities(&metrics, &mut params, &mut tags, single)?;
+        Ok(Entities {
+            metrics,
+            params,
+            tags,
+            single,
+        })
+    }
+
+    /// How many rows of the searched tables they write, at most.
+    pub(crate) fn len(&self) -> usize {
+        self.metrics.len() + self.params.len() + self.tags.len()
+    }
+}
+
+/// Logs validated metrics, params and tags to an active run.
+pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -> Result<()> {
+    let Entities {
+        metrics,
+        params,
+        tags,
+        single,
+    } = entities;
     active_run(c, run_id)?;
     // Params are immutable: the same value again is a no-op, a different one an error.
     if !params.is_empty() {
