@@ -180,21 +180,29 @@ pub trait Conn {
     }
 }
 
-/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL.
+/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL. A numbered `?N` (which SQLite
+/// also reads) becomes `$N`: a statement may then use one value several times.
 pub fn numbered_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut n = 0;
     let mut in_quote = false;
-    for c in sql.chars() {
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '\'' => {
                 in_quote = !in_quote;
                 out.push(c);
             }
             '?' if !in_quote => {
-                n += 1;
                 out.push('$');
-                out.push_str(&n.to_string());
+                if chars.peek().is_some_and(char::is_ascii_digit) {
+                    while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                        out.push(d);
+                    }
+                } else {
+                    n += 1;
+                    out.push_str(&n.to_string());
+                }
             }
             _ => out.push(c),
         }
@@ -216,6 +224,10 @@ mod tests {
         assert_eq!(
             numbered_placeholders("a = ? AND b = '?' AND c IN (?, ?)"),
             "a = $1 AND b = '?' AND c IN ($2, $3)"
+        );
+        assert_eq!(
+            numbered_placeholders("x = ?2 OR (?1 > y AND ?12 = z)"),
+            "x = $2 OR ($1 > y AND $12 = z)"
         );
     }
 }

@@ -104,9 +104,10 @@ pub struct SqlStore {
 /// Keeps the query planner's statistics in step with the data. Without them, SQLite and
 /// PostgreSQL guess row counts and may probe every run of an experiment where an index on
 /// a filtered param would find the few matches directly. The tables that searches join
-/// are analyzed whenever the rows written to them (runs, params, tags, metrics) since
-/// the last analysis reach the number of runs it saw (first at [`PlannerStats::FIRST`]),
-/// so the total cost stays proportional to the data.
+/// are analyzed whenever the rows added to them (runs, params, tags, metric keys) since
+/// the last analysis reach half of the rows it saw (first at [`PlannerStats::FIRST`]),
+/// so the statistics never describe less than two thirds of the data, and the total cost
+/// stays proportional to it (three times one analysis of the final tables).
 struct PlannerStats {
     written: std::sync::atomic::AtomicU64,
     next: std::sync::atomic::AtomicU64,
@@ -118,11 +119,16 @@ impl PlannerStats {
     fn new(written: u64, analyzed_at: u64) -> Self {
         PlannerStats {
             written: written.into(),
-            next: (analyzed_at * 2).max(Self::FIRST).into(),
+            next: Self::after(analyzed_at).max(Self::FIRST).into(),
         }
     }
 
-    /// Counts `rows` written to the searched tables; true when the statistics are now due.
+    /// When the statistics are next due, after an analysis that saw `rows`.
+    fn after(rows: u64) -> u64 {
+        rows + rows / 2
+    }
+
+    /// Counts `rows` added to the searched tables; true when the statistics are now due.
     fn rows_written(&self, rows: u64) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let written = self.written.fetch_add(rows, Relaxed) + rows;
@@ -130,7 +136,7 @@ impl PlannerStats {
         written >= next
             && self
                 .next
-                .compare_exchange(next, written * 2, Relaxed, Relaxed)
+                .compare_exchange(next, Self::after(written), Relaxed, Relaxed)
                 .is_ok()
     }
 }
@@ -194,11 +200,11 @@ impl SqlStore {
 
     async fn log_entities(&self, run_id: &str, entities: tracking::Entities) -> Result<()> {
         let id = run_id.to_string();
-        let rows = entities.len() as u64;
-        self.db
+        let added = self
+            .db
             .write(move |c| tracking::log_entities(c, &id, entities))
             .await?;
-        self.rows_written(rows).await;
+        self.rows_written(added).await;
         Ok(())
     }
 
@@ -425,20 +431,20 @@ mod tests {
     }
 
     #[test]
-    fn planner_stats_are_due_each_time_the_rows_double() {
+    fn planner_stats_are_due_each_time_the_rows_grow_by_half() {
         let fresh = PlannerStats::new(0, 0);
-        let due: Vec<u64> = (1..=5000u64).filter(|_| fresh.rows_written(1)).collect();
-        assert_eq!(due, [500, 1000, 2000, 4000]);
-        // Analyzed at 3000 runs, now 3500: due again at 6000.
+        let due: Vec<u64> = (1..=3000u64).filter(|_| fresh.rows_written(1)).collect();
+        assert_eq!(due, [500, 750, 1125, 1687, 2530]);
+        // Analyzed at 3000 runs, now 3500: due again at 4500.
         let reopened = PlannerStats::new(3500, 3000);
-        let due: Vec<u64> = (3501..=7000u64)
+        let due: Vec<u64> = (3501..=6000u64)
             .filter(|_| reopened.rows_written(1))
             .collect();
-        assert_eq!(due, [6000]);
+        assert_eq!(due, [4500]);
         // A batch of many rows counts them all: 300 + 300 reach 500.
         let batches = PlannerStats::new(0, 0);
         assert!(!batches.rows_written(300));
         assert!(batches.rows_written(300));
-        assert!(!batches.rows_written(300), "next due at 1200");
+        assert!(!batches.rows_written(200), "next due at 900");
     }
 }

@@ -28,6 +28,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_metric_chunks.sql"),
         postgres: include_str!("../migrations/postgres/0003_metric_chunks.sql"),
     },
+    Migration {
+        version: 4,
+        name: "run_lookup",
+        sqlite: include_str!("../migrations/sqlite/0004_run_lookup.sql"),
+        postgres: include_str!("../migrations/postgres/0004_run_lookup.sql"),
+    },
 ];
 
 /// A backend's way of running work while holding the migration lock.

@@ -112,44 +112,116 @@ fn direction(ascending: bool) -> &'static str {
     }
 }
 
-pub(crate) fn runs_query(
+/// Which runs one statement of a run search returns, when the first `order_by` key is a
+/// metric, param or tag (see [`runs_queries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// One statement for all runs.
+    Whole,
+    /// Runs with a value for the first key (for a metric: a number, not NaN).
+    Valued,
+    /// Runs whose latest value of the first (metric) key is NaN.
+    Nan,
+    /// Runs without the first key.
+    Missing,
+}
+
+/// One statement of a run search.
+pub(crate) struct RunQuery {
+    /// The FROM clause's first tables (`runs r` unless the search is split by phase).
+    pub from: String,
+    pub query: Query,
+}
+
+/// The statements of a run search, to be read in order and concatenated.
+///
+/// MLflow orders runs by the first key with missing values last (and, for a metric, NaN
+/// after numbers). As one statement that is a LEFT JOIN, from which SQLite's planner
+/// often walks every run of the experiment. When the first key is a metric, param or tag,
+/// the search is split at those boundaries instead: runs with a value (an inner join the
+/// planner may start from, or walk in the index's order), then NaN, then missing. The
+/// concatenation is exactly the single statement's order; the later statements are only
+/// read when a page reaches past the earlier ones.
+pub(crate) fn runs_queries(
     filter: &str,
     order_by: &[String],
     view: ViewType,
     experiment_ids: &[i64],
-) -> Result<Query> {
+) -> Result<Vec<RunQuery>> {
     let clauses = search::parse_filter(SearchKind::Runs, filter)?;
     let orders = search::parse_order_by(SearchKind::Runs, order_by)?;
+    let phases: &[Phase] = match orders.first().map(|o| o.ident.entity) {
+        Some(Entity::Metric) => &[Phase::Valued, Phase::Nan, Phase::Missing],
+        Some(Entity::Param | Entity::Tag) => &[Phase::Valued, Phase::Missing],
+        _ => &[Phase::Whole],
+    };
+    phases
+        .iter()
+        .map(|&phase| runs_query(&clauses, &orders, view, experiment_ids, phase))
+        .collect()
+}
 
+fn runs_query(
+    clauses: &[Clause],
+    orders: &[OrderBy],
+    view: ViewType,
+    experiment_ids: &[i64],
+    phase: Phase,
+) -> Result<RunQuery> {
     let mut join_params = Vec::new();
     let mut joins = String::new();
+    let mut from = "runs r".to_string();
     let mut order_parts = Vec::new();
+    // Conditions (and their parameters) placed first in WHERE.
+    let mut lead_conds = Vec::new();
+    let mut lead_params = Vec::new();
     let mut has_start_time = false;
     let mut has_run_id = false;
     for (i, OrderBy { ident, ascending }) in orders.iter().enumerate() {
         let dir = direction(*ascending);
         match ident.entity {
-            Entity::Metric => {
-                joins.push_str(&format!(
-                    " LEFT JOIN latest_metrics o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?"
-                ));
-                join_params.push(SqlValue::from(&ident.key));
-                // Missing values last in both directions; NaN after numbers.
-                order_parts.push(format!(
-                    "(o{i}.value IS NULL) ASC, o{i}.is_nan ASC, o{i}.value {dir}"
-                ));
-            }
-            Entity::Param | Entity::Tag => {
-                let table = if ident.entity == Entity::Param {
-                    "params"
-                } else {
-                    "tags"
+            Entity::Metric | Entity::Param | Entity::Tag => {
+                let table = match ident.entity {
+                    Entity::Metric => "latest_metrics",
+                    Entity::Param => "params",
+                    _ => "tags",
                 };
-                joins.push_str(&format!(
-                    " LEFT JOIN {table} o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = ?"
-                ));
-                join_params.push(SqlValue::from(&ident.key));
-                order_parts.push(format!("(o{i}.value IS NULL) ASC, o{i}.value {dir}"));
+                let on = format!("o{i}.run_uuid = r.run_uuid AND o{i}.key = ?");
+                let metric = ident.entity == Entity::Metric;
+                match (i, phase) {
+                    // The key's table comes before `runs` (CROSS JOIN keeps that order in
+                    // SQLite), so the planner starts from it or from a filter's table, never
+                    // from every run of the experiment.
+                    (0, Phase::Valued | Phase::Nan) => {
+                        from = format!("{table} o0 CROSS JOIN runs r");
+                        let nan = match (metric, phase) {
+                            (false, _) => "",
+                            (true, Phase::Valued) => " AND o0.is_nan = 0",
+                            (true, _) => " AND o0.is_nan = 1",
+                        };
+                        lead_conds.push(format!("{on}{nan}"));
+                        lead_params.push(SqlValue::from(&ident.key));
+                        // NaN is stored as 0: NaN runs tie on the key.
+                        if phase == Phase::Valued {
+                            order_parts.push(format!("o0.value {dir}"));
+                        }
+                    }
+                    (0, Phase::Missing) => {
+                        joins.push_str(&format!(" LEFT JOIN {table} o0 ON {on}"));
+                        join_params.push(SqlValue::from(&ident.key));
+                        lead_conds.push("o0.run_uuid IS NULL".to_string());
+                    }
+                    _ => {
+                        joins.push_str(&format!(" LEFT JOIN {table} o{i} ON {on}"));
+                        join_params.push(SqlValue::from(&ident.key));
+                        // Missing values last in both directions; NaN after numbers.
+                        order_parts.push(if metric {
+                            format!("(o{i}.value IS NULL) ASC, o{i}.is_nan ASC, o{i}.value {dir}")
+                        } else {
+                            format!("(o{i}.value IS NULL) ASC, o{i}.value {dir}")
+                        });
+                    }
+                }
             }
             Entity::Attribute => {
                 let col = run_attribute_column(&ident.key)?;
@@ -172,8 +244,8 @@ pub(crate) fn runs_query(
         order_parts.push("r.run_uuid ASC".into());
     }
 
-    let mut where_params = Vec::new();
-    let mut conds = Vec::new();
+    let mut where_params = lead_params;
+    let mut conds = lead_conds;
     where_params.extend(experiment_ids.iter().map(|i| SqlValue::Int(*i)));
     conds.push(format!(
         "r.experiment_id IN ({})",
@@ -181,7 +253,7 @@ pub(crate) fn runs_query(
     ));
     conds.push(stages_sql(view, "r.lifecycle_stage", &mut where_params));
     // Filter joins come first in the statement (and in the parameters), so that the
-    // planner may start from any of them; the LEFT JOINs for ordering follow.
+    // planner may start from any of them; the joins for ordering follow.
     let mut filter_joins = String::new();
     let mut params = Vec::new();
     for (j, clause) in clauses.iter().enumerate() {
@@ -193,11 +265,14 @@ pub(crate) fn runs_query(
     let joins = filter_joins + &joins;
     params.append(&mut join_params);
     params.append(&mut where_params);
-    Ok(Query {
-        joins,
-        where_sql: conds.join(" AND "),
-        order_sql: order_parts.join(", "),
-        params,
+    Ok(RunQuery {
+        from,
+        query: Query {
+            joins,
+            where_sql: conds.join(" AND "),
+            order_sql: order_parts.join(", "),
+            params,
+        },
     })
 }
 

@@ -19,6 +19,8 @@ use crate::db::{Conn, DbError, Dialect, Row, RowView, SqlValue};
 /// Largest number of requests committed in one transaction.
 const MAX_GROUP: usize = 512;
 const READERS: usize = 8;
+/// Page cache of each read connection, in KiB (negative: SQLite's unit for KiB).
+const READER_CACHE_KIB: i64 = -8192;
 
 struct SqliteConn<'a>(&'a Connection);
 
@@ -159,6 +161,12 @@ fn open(path: &Path, read_only: bool) -> Result<Connection, DbError> {
     };
     let conn = Connection::open_with_flags(path, flags)?;
     configure(&conn)?;
+    if read_only {
+        // A search probes the runs, params and metrics of thousands of candidate runs:
+        // with SQLite's default 2 MiB cache most of those pages are read again each time.
+        // The cache fills only as far as reads need it.
+        conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+    }
     Ok(conn)
 }
 

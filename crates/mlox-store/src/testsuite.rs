@@ -268,6 +268,101 @@ pub async fn runs_lifecycle(store: Arc<dyn TrackingStore>) {
     );
 }
 
+/// Ordering by a metric, param or tag puts runs with a value first (NaN after numbers),
+/// then runs without one; pages of any size cut anywhere through those groups.
+pub async fn search_order_and_pages(store: Arc<dyn TrackingStore>) {
+    let exp = store
+        .create_experiment(unique("order"), None, vec![])
+        .await
+        .unwrap();
+    // 12 runs: value i/10 for i % 4 < 2, NaN for i % 4 == 2, no metric for i % 4 == 3.
+    for i in 0..12i64 {
+        let id = store
+            .create_run(NewRun {
+                experiment_id: Some(exp.clone()),
+                run_name: Some(format!("r{i:02}")),
+                start_time: Some(100 + i),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .info
+            .run_id;
+        let metrics = match i % 4 {
+            0 | 1 => vec![Metric::new("m", i as f64 / 10.0, 1, 0)],
+            2 => vec![Metric::new("m", f64::NAN, 1, 0)],
+            _ => vec![],
+        };
+        let params = if i % 3 == 0 {
+            vec![]
+        } else {
+            vec![Param::new("p", format!("v{}", i % 5))]
+        };
+        store.log_batch(&id, metrics, params, vec![]).await.unwrap();
+    }
+    let pages = |order: &str, filter: &str, size: i64| {
+        let store = store.clone();
+        let exp = exp.clone();
+        let (order, filter) = (order.to_string(), filter.to_string());
+        async move {
+            let mut names = Vec::new();
+            let mut token = None;
+            loop {
+                let page = store
+                    .search_runs(SearchRunsRequest {
+                        experiment_ids: vec![exp.clone()],
+                        filter: filter.clone(),
+                        order_by: vec![order.clone()],
+                        max_results: Some(size),
+                        page_token: token,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                assert!(page.items.len() as i64 <= size);
+                names.extend(page.items.into_iter().map(|r| r.info.run_name));
+                token = page.next_page_token;
+                if token.is_none() {
+                    return names;
+                }
+            }
+        }
+    };
+    let desc = [
+        "r09", "r08", "r05", "r04", "r01", "r00", // values, descending
+        "r10", "r06", "r02", // NaN, then start_time DESC
+        "r11", "r07", "r03", // no metric, start_time DESC
+    ];
+    let asc = [
+        "r00", "r01", "r04", "r05", "r08", "r09", "r10", "r06", "r02", "r11", "r07", "r03",
+    ];
+    for size in [1, 2, 4, 5, 7, 12, 100] {
+        assert_eq!(
+            pages("metrics.m DESC", "", size).await,
+            desc,
+            "page size {size}"
+        );
+        assert_eq!(
+            pages("metrics.m ASC", "", size).await,
+            asc,
+            "page size {size}"
+        );
+    }
+    // With a filter, and ordered by a param (runs without it last).
+    assert_eq!(
+        pages("metrics.m DESC", "params.p != 'v0'", 2).await,
+        ["r08", "r04", "r01", "r02", "r11", "r07"]
+    );
+    let by_param: Vec<String> = pages("params.p ASC", "", 3).await;
+    assert_eq!(
+        by_param,
+        [
+            "r10", "r05", "r11", "r01", "r07", "r02", "r08", "r04", // v0 v0 v1 v1 v2 v2 v3 v4
+            "r09", "r06", "r03", "r00" // no param
+        ]
+    );
+}
+
 /// Histories logged one point at a time, in very large batches, and mixed with points
 /// that name a model or dataset, read back whole, in order and without repeats.
 pub async fn history_shapes(store: Arc<dyn TrackingStore>) {
@@ -2032,7 +2127,7 @@ pub async fn webhooks<S: ModelStores>(store: Arc<S>) {
 #[macro_export]
 macro_rules! store_test_suite {
     ($make:expr) => {
-        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_experiments, datasets, concurrent_writers, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks);
+        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_order_and_pages, search_experiments, datasets, concurrent_writers, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

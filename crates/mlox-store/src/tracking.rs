@@ -667,15 +667,12 @@ impl Entities {
             single,
         })
     }
-
-    /// How many rows of the searched tables they write, at most.
-    pub(crate) fn len(&self) -> usize {
-        self.metrics.len() + self.params.len() + self.tags.len()
-    }
 }
 
-/// Logs validated metrics, params and tags to an active run.
-pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -> Result<()> {
+/// Logs validated metrics, params and tags to an active run. Returns how many rows it
+/// added to the searched tables (new params and metric keys; tags written), which is what
+/// makes the planner's statistics due.
+pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -> Result<u64> {
     let Entities {
         metrics,
         params,
@@ -683,6 +680,7 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
         single,
     } = entities;
     active_run(c, run_id)?;
+    let mut added = tags.len() as u64;
     // Params are immutable: the same value again is a no-op, a different one an error.
     if !params.is_empty() {
         let mut existing: HashMap<String, String> = HashMap::new();
@@ -723,7 +721,7 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
             )));
         }
         for p in params.iter().filter(|p| !existing.contains_key(&p.key)) {
-            c.execute(
+            added += c.execute(
                 "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 &[
                     run_id.into(),
@@ -743,12 +741,13 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
         }
     }
     if !metrics.is_empty() {
-        log_metrics(c, run_id, metrics)?;
+        added += log_metrics(c, run_id, metrics)?;
     }
-    Ok(())
+    Ok(added)
 }
 
-fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<()> {
+/// Returns the number of keys new to the run.
+fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u64> {
     // Ordered by key, like the chunks below.
     let mut latest: BTreeMap<&str, (i64, i64, f64, bool)> = BTreeMap::new();
     // Plain points go to packed chunks, one list per key in first-seen order; points that
@@ -820,18 +819,33 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<(
         );
         c.execute(&sql, &args)?;
     }
+    let mut new_keys = 0;
     for (key, (step, ts, value, is_nan)) in latest {
-        // Insert, or replace the stored latest point only when this one is newer.
+        let args = [
+            SqlValue::from(step),
+            ts.into(),
+            value.into(),
+            SqlValue::Int(is_nan.into()),
+            run_id.into(),
+            key.into(),
+        ];
+        // Insert, or else replace the stored latest point only when this one is newer.
+        let inserted = c.execute(
+            "INSERT INTO latest_metrics (step, timestamp, value, is_nan, run_uuid, key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            &args,
+        )?;
+        if inserted > 0 {
+            new_keys += 1;
+            continue;
+        }
         c.execute(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
-             WHERE excluded.step > latest_metrics.step \
-                OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
-                OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)",
-            &[run_id.into(), key.into(), step.into(), ts.into(), value.into(), SqlValue::Int(is_nan.into())],
+            "UPDATE latest_metrics SET step = ?1, timestamp = ?2, value = ?3, is_nan = ?4 \
+             WHERE run_uuid = ?5 AND key = ?6 \
+               AND (?1 > step OR (?1 = step AND ?2 > timestamp) OR (?1 = step AND ?2 = timestamp AND ?3 > value))",
+            &args,
         )?;
     }
-    Ok(())
+    Ok(new_keys)
 }
 
 pub(crate) fn delete_tag(c: &mut dyn Conn, run_id: &str, key: &str) -> Result<()> {
@@ -983,16 +997,45 @@ pub(crate) fn search_runs(c: &mut dyn Conn, req: SearchRunsRequest) -> Result<Pa
             next_page_token: None,
         });
     }
-    let query = search_sql::runs_query(&req.filter, &req.order_by, req.view_type, &experiment_ids)?;
-    let mut params = query.params;
-    params.push(SqlValue::Int(max_results + 1));
-    params.push(SqlValue::Int(offset as i64));
-    // Sort only ids, then read the page's rows: the sorter stays small.
-    let sql = format!(
-        "SELECT r.run_uuid FROM runs r {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
-        query.joins, query.where_sql, query.order_sql
-    );
-    let mut ids: Vec<String> = c.query(&sql, &params)?.iter().map(|r| r.text(0)).collect();
+    let queries =
+        search_sql::runs_queries(&req.filter, &req.order_by, req.view_type, &experiment_ids)?;
+    // The page is rows [offset, offset + max_results] (one more to know whether a next
+    // page exists) of the statements' concatenation.
+    let offset_rows = usize::try_from(offset).unwrap_or(usize::MAX);
+    let wanted = offset_rows.saturating_add(max_results as usize + 1);
+    let mut ids: Vec<String> = Vec::new();
+    let mut skipped = 0usize;
+    for search_sql::RunQuery { from, query } in queries {
+        if ids.len() + skipped >= wanted {
+            break;
+        }
+        // Earlier statements' rows count toward the offset.
+        let skip = offset_rows.saturating_sub(skipped + ids.len());
+        let take = wanted - skipped - ids.len() - skip;
+        let mut params = query.params;
+        params.push(SqlValue::Int(i64::try_from(take).unwrap_or(i64::MAX)));
+        params.push(SqlValue::Int(i64::try_from(skip).unwrap_or(i64::MAX)));
+        // Sort only ids, then read the page's rows: the sorter stays small.
+        let sql = format!(
+            "SELECT r.run_uuid FROM {} {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+            from, query.joins, query.where_sql, query.order_sql
+        );
+        let rows = c.query(&sql, &params)?;
+        if rows.is_empty() && skip > 0 {
+            // This statement has at most `skip` rows: count them to carry the offset on.
+            let count_sql = format!(
+                "SELECT COUNT(*) FROM {} {} WHERE {}",
+                from, query.joins, query.where_sql
+            );
+            let n = c
+                .query_opt(&count_sql, &params[..params.len() - 2])?
+                .map_or(0, |r| r.int(0));
+            skipped += usize::try_from(n).unwrap_or(0);
+            continue;
+        }
+        skipped += skip;
+        ids.extend(rows.iter().map(|r| r.text(0)));
+    }
     let next = page_token::finish_page(&mut ids, max_results, offset);
     let mut by_id: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
