@@ -193,7 +193,7 @@ impl SqlStore {
             planner_stats: PlannerStats::new(runs.max(analyzed_at), analyzed_at),
         };
         if runs >= PlannerStats::FIRST && analyzed_at == 0 {
-            store.db.write(tracking::analyze).await?;
+            store.analyze().await?;
         }
         Ok(store)
     }
@@ -212,10 +212,19 @@ impl SqlStore {
     /// when they are due (rarely: see [`PlannerStats`]).
     async fn rows_written(&self, rows: u64) {
         if self.planner_stats.rows_written(rows) {
-            if let Err(e) = self.db.write(tracking::analyze).await {
+            if let Err(e) = self.analyze().await {
                 tracing::warn!(error = %e, "updating the planner's statistics failed");
             }
         }
+    }
+
+    /// Refreshes the planner's statistics, and makes every later read plan with them.
+    async fn analyze(&self) -> Result<()> {
+        self.db.write(tracking::analyze).await?;
+        if let Db::Sqlite(db) = &self.db {
+            db.statistics_refreshed();
+        }
+        Ok(())
     }
 
     /// Applies pending migrations only (`mlox db upgrade`); returns the schema version.

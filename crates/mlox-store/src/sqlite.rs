@@ -134,7 +134,11 @@ pub struct SqliteDb {
     stop: Arc<std::sync::atomic::AtomicBool>,
     path: PathBuf,
     writer: mpsc::UnboundedSender<Job>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    /// Idle read connections, each with the statistics generation it loaded.
+    readers: Arc<Mutex<Vec<(u64, Connection)>>>,
+    /// Bumped after each ANALYZE: SQLite loads the planner's statistics when a connection
+    /// opens, and a later ANALYZE does not reach connections already open.
+    stats_generation: Arc<std::sync::atomic::AtomicU64>,
     reader_permits: Arc<Semaphore>,
 }
 
@@ -209,6 +213,7 @@ impl SqliteDb {
             path: path.to_path_buf(),
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
+            stats_generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             reader_permits: Arc::new(Semaphore::new(READERS)),
         })
     }
@@ -238,6 +243,15 @@ impl SqliteDb {
             .map_err(|_| MlflowError::internal("the store's writer dropped a request"))?
     }
 
+    /// Tells the read pool that ANALYZE has run: connections opened before are replaced.
+    pub fn statistics_refreshed(&self) {
+        self.stats_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.clear();
+        }
+    }
+
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -251,15 +265,19 @@ impl SqliteDb {
             .map_err(|_| MlflowError::internal("reader pool closed"))?;
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let generation = self
+            .stats_generation
+            .load(std::sync::atomic::Ordering::Acquire);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let pooled = readers
                 .lock()
                 .map_err(|_| MlflowError::internal("reader pool poisoned"))?
                 .pop();
+            // A connection opened before the last ANALYZE plans with old statistics.
             let conn = match pooled {
-                Some(c) => c,
-                None => open(&path, true)?,
+                Some((g, c)) if g == generation => c,
+                _ => open(&path, true)?,
             };
             // A read transaction gives every read one consistent snapshot.
             let result = (|| {
@@ -270,7 +288,7 @@ impl SqliteDb {
             })();
             if conn.is_autocommit() {
                 if let Ok(mut pool) = readers.lock() {
-                    pool.push(conn);
+                    pool.push((generation, conn));
                 }
             }
             result
