@@ -193,9 +193,11 @@ impl SqliteDb {
         conn.pragma_update(None, "cache_size", -32768)?;
         crate::migrate::apply(&mut SqliteTx::new(&conn))?;
         // Checkpoints copy the WAL back into the database file. A background thread does
-        // most of that work; the writer's own automatic checkpoint (every 2000 pages)
-        // then finds the WAL already copied, and restarts it so that it stays small.
-        conn.pragma_update(None, "wal_autocheckpoint", 2000)?;
+        // that work every 100 ms; once it has copied everything, the writer's next
+        // transaction starts the WAL again from its beginning, so it stays small. The
+        // writer's own automatic checkpoint is only a backstop (64 MiB of WAL), for when
+        // long reads keep the background thread from finishing.
+        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let checkpointer = open(path, false)?;
         let stop_flag = stop.clone();
@@ -340,7 +342,7 @@ impl Drop for SqliteDb {
 /// Checkpoints the WAL a few times a second (PASSIVE: never blocks readers or the writer).
 fn checkpoint_loop(conn: Connection, stop: Arc<std::sync::atomic::AtomicBool>) {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep(std::time::Duration::from_millis(100));
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
