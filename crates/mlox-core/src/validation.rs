@@ -162,11 +162,16 @@ fn bad_path_message(name: &str) -> String {
 
 /// Checks a metric, param or tag key: characters and path safety.
 pub fn validate_key(key: &str, path: &str) -> Result<()> {
+    check_key(key, &|_| path.to_string(), "")
+}
+
+/// [`validate_key`], naming the field `path(field)` only when the key fails.
+fn check_key(key: &str, path: FieldPath, field: &str) -> Result<()> {
     if !has_valid_characters(key) {
-        return Err(invalid_value(path, key, BAD_CHARACTER_MESSAGE));
+        return Err(invalid_value(&path(field), key, BAD_CHARACTER_MESSAGE));
     }
     if path_not_unique(key) {
-        return Err(invalid_value(path, key, &bad_path_message(key)));
+        return Err(invalid_value(&path(field), key, &bad_path_message(key)));
     }
     Ok(())
 }
@@ -211,7 +216,7 @@ pub fn validate_tag(t: &mut Tag, path: &str) -> Result<()> {
 type FieldPath<'a> = &'a dyn Fn(&str) -> String;
 
 fn check_metric(m: &Metric, path: FieldPath) -> Result<()> {
-    validate_key(&m.key, &lazy_path(&m.key, path, "name"))?;
+    check_key(&m.key, path, "name")?;
     if m.timestamp < 0 {
         return Err(invalid_raw_value(
             &path("timestamp"),
@@ -227,30 +232,19 @@ fn check_metric(m: &Metric, path: FieldPath) -> Result<()> {
 }
 
 fn check_param(p: &mut Param, path: FieldPath) -> Result<()> {
-    validate_key(&p.key, &lazy_path(&p.key, path, "key"))?;
+    check_key(&p.key, path, "key")?;
     check_len("Param key", MAX_ENTITY_KEY_LENGTH, &p.key)?;
     truncate(&mut p.value, MAX_PARAM_VAL_LENGTH);
     Ok(())
 }
 
 fn check_tag(t: &mut Tag, path: FieldPath) -> Result<()> {
-    let key_path = lazy_path(&t.key, path, "key");
-    validate_key(&t.key, &key_path)?;
+    check_key(&t.key, path, "key")?;
     if t.key.len() > MAX_ENTITY_KEY_LENGTH {
         check_len(&path("key"), MAX_ENTITY_KEY_LENGTH, &t.key)?;
     }
     truncate(&mut t.value, MAX_TAG_VAL_LENGTH);
     Ok(())
-}
-
-/// The field's path when `key` fails [`validate_key`] (the only case that reads it),
-/// else nothing.
-fn lazy_path(key: &str, path: FieldPath, field: &str) -> String {
-    if has_valid_characters(key) && !path_not_unique(key) {
-        String::new()
-    } else {
-        path(field)
-    }
 }
 
 fn batch_limit(entity: &str, limit: usize, len: usize) -> Result<()> {

@@ -109,16 +109,16 @@ pub struct SqlStore {
 /// so the statistics never describe less than two thirds of the data, and the total cost
 /// stays proportional to it (three times one analysis of the final tables).
 struct PlannerStats {
-    written: std::sync::atomic::AtomicU64,
+    added: std::sync::atomic::AtomicU64,
     next: std::sync::atomic::AtomicU64,
 }
 
 impl PlannerStats {
     const FIRST: u64 = 500;
 
-    fn new(written: u64, analyzed_at: u64) -> Self {
+    fn new(added: u64, analyzed_at: u64) -> Self {
         PlannerStats {
-            written: written.into(),
+            added: added.into(),
             next: Self::after(analyzed_at).max(Self::FIRST).into(),
         }
     }
@@ -129,14 +129,14 @@ impl PlannerStats {
     }
 
     /// Counts `rows` added to the searched tables; true when the statistics are now due.
-    fn rows_written(&self, rows: u64) -> bool {
+    fn rows_added(&self, rows: u64) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let written = self.written.fetch_add(rows, Relaxed) + rows;
+        let added = self.added.fetch_add(rows, Relaxed) + rows;
         let next = self.next.load(Relaxed);
-        written >= next
+        added >= next
             && self
                 .next
-                .compare_exchange(next, Self::after(written), Relaxed, Relaxed)
+                .compare_exchange(next, Self::after(added), Relaxed, Relaxed)
                 .is_ok()
     }
 }
@@ -204,14 +204,14 @@ impl SqlStore {
             .db
             .write(move |c| tracking::log_entities(c, &id, entities))
             .await?;
-        self.rows_written(added).await;
+        self.rows_added(added).await;
         Ok(())
     }
 
-    /// Counts rows written to the searched tables and refreshes the planner's statistics
+    /// Counts rows added to the searched tables and refreshes the planner's statistics
     /// when they are due (rarely: see [`PlannerStats`]).
-    async fn rows_written(&self, rows: u64) {
-        if self.planner_stats.rows_written(rows) {
+    async fn rows_added(&self, rows: u64) {
+        if self.planner_stats.rows_added(rows) {
             if let Err(e) = self.analyze().await {
                 tracing::warn!(error = %e, "updating the planner's statistics failed");
             }
@@ -297,7 +297,7 @@ impl TrackingStore for SqlStore {
     async fn create_run(&self, run: NewRun) -> Result<Run> {
         let rows = 1 + run.tags.len() as u64;
         let run = self.db.write(move |c| tracking::create_run(c, run)).await?;
-        self.rows_written(rows).await;
+        self.rows_added(rows).await;
         Ok(run)
     }
     async fn get_run(&self, run_id: &str) -> Result<Run> {
@@ -442,18 +442,18 @@ mod tests {
     #[test]
     fn planner_stats_are_due_each_time_the_rows_grow_by_half() {
         let fresh = PlannerStats::new(0, 0);
-        let due: Vec<u64> = (1..=3000u64).filter(|_| fresh.rows_written(1)).collect();
+        let due: Vec<u64> = (1..=3000u64).filter(|_| fresh.rows_added(1)).collect();
         assert_eq!(due, [500, 750, 1125, 1687, 2530]);
         // Analyzed at 3000 runs, now 3500: due again at 4500.
         let reopened = PlannerStats::new(3500, 3000);
         let due: Vec<u64> = (3501..=6000u64)
-            .filter(|_| reopened.rows_written(1))
+            .filter(|_| reopened.rows_added(1))
             .collect();
         assert_eq!(due, [4500]);
         // A batch of many rows counts them all: 300 + 300 reach 500.
         let batches = PlannerStats::new(0, 0);
-        assert!(!batches.rows_written(300));
-        assert!(batches.rows_written(300));
-        assert!(!batches.rows_written(200), "next due at 900");
+        assert!(!batches.rows_added(300));
+        assert!(batches.rows_added(300));
+        assert!(!batches.rows_added(200), "next due at 900");
     }
 }

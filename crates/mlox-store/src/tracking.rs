@@ -753,7 +753,8 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u
     // Plain points go to packed chunks, one list per key in first-seen order; points that
     // name a model or dataset get a row each (see chunks.rs).
     let mut plain: Vec<(&str, Vec<chunks::Plain>)> = Vec::new();
-    let mut rows: Vec<&Metric> = Vec::new();
+    // With each: its stored value and NaN flag.
+    let mut rows: Vec<(&Metric, f64, bool)> = Vec::new();
     for m in &metrics {
         let is_nan = m.value.is_nan();
         // MLflow stores NaN as 0 with a flag and clamps infinities to the largest doubles.
@@ -770,7 +771,7 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u
             }
         }
         if m.model_id.is_some() || m.dataset_name.is_some() || m.dataset_digest.is_some() {
-            rows.push(m);
+            rows.push((m, value, is_nan));
             continue;
         }
         let point = chunks::Plain {
@@ -794,13 +795,7 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u
     const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut args: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 9);
-        for m in chunk {
-            let is_nan = m.value.is_nan();
-            let value = if is_nan {
-                0.0
-            } else {
-                m.value.clamp(f64::MIN, f64::MAX)
-            };
+        for &(m, value, is_nan) in chunk {
             args.extend([
                 run_id.into(),
                 m.key.as_str().into(),
