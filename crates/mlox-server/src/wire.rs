@@ -2,6 +2,7 @@
 //! numbers, enums by name, unset fields omitted, non-finite doubles as strings).
 
 use mlox_core::entities::*;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{json, Map, Value};
 
 /// A double as protobuf JSON writes it: a number, or "NaN" / "Infinity" / "-Infinity".
@@ -18,11 +19,265 @@ pub fn double(v: f64) -> Value {
 }
 
 pub fn tags(tags: &[Tag]) -> Value {
-    Value::Array(
-        tags.iter()
-            .map(|t| json!({"key": t.key, "value": t.value}))
-            .collect(),
-    )
+    to_value(KeyValues(tags))
+}
+
+/// A shape below, as a `Value` (serializing these cannot fail: every key is a string).
+fn to_value(shape: impl Serialize) -> Value {
+    serde_json::to_value(shape).unwrap_or(Value::Null)
+}
+
+// Runs and their parts serialize directly, so that a page of runs is written without first
+// becoming a tree of `Value`s. Keys are written in sorted order, as a `Value` writes them.
+
+/// A double as [`double`] writes it.
+struct Double(f64);
+
+impl Serialize for Double {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if v.is_finite() {
+            s.serialize_f64(v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if v > 0.0 {
+            s.serialize_str("Infinity")
+        } else {
+            s.serialize_str("-Infinity")
+        }
+    }
+}
+
+/// `[{"key": …, "value": …}, …]`.
+struct KeyValues<'a>(&'a [Tag]);
+
+impl Serialize for KeyValues<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for t in self.0 {
+            seq.serialize_element(&KeyValue(t))?;
+        }
+        seq.end()
+    }
+}
+
+struct KeyValue<'a>(&'a Tag);
+
+impl Serialize for KeyValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("key", &self.0.key)?;
+        map.serialize_entry("value", &self.0.value)?;
+        map.end()
+    }
+}
+
+/// Writes `key: list` unless the list is empty: protobuf JSON omits empty repeated fields.
+fn entry_list<M: SerializeMap, T>(
+    map: &mut M,
+    key: &str,
+    items: &[T],
+    list: impl Serialize,
+) -> Result<(), M::Error> {
+    if items.is_empty() {
+        Ok(())
+    } else {
+        map.serialize_entry(key, &list)
+    }
+}
+
+/// A list of `items`, each written as `shape(item)`.
+struct List<'a, T, F>(&'a [T], F);
+
+impl<'a, T, F, J> Serialize for List<'a, T, F>
+where
+    F: Fn(&'a T) -> J,
+    J: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&(self.1)(item))?;
+        }
+        seq.end()
+    }
+}
+
+struct MetricJson<'a>(&'a Metric);
+
+impl Serialize for MetricJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut map = s.serialize_map(None)?;
+        if let Some(v) = &m.dataset_digest {
+            map.serialize_entry("dataset_digest", v)?;
+        }
+        if let Some(v) = &m.dataset_name {
+            map.serialize_entry("dataset_name", v)?;
+        }
+        map.serialize_entry("key", &m.key)?;
+        if let Some(v) = &m.model_id {
+            map.serialize_entry("model_id", v)?;
+        }
+        map.serialize_entry("step", &m.step)?;
+        map.serialize_entry("timestamp", &m.timestamp)?;
+        map.serialize_entry("value", &Double(m.value))?;
+        map.end()
+    }
+}
+
+struct RunInfoJson<'a>(&'a RunInfo);
+
+impl Serialize for RunInfoJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let i = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("artifact_uri", &i.artifact_uri)?;
+        if let Some(end) = i.end_time {
+            map.serialize_entry("end_time", &end)?;
+        }
+        map.serialize_entry("experiment_id", &i.experiment_id)?;
+        map.serialize_entry("lifecycle_stage", &i.lifecycle_stage)?;
+        map.serialize_entry("run_id", &i.run_id)?;
+        map.serialize_entry("run_name", &i.run_name)?;
+        map.serialize_entry("run_uuid", &i.run_id)?;
+        map.serialize_entry("start_time", &i.start_time)?;
+        map.serialize_entry("status", i.status.as_str())?;
+        map.serialize_entry("user_id", &i.user_id)?;
+        map.end()
+    }
+}
+
+struct DatasetJson<'a>(&'a Dataset);
+
+impl Serialize for DatasetJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let d = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("digest", &d.digest)?;
+        map.serialize_entry("name", &d.name)?;
+        if let Some(p) = &d.profile {
+            map.serialize_entry("profile", p)?;
+        }
+        if let Some(v) = &d.schema {
+            map.serialize_entry("schema", v)?;
+        }
+        map.serialize_entry("source", &d.source)?;
+        map.serialize_entry("source_type", &d.source_type)?;
+        map.end()
+    }
+}
+
+/// A run as MLflow's `Run` message: `{"data", "info", "inputs", "outputs"}`.
+pub struct RunJson<'a>(pub &'a Run);
+
+/// One of a run's parts (a `Run` message field), written by `RunJson`.
+struct RunPart<'a>(&'a Run, Part);
+
+#[derive(Clone, Copy)]
+enum Part {
+    Data,
+    Inputs,
+    Outputs,
+}
+
+struct DatasetInputJson<'a>(&'a DatasetInput);
+
+impl Serialize for DatasetInputJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("dataset", &DatasetJson(&self.0.dataset))?;
+        entry_list(&mut map, "tags", &self.0.tags, KeyValues(&self.0.tags))?;
+        map.end()
+    }
+}
+
+struct ModelInput<'a>(&'a str);
+
+impl<'a> ModelInput<'a> {
+    // `List` hands each element of a `Vec<String>` over as `&String`.
+    #[allow(clippy::ptr_arg)]
+    fn of(id: &'a String) -> Self {
+        ModelInput(id)
+    }
+}
+
+impl Serialize for ModelInput<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("model_id", self.0)?;
+        map.end()
+    }
+}
+
+struct ModelOutput<'a>(&'a str, i64);
+
+impl<'a> ModelOutput<'a> {
+    fn of((id, step): &'a (String, i64)) -> Self {
+        ModelOutput(id, *step)
+    }
+}
+
+impl Serialize for ModelOutput<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("model_id", self.0)?;
+        map.serialize_entry("step", &self.1)?;
+        map.end()
+    }
+}
+
+impl Serialize for RunPart<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut map = s.serialize_map(None)?;
+        match self.1 {
+            Part::Data => {
+                let d = &r.data;
+                entry_list(
+                    &mut map,
+                    "metrics",
+                    &d.metrics,
+                    List(&d.metrics, MetricJson),
+                )?;
+                entry_list(&mut map, "params", &d.params, KeyValues(&d.params))?;
+                entry_list(&mut map, "tags", &d.tags, KeyValues(&d.tags))?;
+            }
+            Part::Inputs => {
+                entry_list(
+                    &mut map,
+                    "dataset_inputs",
+                    &r.inputs,
+                    List(&r.inputs, DatasetInputJson),
+                )?;
+                entry_list(
+                    &mut map,
+                    "model_inputs",
+                    &r.model_inputs,
+                    List(&r.model_inputs, ModelInput::of),
+                )?;
+            }
+            Part::Outputs => entry_list(
+                &mut map,
+                "model_outputs",
+                &r.model_outputs,
+                List(&r.model_outputs, ModelOutput::of),
+            )?,
+        }
+        map.end()
+    }
+}
+
+impl Serialize for RunJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("data", &RunPart(r, Part::Data))?;
+        map.serialize_entry("info", &RunInfoJson(&r.info))?;
+        map.serialize_entry("inputs", &RunPart(r, Part::Inputs))?;
+        map.serialize_entry("outputs", &RunPart(r, Part::Outputs))?;
+        map.end()
+    }
 }
 
 /// Inserts a list only when it is non-empty, as protobuf JSON omits empty repeated fields.
@@ -45,38 +300,11 @@ pub fn experiment(e: &Experiment) -> Value {
 }
 
 pub fn run_info(i: &RunInfo) -> Value {
-    let mut obj = Map::new();
-    obj.insert("run_id".into(), json!(i.run_id));
-    obj.insert("run_uuid".into(), json!(i.run_id));
-    obj.insert("run_name".into(), json!(i.run_name));
-    obj.insert("experiment_id".into(), json!(i.experiment_id));
-    obj.insert("user_id".into(), json!(i.user_id));
-    obj.insert("status".into(), json!(i.status.as_str()));
-    obj.insert("start_time".into(), json!(i.start_time));
-    if let Some(end) = i.end_time {
-        obj.insert("end_time".into(), json!(end));
-    }
-    obj.insert("artifact_uri".into(), json!(i.artifact_uri));
-    obj.insert("lifecycle_stage".into(), json!(i.lifecycle_stage));
-    Value::Object(obj)
+    to_value(RunInfoJson(i))
 }
 
 pub fn metric(m: &Metric) -> Value {
-    let mut obj = Map::new();
-    obj.insert("key".into(), json!(m.key));
-    obj.insert("value".into(), double(m.value));
-    obj.insert("timestamp".into(), json!(m.timestamp));
-    obj.insert("step".into(), json!(m.step));
-    if let Some(v) = &m.dataset_name {
-        obj.insert("dataset_name".into(), json!(v));
-    }
-    if let Some(v) = &m.dataset_digest {
-        obj.insert("dataset_digest".into(), json!(v));
-    }
-    if let Some(v) = &m.model_id {
-        obj.insert("model_id".into(), json!(v));
-    }
-    Value::Object(obj)
+    to_value(MetricJson(m))
 }
 
 /// Writes a JSON string literal.
@@ -210,73 +438,8 @@ pub fn metric_with_run_id(m: &MetricWithRunId) -> Value {
     v
 }
 
-fn dataset(d: &Dataset) -> Value {
-    let mut obj = Map::new();
-    obj.insert("name".into(), json!(d.name));
-    obj.insert("digest".into(), json!(d.digest));
-    obj.insert("source_type".into(), json!(d.source_type));
-    obj.insert("source".into(), json!(d.source));
-    if let Some(s) = &d.schema {
-        obj.insert("schema".into(), json!(s));
-    }
-    if let Some(p) = &d.profile {
-        obj.insert("profile".into(), json!(p));
-    }
-    Value::Object(obj)
-}
-
 pub fn run(r: &Run) -> Value {
-    let mut data = Map::new();
-    put_list(
-        &mut data,
-        "metrics",
-        Value::Array(r.data.metrics.iter().map(metric).collect()),
-    );
-    put_list(&mut data, "params", tags(&r.data.params));
-    put_list(&mut data, "tags", tags(&r.data.tags));
-    let mut inputs = Map::new();
-    put_list(
-        &mut inputs,
-        "dataset_inputs",
-        Value::Array(
-            r.inputs
-                .iter()
-                .map(|i| {
-                    let mut obj = Map::new();
-                    put_list(&mut obj, "tags", tags(&i.tags));
-                    obj.insert("dataset".into(), dataset(&i.dataset));
-                    Value::Object(obj)
-                })
-                .collect(),
-        ),
-    );
-    put_list(
-        &mut inputs,
-        "model_inputs",
-        Value::Array(
-            r.model_inputs
-                .iter()
-                .map(|id| json!({"model_id": id}))
-                .collect(),
-        ),
-    );
-    let mut outputs = Map::new();
-    put_list(
-        &mut outputs,
-        "model_outputs",
-        Value::Array(
-            r.model_outputs
-                .iter()
-                .map(|(id, step)| json!({"model_id": id, "step": step}))
-                .collect(),
-        ),
-    );
-    json!({
-        "info": run_info(&r.info),
-        "data": Value::Object(data),
-        "inputs": Value::Object(inputs),
-        "outputs": Value::Object(outputs),
-    })
+    to_value(RunJson(r))
 }
 
 // ------------------------------------------------------------------------------------------------

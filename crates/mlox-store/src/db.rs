@@ -178,7 +178,25 @@ pub trait Conn {
     fn query_opt(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
+
+    /// Like [`Conn::query`], but gives up once the statement has done about `budget`
+    /// [`WORK_UNIT`]s of work, returning `None`: for trying a plan that is fast or
+    /// hopeless before a steadier one. A backend that cannot bound work runs the
+    /// statement whole.
+    fn query_bounded(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        budget: u32,
+    ) -> Result<Option<Vec<Row>>, DbError> {
+        let _ = budget;
+        self.query(sql, params).map(Some)
+    }
 }
+
+/// The unit of [`Conn::query_bounded`]'s budget: this many SQLite virtual machine
+/// instructions (a few microseconds of work).
+pub const WORK_UNIT: i32 = 1000;
 
 /// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL. A numbered `?N` (which SQLite
 /// also reads) becomes `$N`: a statement may then use one value several times.

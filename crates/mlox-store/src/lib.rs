@@ -99,6 +99,7 @@ pub struct SqlStore {
     db: Db,
     artifact_root: String,
     planner_stats: PlannerStats,
+    search_plans: SearchPlans,
 }
 
 /// Keeps the query planner's statistics in step with the data. Without them, SQLite and
@@ -148,6 +149,22 @@ pub struct StoreOptions {
     pub default_artifact_root: String,
     /// PostgreSQL pool size.
     pub max_connections: u32,
+    /// How a SQLite run search ordered by a metric, param or tag picks its plan.
+    pub search_plans: SearchPlans,
+}
+
+/// The plans a SQLite run search ordered by a metric, param or tag may use (see
+/// `tracking::search_runs`). Each gives the same runs; only the work differs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SearchPlans {
+    /// The planner's plan when it is cheap, else a walk of the key's index when that is,
+    /// else the planner's plan whole.
+    #[default]
+    Either,
+    /// Only the planner's plan (PostgreSQL always plans this way).
+    Planner,
+    /// Only the walk of the key's index, however long (for tests).
+    IndexWalk,
 }
 
 impl Default for StoreOptions {
@@ -155,6 +172,7 @@ impl Default for StoreOptions {
         StoreOptions {
             default_artifact_root: "mlflow-artifacts:".into(),
             max_connections: 10,
+            search_plans: SearchPlans::default(),
         }
     }
 }
@@ -190,6 +208,7 @@ impl SqlStore {
         let store = SqlStore {
             db,
             artifact_root: opts.default_artifact_root,
+            search_plans: opts.search_plans,
             planner_stats: PlannerStats::new(runs.max(analyzed_at), analyzed_at),
         };
         if runs >= PlannerStats::FIRST && analyzed_at == 0 {
@@ -380,7 +399,10 @@ impl TrackingStore for SqlStore {
             .await
     }
     async fn search_runs(&self, req: SearchRunsRequest) -> Result<Page<Run>> {
-        self.db.read(move |c| tracking::search_runs(c, req)).await
+        let plans = self.search_plans;
+        self.db
+            .read(move |c| tracking::search_runs(c, req, plans))
+            .await
     }
     async fn get_metric_history(&self, req: MetricHistoryRequest) -> Result<Page<MetricPoint>> {
         self.db

@@ -34,6 +34,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_run_lookup.sql"),
         postgres: include_str!("../migrations/postgres/0004_run_lookup.sql"),
     },
+    Migration {
+        version: 5,
+        name: "metric_order",
+        sqlite: include_str!("../migrations/sqlite/0005_metric_order.sql"),
+        postgres: include_str!("../migrations/postgres/0005_metric_order.sql"),
+    },
 ];
 
 /// A backend's way of running work while holding the migration lock.

@@ -131,6 +131,19 @@ pub(crate) struct RunQuery {
     /// The FROM clause's first tables (`runs r` unless the search is split by phase).
     pub from: String,
     pub query: Query,
+    /// For the runs with a value of the first key: the same statement written to walk that
+    /// key's index in the order asked for, through every other table by key (SQLite's
+    /// `INDEXED BY` and `CROSS JOIN`). A page then stops after its last row instead of
+    /// sorting every match, which wins when many runs match and loses badly when few do;
+    /// SQLite's planner does not weigh the LIMIT, so the store tries both (see
+    /// `tracking::search_runs`). Its parameters are the query's.
+    pub scan: Option<ScanForm>,
+}
+
+/// FROM and joins of [`RunQuery::scan`]; WHERE and ORDER BY are the query's.
+pub(crate) struct ScanForm {
+    pub from: String,
+    pub joins: String,
 }
 
 /// The statements of a run search, to be read in order and concatenated.
@@ -171,6 +184,7 @@ fn runs_query(
     let mut join_params = Vec::new();
     let mut joins = String::new();
     let mut from = "runs r".to_string();
+    let mut scan_from = None;
     let mut order_parts = Vec::new();
     // Conditions (and their parameters) placed first in WHERE.
     let mut lead_conds = Vec::new();
@@ -194,6 +208,15 @@ fn runs_query(
                     // from every run of the experiment.
                     (0, Phase::Valued | Phase::Nan) => {
                         from = format!("{table} o0 CROSS JOIN runs r");
+                        if phase == Phase::Valued {
+                            let index = match ident.entity {
+                                Entity::Metric => "latest_metrics_by_key",
+                                Entity::Param => "params_by_key",
+                                _ => "tags_by_key",
+                            };
+                            scan_from =
+                                Some(format!("{table} o0 INDEXED BY {index} CROSS JOIN runs r"));
+                        }
                         let nan = match (metric, phase) {
                             (false, _) => "",
                             (true, Phase::Valued) => " AND o0.is_nan = 0",
@@ -255,18 +278,27 @@ fn runs_query(
     // Filter joins come first in the statement (and in the parameters), so that the
     // planner may start from any of them; the joins for ordering follow.
     let mut filter_joins = String::new();
+    let mut scan_joins = String::new();
     let mut params = Vec::new();
     for (j, clause) in clauses.iter().enumerate() {
         match run_filter_join(j, clause, &mut params)? {
-            Some(join) => filter_joins.push_str(&join),
+            Some(join) => {
+                filter_joins.push_str(&format!(" JOIN {join}"));
+                scan_joins.push_str(&format!(" CROSS JOIN {join}"));
+            }
             None => conds.push(run_condition(clause, &mut where_params)?),
         }
     }
+    let scan = scan_from.map(|from| ScanForm {
+        from,
+        joins: scan_joins + &joins,
+    });
     let joins = filter_joins + &joins;
     params.append(&mut join_params);
     params.append(&mut where_params);
     Ok(RunQuery {
         from,
+        scan,
         query: Query {
             joins,
             where_sql: conds.join(" AND "),
@@ -298,7 +330,8 @@ fn run_attribute_column(key: &str) -> Result<&'static str> {
 /// key in `latest_metrics`, `params` and `tags`, so the join keeps exactly the runs the
 /// equivalent `EXISTS` would, and lets the planner start from the most selective index
 /// (e.g. `params_by_key`) instead of probing every run of the experiment.
-/// `None` for clauses that stay in WHERE (attributes, datasets, IS [NOT] NULL).
+/// Returns the joined table and its ON clause, without the JOIN keyword; `None` for
+/// clauses that stay in WHERE (attributes, datasets, IS [NOT] NULL).
 fn run_filter_join(
     j: usize,
     clause: &Clause,
@@ -333,7 +366,7 @@ fn run_filter_join(
         Entity::Attribute | Entity::Dataset => return Ok(None),
     };
     Ok(Some(format!(
-        " JOIN {table} {a} ON {a}.run_uuid = r.run_uuid AND {a}.key = ? AND {cond}"
+        "{table} {a} ON {a}.run_uuid = r.run_uuid AND {a}.key = ? AND {cond}"
     )))
 }
 

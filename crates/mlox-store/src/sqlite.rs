@@ -76,6 +76,33 @@ impl Conn for SqliteConn<'_> {
         Ok(())
     }
 
+    fn query_bounded(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        budget: u32,
+    ) -> Result<Option<Vec<Row>>, DbError> {
+        let mut units = 0u32;
+        self.0.progress_handler(
+            crate::db::WORK_UNIT,
+            Some(move || {
+                units += 1;
+                units > budget
+            }),
+        );
+        let result = self.query(sql, params);
+        self.0.progress_handler(0, None::<fn() -> bool>);
+        match result {
+            Ok(rows) => Ok(Some(rows)),
+            Err(DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
         let mut stmt = self.0.prepare_cached(sql)?;
         match stmt.execute(rusqlite::params_from_iter(params.iter())) {
@@ -429,5 +456,35 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
         for deliver in deliveries {
             deliver(err.as_deref());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bounded_read_gives_up_and_the_next_reads_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("t.db")).unwrap();
+        let (cut, whole, after) = db
+            .read(|c| {
+                let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT count(*) FROM n";
+                let cut = c.query_bounded(sql, &[], 1)?;
+                let whole = c.query_bounded(sql, &[], 1_000_000)?;
+                let after = c.query(sql, &[])?;
+                Ok((cut, whole, after))
+            })
+            .await
+            .unwrap();
+        assert!(cut.is_none(), "a read over budget gives up");
+        assert_eq!(whole.unwrap()[0].int(0), 100_000);
+        assert_eq!(after[0].int(0), 100_000, "no budget is left behind");
+        // The connection went back to the pool in a usable state.
+        let n = db
+            .read(|c| Ok(c.query("SELECT 41 + 1", &[])?[0].int(0)))
+            .await
+            .unwrap();
+        assert_eq!(n, 42);
     }
 }

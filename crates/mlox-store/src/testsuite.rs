@@ -298,7 +298,12 @@ pub async fn search_order_and_pages(store: Arc<dyn TrackingStore>) {
         } else {
             vec![Param::new("p", format!("v{}", i % 5))]
         };
-        store.log_batch(&id, metrics, params, vec![]).await.unwrap();
+        let tags = if i % 2 == 0 {
+            vec![Tag::new("t", format!("w{}", i % 3))]
+        } else {
+            vec![]
+        };
+        store.log_batch(&id, metrics, params, tags).await.unwrap();
     }
     let pages = |order: &str, filter: &str, size: i64| {
         let store = store.clone();
@@ -360,6 +365,11 @@ pub async fn search_order_and_pages(store: Arc<dyn TrackingStore>) {
             "r10", "r05", "r11", "r01", "r07", "r02", "r08", "r04", // v0 v0 v1 v1 v2 v2 v3 v4
             "r09", "r06", "r03", "r00" // no param
         ]
+    );
+    // Ordered by a tag, descending, with a filter on a metric.
+    assert_eq!(
+        pages("tags.t DESC", "metrics.m >= 0", 2).await,
+        ["r08", "r04", "r00", "r09", "r05", "r01"] // w2 w1 w0, then no tag
     );
 }
 

@@ -95,6 +95,7 @@ impl Embedded {
             StoreOptions {
                 default_artifact_root: "mlflow-artifacts:".to_string(),
                 max_connections: 4,
+                ..StoreOptions::default()
             },
         )
         .await

@@ -116,6 +116,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         StoreOptions {
             default_artifact_root,
             max_connections: args.db_max_connections,
+            ..StoreOptions::default()
         },
     )
     .await

@@ -1,4 +1,5 @@
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mlox_core::entities::*;
 use mlox_core::validation::{missing_value, MAX_BATCH_LOG_REQUEST_SIZE};
@@ -273,7 +274,7 @@ pub(crate) async fn log_outputs(State(s): State<AppState>, p: Params) -> ApiResu
     Ok(Json(json!({})))
 }
 
-pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Response> {
     let req = SearchRunsRequest {
         experiment_ids: p.str_list("experiment_ids")?,
         filter: p.opt_str("filter")?.unwrap_or_default(),
@@ -287,17 +288,19 @@ pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Js
         page_token: p.opt_str("page_token")?,
     };
     let page = s.store.search_runs(req).await?;
-    let mut out = Map::new();
-    if !page.items.is_empty() {
-        out.insert(
-            "runs".into(),
-            Value::Array(page.items.iter().map(wire::run).collect()),
-        );
+    // Written straight from the runs: a page can hold thousands.
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        runs: Vec<wire::RunJson<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_page_token: Option<&'a str>,
     }
-    if let Some(t) = page.next_page_token {
-        out.insert("next_page_token".into(), json!(t));
-    }
-    Ok(Json(Value::Object(out)))
+    let body = Body {
+        runs: page.items.iter().map(wire::RunJson).collect(),
+        next_page_token: page.next_page_token.as_deref(),
+    };
+    Ok(Json(body).into_response())
 }
 
 #[cfg(test)]
