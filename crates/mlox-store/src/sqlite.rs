@@ -378,6 +378,11 @@ fn checkpoint_loop(conn: Connection, stop: Arc<std::sync::atomic::AtomicBool>) {
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
 }
 
+/// Runs one statement of the writer's own (transaction control), prepared once.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
@@ -389,7 +394,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         let mut deliveries = Vec::with_capacity(batch.len());
-        let begin = conn.execute_batch("BEGIN IMMEDIATE");
+        let begin = run(&conn, "BEGIN IMMEDIATE");
         if let Err(e) = begin {
             // Never run a job outside a transaction: dropping a job drops its reply
             // channel, and its caller gets an internal error.
@@ -411,7 +416,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
                     }
                 };
                 let err = if ok {
-                    let commit = conn.execute_batch("COMMIT");
+                    let commit = run(&conn, "COMMIT");
                     commit.err().map(|e| {
                         let _ = conn.execute_batch("ROLLBACK");
                         e.to_string()
@@ -427,7 +432,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
             continue;
         }
         for job in batch.drain(..) {
-            if conn.execute_batch("SAVEPOINT job").is_err() {
+            if run(&conn, "SAVEPOINT job").is_err() {
                 continue;
             }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -435,7 +440,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
             }));
             match outcome {
                 Ok((true, deliver)) => {
-                    let _ = conn.execute_batch("RELEASE job");
+                    let _ = run(&conn, "RELEASE job");
                     deliveries.push(deliver);
                 }
                 Ok((false, deliver)) => {
@@ -448,7 +453,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
                 }
             }
         }
-        let commit = conn.execute_batch("COMMIT");
+        let commit = run(&conn, "COMMIT");
         let err = commit.as_ref().err().map(|e| e.to_string());
         if err.is_some() {
             let _ = conn.execute_batch("ROLLBACK");
