@@ -138,6 +138,8 @@ pub trait RowView {
     fn opt_text(&self, i: usize) -> Option<String>;
     /// The bytes of a BLOB, read in place (empty for any other type).
     fn blob(&self, i: usize) -> &[u8];
+    /// The text of a TEXT column, read in place (empty for NULL and any other type).
+    fn str(&self, i: usize) -> &str;
 }
 
 impl RowView for Row {
@@ -152,6 +154,12 @@ impl RowView for Row {
     }
     fn blob(&self, i: usize) -> &[u8] {
         Row::blob(self, i)
+    }
+    fn str(&self, i: usize) -> &str {
+        match &self.0[i] {
+            SqlValue::Text(s) => s,
+            _ => "",
+        }
     }
 }
 

@@ -185,6 +185,13 @@ impl RowView for PgRow<'_> {
     fn opt_text(&self, i: usize) -> Option<String> {
         self.0.try_get::<_, Option<String>>(i).ok().flatten()
     }
+    fn str(&self, i: usize) -> &str {
+        self.0
+            .try_get::<_, Option<&str>>(i)
+            .ok()
+            .flatten()
+            .unwrap_or("")
+    }
     fn blob(&self, i: usize) -> &[u8] {
         self.0
             .try_get::<_, Option<&[u8]>>(i)

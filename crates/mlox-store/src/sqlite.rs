@@ -144,6 +144,12 @@ impl RowView for SqliteRow<'_, '_> {
             _ => None,
         }
     }
+    fn str(&self, i: usize) -> &str {
+        match self.0.get_ref(i) {
+            Ok(ValueRef::Text(t)) => std::str::from_utf8(t).unwrap_or(""),
+            _ => "",
+        }
+    }
     fn blob(&self, i: usize) -> &[u8] {
         match self.0.get_ref(i) {
             Ok(ValueRef::Blob(b)) => b,

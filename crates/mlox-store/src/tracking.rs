@@ -397,50 +397,61 @@ fn active_run(c: &mut dyn Conn, run_id: &str) -> Result<RunInfo> {
 
 /// Loads the full runs (data and inputs) for the given infos, keeping their order.
 fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-    let mut by_id: HashMap<String, Run> = HashMap::with_capacity(infos.len());
-    let order: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
-    for info in infos {
-        by_id.insert(
-            info.run_id.clone(),
-            Run {
-                info,
-                data: RunData::default(),
-                inputs: vec![],
-                model_inputs: vec![],
-                model_outputs: vec![],
-            },
-        );
-    }
-    for chunk in order.chunks(500) {
-        let ids: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
-        let ph = placeholders(chunk.len());
-        for r in c.query(
-            &format!(
-                "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"
-            ),
+    let mut runs: Vec<Run> = infos
+        .into_iter()
+        .map(|info| Run {
+            info,
+            data: RunData::default(),
+            inputs: vec![],
+            model_inputs: vec![],
+            model_outputs: vec![],
+        })
+        .collect();
+    let index: HashMap<String, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.info.run_id.clone(), i))
+        .collect();
+    for start in (0..runs.len()).step_by(500) {
+        let end = (start + 500).min(runs.len());
+        let ids: Vec<SqlValue> = runs[start..end]
+            .iter()
+            .map(|r| SqlValue::from(&r.info.run_id))
+            .collect();
+        let ph = placeholders(ids.len());
+        // Params, tags and metrics are read in place, row by row: a page of runs has
+        // thousands of them.
+        c.query_each(
+            &format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"),
             &ids,
-        )? {
-            if let Some(run) = by_id.get_mut(&r.text(0)) {
-                run.data.params.push(Tag::new(r.text(1), r.text(2)));
-            }
-        }
-        for r in c.query(
+            &mut |r| {
+                if let Some(&i) = index.get(r.str(0)) {
+                    runs[i].data.params.push(Tag::new(r.str(1), r.str(2)));
+                }
+            },
+        )?;
+        c.query_each(
             &format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({ph}) ORDER BY key"),
             &ids,
-        )? {
-            if let Some(run) = by_id.get_mut(&r.text(0)) {
-                run.data.tags.push(Tag::new(r.text(1), r.text(2)));
-            }
-        }
-        for r in c.query(
+            &mut |r| {
+                if let Some(&i) = index.get(r.str(0)) {
+                    runs[i].data.tags.push(Tag::new(r.str(1), r.str(2)));
+                }
+            },
+        )?;
+        c.query_each(
             &format!("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ({ph}) ORDER BY key"),
             &ids,
-        )? {
-            if let Some(run) = by_id.get_mut(&r.text(0)) {
-                let value = if r.int(5) != 0 { f64::NAN } else { r.real(2) };
-                run.data.metrics.push(Metric::new(r.text(1), value, r.int(3), r.int(4)));
-            }
-        }
+            &mut |r| {
+                if let Some(&i) = index.get(r.str(0)) {
+                    let value = if r.int(5) != 0 { f64::NAN } else { r.real(2) };
+                    runs[i]
+                        .data
+                        .metrics
+                        .push(Metric::new(r.str(1), value, r.int(3), r.int(4)));
+                }
+            },
+        )?;
         let mut inputs: HashMap<(String, String), usize> = HashMap::new();
         for r in c.query(
             &format!(
@@ -448,7 +459,8 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             ),
             &ids,
         )? {
-            if let Some(run) = by_id.get_mut(&r.text(0)) {
+            if let Some(&i) = index.get(r.str(0)) {
+                let run = &mut runs[i];
                 inputs.insert((r.text(0), r.text(1)), run.inputs.len());
                 run.inputs.push(DatasetInput {
                     tags: vec![],
@@ -468,8 +480,10 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
                 &format!("SELECT run_uuid, dataset_uuid, key, value FROM run_input_tags WHERE run_uuid IN ({ph}) ORDER BY key"),
                 &ids,
             )? {
-                if let (Some(idx), Some(run)) = (inputs.get(&(r.text(0), r.text(1))), by_id.get_mut(&r.text(0))) {
-                    run.inputs[*idx].tags.push(Tag::new(r.text(2), r.text(3)));
+                if let (Some(idx), Some(&i)) =
+                    (inputs.get(&(r.text(0), r.text(1))), index.get(r.str(0)))
+                {
+                    runs[i].inputs[*idx].tags.push(Tag::new(r.text(2), r.text(3)));
                 }
             }
         }
@@ -477,19 +491,16 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             &format!("SELECT run_uuid, direction, model_id, step FROM run_model_io WHERE run_uuid IN ({ph}) ORDER BY model_id"),
             &ids,
         )? {
-            if let Some(run) = by_id.get_mut(&r.text(0)) {
-                if r.text(1) == "input" {
-                    run.model_inputs.push(r.text(2));
+            if let Some(&i) = index.get(r.str(0)) {
+                if r.str(1) == "input" {
+                    runs[i].model_inputs.push(r.text(2));
                 } else {
-                    run.model_outputs.push((r.text(2), r.int(3)));
+                    runs[i].model_outputs.push((r.text(2), r.int(3)));
                 }
             }
         }
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| by_id.remove(&id))
-        .collect())
+    Ok(runs)
 }
 
 pub(crate) fn get_run(c: &mut dyn Conn, run_id: &str) -> Result<Run> {
