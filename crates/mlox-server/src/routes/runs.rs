@@ -140,9 +140,12 @@ struct PlainMetric {
     model_id: Option<String>,
     dataset_name: Option<String>,
     dataset_digest: Option<String>,
-    /// The official client repeats the batch's run id in each metric; it is ignored.
+    /// The official client repeats the batch's run id in each metric; it is skipped
+    /// unread (and keeps this struct the size of `Metric`, which it is turned into in
+    /// place).
+    #[serde(default)]
     #[allow(dead_code)]
-    run_id: Option<String>,
+    run_id: serde::de::IgnoredAny,
 }
 
 #[derive(serde::Deserialize)]
