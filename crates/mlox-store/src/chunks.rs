@@ -102,9 +102,11 @@ pub(crate) fn append(c: &mut dyn Conn, run_id: &str, key: &str, points: &[Plain]
             Dialect::Postgres => " FOR UPDATE",
             Dialect::Sqlite => "",
         };
+        // The points are read only when they will be rewritten.
+        let room = (MERGE_LIMIT - points.len()) as i64;
         let last = c.query_opt(
-            &format!("SELECT chunk_id, n, min_step, max_step, points FROM metric_chunks WHERE run_uuid = ? AND key = ? ORDER BY chunk_id DESC LIMIT 1{lock}"),
-            &[run_id.into(), key.into()],
+            &format!("SELECT chunk_id, n, min_step, max_step, CASE WHEN n <= ? THEN points END FROM metric_chunks WHERE run_uuid = ? AND key = ? ORDER BY chunk_id DESC LIMIT 1{lock}"),
+            &[room.into(), run_id.into(), key.into()],
         )?;
         if let Some(row) = last {
             let n = usize::try_from(row.int(1)).unwrap_or(usize::MAX);
