@@ -422,7 +422,9 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         // Params, tags and metrics are read in place, row by row: a page of runs has
         // thousands of them.
         c.query_each(
-            &format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"),
+            &format!(
+                "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"
+            ),
             &ids,
             &mut |r| {
                 if let Some(&i) = index.get(r.str(0)) {
@@ -556,10 +558,7 @@ pub(crate) fn create_run(c: &mut dyn Conn, req: NewRun) -> Result<Run> {
     // anywhere, so a commit writes a few pages, not one per index per run, and the runs of
     // one experiment sit together.
     let run_id = uuid::Uuid::now_v7().simple().to_string();
-    let artifact_uri = append_uri_path(
-        &append_uri_path(&artifact_location, &run_id),
-        "artifacts",
-    );
+    let artifact_uri = append_uri_path(&append_uri_path(&artifact_location, &run_id), "artifacts");
     let start_time = req.start_time.unwrap_or_else(now_ms);
     let user_id = req.user_id.unwrap_or_default();
     c.execute(
