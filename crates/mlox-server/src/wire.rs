@@ -7,19 +7,11 @@ use serde_json::{json, Map, Value};
 
 /// A double as protobuf JSON writes it: a number, or "NaN" / "Infinity" / "-Infinity".
 pub fn double(v: f64) -> Value {
-    if v.is_nan() {
-        Value::String("NaN".into())
-    } else if v == f64::INFINITY {
-        Value::String("Infinity".into())
-    } else if v == f64::NEG_INFINITY {
-        Value::String("-Infinity".into())
-    } else {
-        json!(v)
-    }
+    to_value(Double(v))
 }
 
 pub fn tags(tags: &[Tag]) -> Value {
-    to_value(KeyValues(tags))
+    to_value(List(tags, KeyValue))
 }
 
 /// A shape below, as a `Value` (serializing these cannot fail: every key is a string).
@@ -48,19 +40,7 @@ impl Serialize for Double {
     }
 }
 
-/// `[{"key": …, "value": …}, …]`.
-struct KeyValues<'a>(&'a [Tag]);
-
-impl Serialize for KeyValues<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for t in self.0 {
-            seq.serialize_element(&KeyValue(t))?;
-        }
-        seq.end()
-    }
-}
-
+/// `{"key": …, "value": …}`.
 struct KeyValue<'a>(&'a Tag);
 
 impl Serialize for KeyValue<'_> {
@@ -73,13 +53,13 @@ impl Serialize for KeyValue<'_> {
 }
 
 /// Writes `key: list` unless the list is empty: protobuf JSON omits empty repeated fields.
-fn entry_list<M: SerializeMap, T>(
-    map: &mut M,
-    key: &str,
-    items: &[T],
-    list: impl Serialize,
-) -> Result<(), M::Error> {
-    if items.is_empty() {
+fn entry_list<'a, M, T, F, J>(map: &mut M, key: &str, list: List<'a, T, F>) -> Result<(), M::Error>
+where
+    M: SerializeMap,
+    F: Fn(&'a T) -> J,
+    J: Serialize,
+{
+    if list.0.is_empty() {
         Ok(())
     } else {
         map.serialize_entry(key, &list)
@@ -187,7 +167,7 @@ impl Serialize for DatasetInputJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("dataset", &DatasetJson(&self.0.dataset))?;
-        entry_list(&mut map, "tags", &self.0.tags, KeyValues(&self.0.tags))?;
+        entry_list(&mut map, "tags", List(&self.0.tags, KeyValue))?;
         map.end()
     }
 }
@@ -234,33 +214,25 @@ impl Serialize for RunPart<'_> {
         match self.1 {
             Part::Data => {
                 let d = &r.data;
-                entry_list(
-                    &mut map,
-                    "metrics",
-                    &d.metrics,
-                    List(&d.metrics, MetricJson),
-                )?;
-                entry_list(&mut map, "params", &d.params, KeyValues(&d.params))?;
-                entry_list(&mut map, "tags", &d.tags, KeyValues(&d.tags))?;
+                entry_list(&mut map, "metrics", List(&d.metrics, MetricJson))?;
+                entry_list(&mut map, "params", List(&d.params, KeyValue))?;
+                entry_list(&mut map, "tags", List(&d.tags, KeyValue))?;
             }
             Part::Inputs => {
                 entry_list(
                     &mut map,
                     "dataset_inputs",
-                    &r.inputs,
                     List(&r.inputs, DatasetInputJson),
                 )?;
                 entry_list(
                     &mut map,
                     "model_inputs",
-                    &r.model_inputs,
                     List(&r.model_inputs, ModelInput::of),
                 )?;
             }
             Part::Outputs => entry_list(
                 &mut map,
                 "model_outputs",
-                &r.model_outputs,
                 List(&r.model_outputs, ModelOutput::of),
             )?,
         }

@@ -195,10 +195,11 @@ fn runs_query(
         let dir = direction(*ascending);
         match ident.entity {
             Entity::Metric | Entity::Param | Entity::Tag => {
-                let table = match ident.entity {
-                    Entity::Metric => "latest_metrics",
-                    Entity::Param => "params",
-                    _ => "tags",
+                // The key's table, and its index by (key, value).
+                let (table, index) = match ident.entity {
+                    Entity::Metric => ("latest_metrics", "latest_metrics_by_key"),
+                    Entity::Param => ("params", "params_by_key"),
+                    _ => ("tags", "tags_by_key"),
                 };
                 let on = format!("o{i}.run_uuid = r.run_uuid AND o{i}.key = ?");
                 let metric = ident.entity == Entity::Metric;
@@ -209,11 +210,6 @@ fn runs_query(
                     (0, Phase::Valued | Phase::Nan) => {
                         from = format!("{table} o0 CROSS JOIN runs r");
                         if phase == Phase::Valued {
-                            let index = match ident.entity {
-                                Entity::Metric => "latest_metrics_by_key",
-                                Entity::Param => "params_by_key",
-                                _ => "tags_by_key",
-                            };
                             scan_from =
                                 Some(format!("{table} o0 INDEXED BY {index} CROSS JOIN runs r"));
                         }

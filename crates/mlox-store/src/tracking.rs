@@ -1036,16 +1036,16 @@ pub(crate) fn search_runs(
         params.push(SqlValue::Int(i64::try_from(take).unwrap_or(i64::MAX)));
         params.push(SqlValue::Int(i64::try_from(skip).unwrap_or(i64::MAX)));
         // Sort only ids, then read the page's rows: the sorter stays small.
-        let sql = format!(
-            "SELECT r.run_uuid FROM {} {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
-            from, query.joins, query.where_sql, query.order_sql
-        );
+        let select = |from: &str, joins: &str| {
+            format!(
+                "SELECT r.run_uuid FROM {from} {joins} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+                query.where_sql, query.order_sql
+            )
+        };
+        let sql = select(&from, &query.joins);
         let rows = match scan {
             Some(scan) if c.dialect() == Dialect::Sqlite => {
-                let scan_sql = format!(
-                    "SELECT r.run_uuid FROM {} {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
-                    scan.from, scan.joins, query.where_sql, query.order_sql
-                );
+                let scan_sql = select(&scan.from, &scan.joins);
                 match plans {
                     SearchPlans::Either => read_either(c, &sql, &scan_sql, &params)?,
                     SearchPlans::Planner => c.query(&sql, &params)?,
