@@ -12,6 +12,13 @@ mkdir -p "$CACHE"
 export CARGO_TERM_COLOR=never
 step() { printf '\n==> %s\n' "$*"; }
 
+# Tier 1 (minutes, fail fast): formatting and lints, before anything is installed or built.
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (all targets, warnings are errors)"
+MLOX_UI_SKIP=1 cargo clippy --workspace --all-targets -- -D warnings
+
+# Tier 2: the full suite.
 step "installing test dependencies"
 bash scripts/install-test-deps.sh
 

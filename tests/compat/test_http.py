@@ -72,6 +72,16 @@ def test_server_info(base_url):
     assert isinstance(info["store_type"], str)
     assert info["workspaces_enabled"] is False
     assert isinstance(info.get("multipart_uploads_enabled", False), bool)
+    # Every field MLflow 3.17 sends is there, with its type.
+    for key in [
+        "trace_archival_enabled",
+        "multipart_downloads_enabled",
+        "presigned_upload_run_id_supported",
+        "presigned_upload_model_id_supported",
+    ]:
+        assert isinstance(info[key], bool), key
+    assert isinstance(info["features_enabled"], dict)
+    assert isinstance(info["features_enabled"]["gateway"], bool)
 
 
 def test_unknown_route_is_404(base_url):
@@ -231,6 +241,9 @@ def test_experiment_json_shape(api):
     assert isinstance(exp["creation_time"], int)  # int64 as JSON numbers
     assert isinstance(exp["last_update_time"], int)
     assert isinstance(exp["artifact_location"], str)
+    assert exp["workspace"] == "default"  # 3.17 names the workspace even without workspaces
+    r = post(f"{api}/experiments/search", {"max_results": 5})
+    assert all(e["workspace"] == "default" for e in r.json()["experiments"])
 
 
 def test_run_json_shape(api, run_id):

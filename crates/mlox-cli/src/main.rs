@@ -28,7 +28,8 @@ enum Command {
     Artifacts(cmd::artifacts::ArtifactsCommand),
     /// Permanently remove deleted runs and experiments, with their metadata and artifacts.
     Gc(cmd::gc::GcArgs),
-    /// List registered models and their versions, and set aliases, on a tracking server.
+    /// Models: serve, predict, generate-dockerfile, build-docker; and the registry on a
+    /// tracking server (list, versions, alias).
     #[command(subcommand)]
     Models(cmd::models::ModelsCommand),
     /// Run an MLproject from a folder or a Git repository, tracked (like `mlflow run`).
@@ -42,6 +43,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, never into logs and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

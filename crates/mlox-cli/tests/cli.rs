@@ -54,3 +54,71 @@ fn db_upgrade_reports_the_schema_version() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("schema is at version"));
 }
+
+#[test]
+fn models_serve_takes_mlflow_short_flags_and_checks_the_port_first() {
+    // A taken port fails at once, before the (missing) model is even looked at; `-h` is
+    // the host, as in `mlflow models serve`.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = mlox(&[
+        "models",
+        "serve",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-m",
+        "/no/such/model",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    let help = mlox(&["models", "serve", "--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("-h, --host"), "{text}");
+    let models = mlox(&["models", "--help"]);
+    let text = String::from_utf8_lossy(&models.stdout);
+    for sub in ["serve", "predict"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn gc_on_a_missing_store_creates_nothing_and_names_unknown_experiments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mlox"))
+        .arg("gc")
+        .current_dir(dir.path())
+        .env_remove("MLFLOW_BACKEND_STORE_URI")
+        .env_remove("MLFLOW_ARTIFACTS_DESTINATION")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no backend store at"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "gc created {left:?}");
+
+    let uri = format!("sqlite:///{}", dir.path().join("s.db").display());
+    assert!(mlox(&["db", "upgrade", &uri]).status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_mlox"))
+        .args(["gc", "--backend-store-uri", &uri, "--experiment-ids", "999"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("experiment 999") && err.contains("exist"),
+        "{err}"
+    );
+    assert!(!dir.path().join("mlartifacts").exists());
+}

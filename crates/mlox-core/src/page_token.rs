@@ -26,12 +26,17 @@ pub fn decode(token: Option<&str>) -> Result<u64> {
     let offset = value
         .get("offset")
         .ok_or_else(|| MlflowError::invalid(format!("Invalid page token, parsed value={value}")))?;
-    offset.as_u64().ok_or_else(|| {
+    offset.as_u64().filter(|&n| n <= MAX_OFFSET).ok_or_else(|| {
         MlflowError::invalid(format!(
-            "Invalid page token, offset must be a non-negative integer, got {offset}"
+            "Invalid page token, offset must be a non-negative integer of at most \
+                 {MAX_OFFSET}, got {offset}"
         ))
     })
 }
+
+/// The largest offset a token may carry: it and `offset + max_results + 1` must fit a
+/// signed 64-bit SQL integer on every backend.
+pub const MAX_OFFSET: u64 = (i64::MAX as u64) / 2;
 
 /// Finishes a page that was read with `LIMIT max_results + 1 OFFSET offset`: drops the
 /// extra row and returns the token of the next page, present only when more rows exist.
@@ -39,7 +44,7 @@ pub fn finish_page<T>(items: &mut Vec<T>, max_results: i64, offset: u64) -> Opti
     let max = usize::try_from(max_results).unwrap_or(0);
     if items.len() > max {
         items.truncate(max);
-        Some(encode(offset + max as u64))
+        Some(encode(offset.saturating_add(max as u64)))
     } else {
         None
     }
@@ -74,5 +79,11 @@ mod tests {
             &base64::engine::general_purpose::STANDARD.encode("[1]")
         ))
         .is_err());
+        // Offsets past what a SQL bigint holds (with room for a page) are refused.
+        assert_eq!(decode(Some(&encode(MAX_OFFSET))).unwrap(), MAX_OFFSET);
+        for huge in [MAX_OFFSET + 1, i64::MAX as u64 + 1, u64::MAX] {
+            let err = decode(Some(&encode(huge))).unwrap_err();
+            assert_eq!(err.code, crate::ErrorCode::INVALID_PARAMETER_VALUE);
+        }
     }
 }

@@ -313,7 +313,15 @@ fn resolve_int(s: &str) -> Option<i64> {
             // Sexagesimal (base 60), e.g. 1:30 == 90.
             let mut total: i64 = 0;
             for (i, part) in body.split(':').enumerate() {
-                if i > 0 && (part.is_empty() || part.len() > 2 || part > "59") {
+                // After the first, each part is `[0-5]?[0-9]` (PyYAML's pattern): "6" and
+                // "06" are six, "60" is not a part.
+                let b = part.as_bytes();
+                let two_digits_ok =
+                    |b: &[u8]| (b'0'..=b'5').contains(&b[0]) && b[1].is_ascii_digit();
+                if i > 0
+                    && !matches!(b.len(), 1 if b[0].is_ascii_digit())
+                    && !(b.len() == 2 && two_digits_ok(b))
+                {
                     return None;
                 }
                 if !digits_ok(part, 10) {
@@ -434,6 +442,11 @@ mod tests {
         assert_eq!(scalar("0x1F"), Value::Int(31));
         assert_eq!(scalar("1_000"), Value::Int(1000));
         assert_eq!(scalar("1:30"), Value::Int(90));
+        assert_eq!(scalar("1:6"), Value::Int(66));
+        assert_eq!(scalar("1:06"), Value::Int(66));
+        assert_eq!(scalar("-2:0:5"), Value::Int(-7205));
+        assert_eq!(scalar("1:60"), Value::Str("1:60".into()));
+        assert_eq!(scalar("1:123"), Value::Str("1:123".into()));
         assert_eq!(scalar("-2"), Value::Int(-2));
         assert_eq!(scalar("yes"), Value::Bool(true));
         assert_eq!(scalar("Off"), Value::Bool(false));

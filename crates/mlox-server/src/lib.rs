@@ -83,6 +83,11 @@ async fn server_info(
         // Parts go to this server and are assembled into the destination on completion.
         "multipart_uploads_enabled": state.artifacts.repo.is_some(),
         "multipart_downloads_enabled": false,
+        // MLflow answers these true: it serves presigned artifact upload URLs. mlox has no
+        // such endpoint yet, so it says so rather than invite a call that would 404.
+        "presigned_upload_run_id_supported": false,
+        "presigned_upload_model_id_supported": false,
+        "features_enabled": {"gateway": false},
         "server": "mlox",
         "mlox_version": env!("CARGO_PKG_VERSION"),
     }))

@@ -85,15 +85,7 @@ impl<S: Send + Sync> FromRequest<S> for RawRequest {
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("").to_string());
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::RESOURCE_EXHAUSTED,
-                    format!("Request body is too large: the limit is {MAX_JSON_BODY} bytes"),
-                )
-                .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
-            })?;
+        let bytes = read_body(req.into_body()).await?;
         if method == Method::POST || method == Method::PUT {
             match content_type.as_deref() {
                 None => {
@@ -117,6 +109,56 @@ impl<S: Send + Sync> FromRequest<S> for RawRequest {
             body: bytes,
         })
     }
+}
+
+/// How much of an oversized body is read and dropped before the 413 is sent. A client
+/// that writes its whole body before reading (Python's `http.client`) would otherwise get
+/// a broken pipe instead of the error; past this, the connection is closed anyway.
+const MAX_DISCARDED_BODY: usize = 256 * 1024 * 1024;
+
+/// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes. A larger one is read on (and
+/// dropped) up to [`MAX_DISCARDED_BODY`], so the client is reading when the 413 comes.
+async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    // A body that arrives in one frame is kept as it came, without a copy.
+    let mut first: Option<axum::body::Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                ErrorCode::BAD_REQUEST,
+                format!("Could not read the request body: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > MAX_JSON_BODY {
+            first = None;
+            rest = Vec::new();
+            if seen > MAX_DISCARDED_BODY {
+                break;
+            }
+        } else if first.is_none() && rest.is_empty() {
+            first = Some(data);
+        } else {
+            if let Some(f) = first.take() {
+                rest.extend_from_slice(&f);
+            }
+            rest.extend_from_slice(&data);
+        }
+    }
+    if seen > MAX_JSON_BODY {
+        return Err(ApiError::new(
+            ErrorCode::RESOURCE_EXHAUSTED,
+            format!("Request body is too large: the limit is {MAX_JSON_BODY} bytes"),
+        )
+        .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    Ok(first.unwrap_or_else(|| rest.into()))
 }
 
 fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {

@@ -268,6 +268,8 @@ pub fn experiment(e: &Experiment) -> Value {
     obj.insert("last_update_time".into(), json!(e.last_update_time));
     obj.insert("creation_time".into(), json!(e.creation_time));
     put_list(&mut obj, "tags", tags(&e.tags));
+    // MLflow 3.17 names the workspace of every experiment; without workspaces it is this.
+    obj.insert("workspace".into(), json!("default"));
     Value::Object(obj)
 }
 

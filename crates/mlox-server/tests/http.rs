@@ -249,6 +249,24 @@ async fn bad_input_gets_mlflow_errors_and_the_next_request_is_served() {
         (status, error_code(&body)),
         (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
     );
+    // A crafted page token whose offset does not fit a SQL bigint (base64 of
+    // {"offset": 18446744073709551615}) is a bad parameter, not a 500 or page 1.
+    for search in [
+        "/api/2.0/mlflow/runs/search",
+        "/api/2.0/mlflow/experiments/search",
+    ] {
+        let (status, body) = app
+            .post(
+                search,
+                json!({"experiment_ids": ["0"], "page_token": "eyJvZmZzZXQiOiAxODQ0Njc0NDA3MzcwOTU1MTYxNX0="}),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
+            "{search}: {body}"
+        );
+    }
     // Unknown endpoint
     let (status, body) = app.get("/api/2.0/mlflow/nothing-here").await;
     assert_eq!(

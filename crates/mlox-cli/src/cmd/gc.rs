@@ -64,8 +64,24 @@ pub fn parse_duration_ms(s: &str) -> anyhow::Result<i64> {
     Ok(total)
 }
 
+/// The proxied artifact destination, opened only when something in it is to be deleted
+/// (opening a local one creates its folder).
+struct Proxied {
+    destination: String,
+    repo: Option<ArtifactRepo>,
+}
+
+impl Proxied {
+    fn get(&mut self) -> anyhow::Result<&ArtifactRepo> {
+        if self.repo.is_none() {
+            self.repo = Some(ArtifactRepo::from_uri(&self.destination)?);
+        }
+        Ok(self.repo.as_ref().expect("opened above"))
+    }
+}
+
 /// Deletes the artifacts under an artifact URI.
-async fn delete_artifacts(proxied: &ArtifactRepo, uri: &str) -> anyhow::Result<()> {
+async fn delete_artifacts(proxied: &mut Proxied, uri: &str) -> anyhow::Result<()> {
     if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
         let rest = rest
             .strip_prefix("//")
@@ -74,7 +90,7 @@ async fn delete_artifacts(proxied: &ArtifactRepo, uri: &str) -> anyhow::Result<(
         if rel.is_empty() {
             anyhow::bail!("refusing to delete the whole artifact root for '{uri}'");
         }
-        proxied.delete(rel).await?;
+        proxied.get()?.delete(rel).await?;
     } else {
         ArtifactRepo::from_uri(uri)?.delete("").await?;
     }
@@ -84,12 +100,30 @@ async fn delete_artifacts(proxied: &ArtifactRepo, uri: &str) -> anyhow::Result<(
 pub async fn run(args: GcArgs) -> anyhow::Result<()> {
     let uri =
         StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    // Collecting garbage never creates a store: a missing SQLite file is a mistyped URI.
+    if let StoreUri::Sqlite(path) = &uri {
+        if !path.exists() {
+            anyhow::bail!(
+                "no backend store at {} (from --backend-store-uri {}): nothing to collect",
+                path.display(),
+                args.backend_store_uri
+            );
+        }
+    }
     let store: Arc<dyn TrackingStore> = Arc::new(
         SqlStore::open(&uri, StoreOptions::default())
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?,
     );
-    let proxied = ArtifactRepo::from_uri(&args.artifacts_destination)?;
+    for id in &args.experiment_ids {
+        if let Err(e) = store.get_experiment(id).await {
+            anyhow::bail!("experiment {id}: {}", e.message);
+        }
+    }
+    let mut proxied = Proxied {
+        destination: args.artifacts_destination.clone(),
+        repo: None,
+    };
     let cutoff = match &args.older_than {
         Some(d) => Some(now_ms() - parse_duration_ms(d)?),
         None => None,
@@ -112,7 +146,7 @@ pub async fn run(args: GcArgs) -> anyhow::Result<()> {
         runs.retain(|r| args.experiment_ids.contains(&r.experiment_id));
     }
     for run in &runs {
-        delete_artifacts(&proxied, &run.artifact_uri).await?;
+        delete_artifacts(&mut proxied, &run.artifact_uri).await?;
         store
             .hard_delete_run(&run.run_id)
             .await
@@ -136,7 +170,7 @@ pub async fn run(args: GcArgs) -> anyhow::Result<()> {
             exps.retain(|e| cutoff.is_some_and(|c| e.last_update_time < c));
         }
         for exp in &exps {
-            delete_artifacts(&proxied, &exp.artifact_location).await?;
+            delete_artifacts(&mut proxied, &exp.artifact_location).await?;
             store
                 .hard_delete_experiment(&exp.experiment_id)
                 .await

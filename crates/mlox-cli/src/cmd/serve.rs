@@ -54,13 +54,17 @@ pub struct Scoring {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
 pub struct ServeArgs {
+    /// Print help (`-h` is the host, as in `mlflow models serve`).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     #[command(flatten)]
     pub source: ModelSource,
     #[command(flatten)]
     pub scoring: Scoring,
-    /// The address to listen on.
-    #[arg(long, short = 'H', default_value = "127.0.0.1")]
+    /// The address to listen on (`-h` as in `mlflow models serve`; `-H` also works).
+    #[arg(long, short = 'h', short_alias = 'H', default_value = "127.0.0.1")]
     pub host: String,
     /// The port (0 picks a free one; the address is printed).
     #[arg(long, short = 'p', default_value_t = 5000)]
@@ -159,10 +163,11 @@ async fn load(
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let model = load(&args.source, &args.scoring, &args.name).await?;
+    // Bind first: a taken port fails at once, before a model is downloaded or workers start.
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let model = load(&args.source, &args.scoring, &args.name).await?;
     let addr = listener.local_addr()?;
     let backend = match &model.backend {
         mlox_serving::server::Backend::Onnx(_) => "native ONNX".to_string(),
