@@ -68,7 +68,7 @@ impl StoreUri {
 
 enum Db {
     Sqlite(sqlite::SqliteDb),
-    Postgres(postgres::PgDb),
+    Postgres(Box<postgres::PgDb>),
 }
 
 impl Db {
@@ -216,7 +216,7 @@ impl SqlStore {
                 tokio::task::spawn_blocking(move || postgres::PgDb::open(&url, max, durability))
                     .await
                     .map_err(|e| MlflowError::internal(e.to_string()))?
-                    .map(Db::Postgres)
+                    .map(|db| Db::Postgres(Box::new(db)))
             }
         }
         .map_err(|e| MlflowError::internal(format!("cannot open the backend store: {e}")))?;
