@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Benchmark: the real `mlflow server` (SQLite) vs `mlox server` (SQLite, then
-# PostgreSQL), same scenarios, same run, same load generator. Writes bench/RESULTS.md.
+# Benchmark: the real `mlflow server` (SQLite, then PostgreSQL) vs `mlox server`
+# (SQLite, then PostgreSQL), same scenarios, same run, same load generator. Every store is
+# durable: SQLite as each server configures it (mlox: --durability=full, its default),
+# PostgreSQL with its defaults (fsync, synchronous_commit, full_page_writes on), one
+# throwaway server on loopback for both MLflow and mlox (a database each).
+# Writes bench/RESULTS.md.
 #
 #   bench/run.sh
 #
 # Environment (all optional):
 #   BENCH_SECONDS=10            duration of each throughput scenario
 #   BENCH_SKIP_MLFLOW=1         do not run the MLflow server (quick iterations on mlox)
-#   BENCH_SKIP_PG=1             do not run mlox on PostgreSQL
+#   BENCH_SKIP_PG=1             do not run MLflow or mlox on PostgreSQL
 #   BENCH_SEARCH_RUNS=10000     runs seeded for search / paginate
 #   BENCH_HISTORY_POINTS=100000 points seeded for get-history
 #   BENCH_HISTORY_REPEAT=5      get-history reads (median reported)
@@ -169,6 +173,7 @@ throughput() {
     scenario "$name" log-metric-c1 log-metric -c 1 --seconds "$SECS"
     scenario "$name" log-metric-c8 log-metric -c 8 --seconds "$SECS"
     scenario "$name" log-batch-c1 log-batch -c 1 --seconds "$SECS"
+    scenario "$name" log-batch-c2 log-batch -c 2 --seconds "$SECS"
     scenario "$name" log-batch-c8 log-batch -c 8 --seconds "$SECS"
 }
 
@@ -197,7 +202,7 @@ bench_server() {
 
     throughput "$name"
     scenario "$name" seed-history seed-history --points "$POINTS" --batch 1000 -c 4 --repeat "$HIST_REPEAT"
-    if [[ $name == mlflow ]]; then
+    if [[ $name == mlflow* ]]; then
         scenario "$name" seed-search seed-search --runs "$MLFLOW_REST_RUNS" -c 8 --experiment-name bench-search
         if ((MLFLOW_REST_RUNS < RUNS)); then
             step "$name: bulk-inserting runs $MLFLOW_REST_RUNS..$RUNS into $dbfile"
@@ -206,7 +211,7 @@ bench_server() {
             "$LG" seed-data --from "$MLFLOW_REST_RUNS" --to "$RUNS" \
                 | "$VENV/bin/python" "$ROOT/bench/seed_mlflow_sqlite.py" "$dbfile" "$exp" >"$OUT/$name/seed-sql.json"
             cat "$OUT/$name/seed-sql.json" >&2
-            note "MLflow: runs 0..$MLFLOW_REST_RUNS of the search experiment were seeded over REST (the seeding rate in the table is measured on these); runs $MLFLOW_REST_RUNS..$RUNS (the same deterministic data) were bulk-inserted into its SQLite file by bench/seed_mlflow_sqlite.py, because seeding them over REST takes many minutes. Search and pagination then read all $RUNS through the server."
+            note "$name: runs 0..$MLFLOW_REST_RUNS of the search experiment were seeded over REST (the seeding rate in the table is measured on these); runs $MLFLOW_REST_RUNS..$RUNS (the same deterministic data) were bulk-inserted into its database by bench/seed_mlflow_sqlite.py, because seeding them over REST takes many minutes. Search and pagination then read all $RUNS through the server."
         fi
     else
         scenario "$name" seed-search seed-search --runs "$RUNS" -c 8 --experiment-name bench-search
@@ -237,6 +242,31 @@ kill "$NULL_PID" 2>/dev/null || true
 wait "$NULL_PID" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------
+# One durable PostgreSQL server (its defaults: fsync, synchronous_commit and
+# full_page_writes on) for MLflow and mlox, a database each, so the PostgreSQL ratios
+# compare the two on the same engine.
+PG_URL=""
+if [[ -n ${BENCH_SKIP_PG:-} ]]; then
+    mkdir -p "$OUT/mlflow-pg" "$OUT/mlox-pg"
+    echo "BENCH_SKIP_PG was set" >"$OUT/mlflow-pg/skipped"
+    echo "BENCH_SKIP_PG was set" >"$OUT/mlox-pg/skipped"
+else
+    step "starting a throwaway durable PostgreSQL server"
+    PG_DIR=$WORK/pg
+    if PG_URL=$(PG_TEST_DURABLE=1 bash scripts/pg-test-server.sh start "$PG_DIR" | tail -n 1) \
+        && [[ $PG_URL == postgresql://* ]]; then
+        psql -q "$PG_URL" -c "CREATE DATABASE mlflow_bench" -c "CREATE DATABASE mlox_bench" >&2
+        note "PostgreSQL: a throwaway local server from scripts/pg-test-server.sh with PostgreSQL's durable defaults ($(psql -tAq "$PG_URL" -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method')")), shared by MLflow and mlox (a database each); its processes are not part of the servers' trees, so the RSS figures on PostgreSQL are the servers' own."
+    else
+        PG_URL=""
+        mkdir -p "$OUT/mlflow-pg" "$OUT/mlox-pg"
+        echo "could not start PostgreSQL (scripts/pg-test-server.sh)" >"$OUT/mlflow-pg/skipped"
+        echo "could not start PostgreSQL (scripts/pg-test-server.sh)" >"$OUT/mlox-pg/skipped"
+        note "PostgreSQL skipped: scripts/pg-test-server.sh start failed"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
 if [[ -z ${BENCH_SKIP_MLFLOW:-} ]]; then
     d=$WORK/mlflow
     mkdir -p "$d"
@@ -245,9 +275,19 @@ if [[ -z ${BENCH_SKIP_MLFLOW:-} ]]; then
     bench_server mlflow "$d/mlflow.db" "$port" "$d" -- \
         "$VENV/bin/mlflow" server --backend-store-uri "sqlite:///$d/mlflow.db" \
         --host 127.0.0.1 --port "$port" --artifacts-destination "$d/artifacts"
+    if [[ -n $PG_URL ]]; then
+        d=$WORK/mlflow-pg
+        mkdir -p "$d"
+        port=$("$LG" free-port)
+        mlflow_pg=${PG_URL%/*}/mlflow_bench
+        bench_server mlflow-pg "$mlflow_pg" "$port" "$d" -- \
+            "$VENV/bin/mlflow" server --backend-store-uri "postgresql+psycopg2://${mlflow_pg#postgresql://}" \
+            --host 127.0.0.1 --port "$port" --artifacts-destination "$d/artifacts"
+    fi
 else
-    mkdir -p "$OUT/mlflow"
+    mkdir -p "$OUT/mlflow" "$OUT/mlflow-pg"
     echo "BENCH_SKIP_MLFLOW was set" >"$OUT/mlflow/skipped"
+    echo "BENCH_SKIP_MLFLOW was set" >"$OUT/mlflow-pg/skipped"
 fi
 
 # ---------------------------------------------------------------------------
@@ -259,28 +299,16 @@ bench_server mlox-sqlite "$d/mlox.db" "$port" "$d" -- \
     --backend-store-uri "sqlite:///$d/mlox.db" --default-artifact-root "$d/artifacts"
 
 # ---------------------------------------------------------------------------
-mkdir -p "$OUT/mlox-pg"
-if [[ -n ${BENCH_SKIP_PG:-} ]]; then
-    echo "BENCH_SKIP_PG was set" >"$OUT/mlox-pg/skipped"
-elif [[ ! -f scripts/pg-test-server.sh ]]; then
-    echo "scripts/pg-test-server.sh is missing" >"$OUT/mlox-pg/skipped"
-    note "PostgreSQL skipped: scripts/pg-test-server.sh is missing"
-else
-    step "starting a throwaway PostgreSQL server"
-    PG_DIR=$WORK/pg
-    if PG_URL=$(bash scripts/pg-test-server.sh start "$PG_DIR" | tail -n 1) && [[ $PG_URL == postgresql://* ]]; then
-        d=$WORK/mlox-pg
-        mkdir -p "$d"
-        port=$("$LG" free-port)
-        note "PostgreSQL: a throwaway local server from scripts/pg-test-server.sh (fsync=off, synchronous_commit=off, full_page_writes=off); its processes are not part of mlox's tree, so the RSS figures for mlox PostgreSQL are mlox's own."
-        bench_server mlox-pg "" "$port" "$d" -- \
-            "$MLOX" server --host 127.0.0.1 --port "$port" \
-            --backend-store-uri "$PG_URL" --default-artifact-root "$d/artifacts"
-        bash scripts/pg-test-server.sh stop "$PG_DIR" >/dev/null 2>&1 || true
-    else
-        echo "could not start PostgreSQL (scripts/pg-test-server.sh)" >"$OUT/mlox-pg/skipped"
-        note "PostgreSQL skipped: scripts/pg-test-server.sh start failed"
-    fi
+if [[ -n $PG_URL ]]; then
+    d=$WORK/mlox-pg
+    mkdir -p "$d"
+    port=$("$LG" free-port)
+    bench_server mlox-pg "" "$port" "$d" -- \
+        "$MLOX" server --host 127.0.0.1 --port "$port" \
+        --backend-store-uri "${PG_URL%/*}/mlox_bench" --default-artifact-root "$d/artifacts"
+fi
+if [[ -n $PG_DIR ]]; then
+    bash scripts/pg-test-server.sh stop "$PG_DIR" >/dev/null 2>&1 || true
     PG_DIR=""
 fi
 

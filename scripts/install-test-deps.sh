@@ -7,7 +7,8 @@
 #
 # Creates .venv/ in the repo root and pip-installs tests/compat/requirements.txt
 # into it; re-installs only when that file changes (stamp: .venv/.requirements.sha256).
-# Installs Debian's `postgresql` package when no /usr/lib/postgresql/*/bin/postgres exists.
+# Installs Debian's `postgresql` package when no /usr/lib/postgresql/*/bin/postgres exists,
+# and `strace` (the durability test counts syncs with it).
 # Afterwards: .venv/bin/python -m pytest tests/compat
 set -euo pipefail
 
@@ -44,6 +45,13 @@ if [[ -n $want_pg ]]; then
         # Debian's package may start a cluster on 5432; the tests use their own
         # throwaway servers (scripts/pg-test-server.sh), so that one is not needed.
     fi
+fi
+
+# --- strace -------------------------------------------------------------------
+# crates/mlox-cli/tests/durability.rs counts the server's fsync/fdatasync calls with it.
+if ! command -v strace >/dev/null 2>&1; then
+    log "installing strace"
+    apt_install strace
 fi
 
 # --- Python venv -------------------------------------------------------------

@@ -10,6 +10,8 @@
 # Uses Debian's binaries (/usr/lib/postgresql/<ver>/bin). PostgreSQL refuses to run as
 # root, so when run as root the server runs as the `postgres` system user (created if
 # missing) and DIR is chowned to it. Diagnostics go to stderr; the log is DIR/server.log.
+# The server runs with fsync, synchronous_commit and full_page_writes off (fast tests);
+# PG_TEST_DURABLE=1 keeps PostgreSQL's durable defaults (benchmarks).
 set -euo pipefail
 
 usage() {
@@ -120,12 +122,14 @@ start)
             }
         }
     fi
+    settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [[ -n ${PG_TEST_DURABLE:-} ]] && settings=""
     started=""
     for _attempt in 1 2 3 4 5; do
         port=$(free_port)
         # Socket dir inside DIR: /var/run/postgresql may not exist or be writable.
         if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir $settings -c max_connections=200" \
             start >&2; then
             started=1
             break

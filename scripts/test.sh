@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (Python venv with the pinned mlflow client,
 # PostgreSQL) and runs every test: Rust unit/integration tests (store conformance on
-# SQLite and PostgreSQL, HTTP error tests, the kill -9 durability test) and the Python
+# SQLite and PostgreSQL, HTTP error tests, the kill -9 and sync-count durability tests,
+# two servers on one PostgreSQL database) and the Python
 # compatibility suite against mlox (SQLite and PostgreSQL) and against the real MLflow
 # server. Safe to run repeatedly; exits non-zero if anything fails.
 set -euo pipefail

@@ -132,6 +132,56 @@ pub(crate) fn append(c: &mut dyn Conn, run_id: &str, key: &str, points: &[Plain]
     insert_chunk(c, run_id, key, points)
 }
 
+/// On PostgreSQL, a key with at least this many points in one request gets a chunk of its
+/// own without reading the last one: a round trip saved per key of a log-batch.
+const PG_OWN_CHUNK: usize = 16;
+
+/// Stores the plain points of several keys of one run, keys in the order given (callers
+/// sort them, so that concurrent PostgreSQL writers lock rows in one order).
+pub(crate) fn append_keys(
+    c: &mut dyn Conn,
+    run_id: &str,
+    keys: &[(&str, Vec<Plain>)],
+) -> Result<()> {
+    if c.dialect() == Dialect::Sqlite {
+        for (key, points) in keys {
+            append(c, run_id, key, points)?;
+        }
+        return Ok(());
+    }
+    // The keys with many points: new chunks, all in one multi-row INSERT.
+    let (big, small): (Vec<_>, Vec<_>) = keys
+        .iter()
+        .filter(|(_, p)| !p.is_empty())
+        .partition(|(_, p)| p.len() >= PG_OWN_CHUNK);
+    for (key, points) in small {
+        append(c, run_id, key, points)?;
+    }
+    if big.is_empty() {
+        return Ok(());
+    }
+    let mut args: Vec<SqlValue> = Vec::with_capacity(big.len() * 6);
+    for (key, points) in &big {
+        let (lo, hi) = step_bounds(points);
+        let mut blob = Vec::new();
+        encode_into(&mut blob, points);
+        args.extend([
+            SqlValue::from(run_id),
+            SqlValue::from(*key),
+            lo.into(),
+            hi.into(),
+            (points.len() as i64).into(),
+            blob.into(),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO metric_chunks (run_uuid, key, min_step, max_step, n, points) VALUES {}",
+        vec!["(?, ?, ?, ?, ?, ?)"; big.len()].join(", ")
+    );
+    c.execute(&sql, &args)?;
+    Ok(())
+}
+
 /// The order of a history: MLflow sorts `get-history` by time and the bulk interval
 /// endpoint by step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -114,8 +114,6 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("postgres: {0}")]
     Postgres(#[from] postgres::Error),
-    #[error("pool: {0}")]
-    Pool(#[from] r2d2::Error),
     #[error("{0}")]
     Other(String),
 }

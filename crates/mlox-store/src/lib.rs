@@ -7,6 +7,7 @@
 
 mod chunks;
 pub mod db;
+mod group;
 mod logged_models;
 mod migrate;
 mod names;
@@ -67,7 +68,7 @@ impl StoreUri {
 
 enum Db {
     Sqlite(sqlite::SqliteDb),
-    Postgres(postgres::PgDb),
+    Postgres(Box<postgres::PgDb>),
 }
 
 impl Db {
@@ -151,6 +152,23 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How a SQLite run search ordered by a metric, param or tag picks its plan.
     pub search_plans: SearchPlans,
+    /// What an acknowledged write survives.
+    pub durability: Durability,
+}
+
+/// What a write has survived when it is acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// On stable storage: the commit was synced (SQLite `synchronous=FULL` in WAL mode,
+    /// one sync per group commit; PostgreSQL `synchronous_commit=on`). Survives a power
+    /// cut or a kernel crash.
+    #[default]
+    Full,
+    /// In the operating system's hands: survives a crash or `kill -9` of the process, not
+    /// a power cut or a kernel crash, which may lose the last acknowledged writes (never
+    /// corrupt the database). SQLite `synchronous=NORMAL` (syncs at checkpoints only);
+    /// PostgreSQL `synchronous_commit=off` for mlox's sessions.
+    Process,
 }
 
 /// The plans a SQLite run search ordered by a metric, param or tag may use (see
@@ -173,6 +191,7 @@ impl Default for StoreOptions {
             default_artifact_root: "mlflow-artifacts:".into(),
             max_connections: 10,
             search_plans: SearchPlans::default(),
+            durability: Durability::default(),
         }
     }
 }
@@ -184,7 +203,8 @@ impl SqlStore {
         let db = match uri {
             StoreUri::Sqlite(path) => {
                 let path = path.clone();
-                tokio::task::spawn_blocking(move || sqlite::SqliteDb::open(&path))
+                let durability = opts.durability;
+                tokio::task::spawn_blocking(move || sqlite::SqliteDb::open(&path, durability))
                     .await
                     .map_err(|e| MlflowError::internal(e.to_string()))?
                     .map(Db::Sqlite)
@@ -192,10 +212,11 @@ impl SqlStore {
             StoreUri::Postgres(url) => {
                 let url = url.clone();
                 let max = opts.max_connections;
-                tokio::task::spawn_blocking(move || postgres::PgDb::open(&url, max))
+                let durability = opts.durability;
+                tokio::task::spawn_blocking(move || postgres::PgDb::open(&url, max, durability))
                     .await
                     .map_err(|e| MlflowError::internal(e.to_string()))?
-                    .map(Db::Postgres)
+                    .map(|db| Db::Postgres(Box::new(db)))
             }
         }
         .map_err(|e| MlflowError::internal(format!("cannot open the backend store: {e}")))?;

@@ -1,29 +1,54 @@
-//! The PostgreSQL backend: a bounded pool of connections; each write is one transaction.
+//! The PostgreSQL backend.
+//!
+//! Writes go through one writer thread with its own connection, doing group commit as the
+//! SQLite writer does (`group.rs`): every request waiting at that moment runs in its own
+//! savepoint of one transaction, which commits once, so concurrent writes share one WAL
+//! flush and one bad request never fails another. Reads use a bounded pool of
+//! connections, each statement on its own (autocommit). Every connection keeps its
+//! prepared statements, so a statement costs one round trip, not a parse each time.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use mlox_core::{MlflowError, Result};
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::NoTls;
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::{NoTls, Statement};
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, RowView, SqlValue};
+use crate::group::{self, Deliver, Job, MAX_GROUP};
+use crate::Durability;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// Most prepared statements a connection keeps; past it, the cache starts over (the
+/// statements built for IN lists and multi-row INSERTs vary with their length).
+const MAX_STATEMENTS: usize = 512;
 
-pub struct PgDb {
-    /// Always `Some` until drop.
-    pool: Option<Pool>,
+/// A connection and the statements prepared on it.
+struct Client {
+    client: postgres::Client,
+    statements: HashMap<String, Statement>,
 }
 
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        // Closing a synchronous postgres client blocks on its own runtime, which panics
-        // inside an async context: close the pool on a plain thread.
-        if let Some(pool) = self.pool.take() {
-            let _ = std::thread::Builder::new()
-                .name("mlox-pg-close".into())
-                .spawn(move || drop(pool));
+impl Client {
+    fn connect(config: &postgres::Config, durability: Durability) -> Result<Self, DbError> {
+        let mut client = config.connect(NoTls).map_err(pg_err)?;
+        if durability == Durability::Process {
+            // An acknowledged write may be lost by a crash of the database server or the
+            // machine (never corrupted); mlox's own crash loses nothing.
+            client
+                .batch_execute("SET synchronous_commit = off")
+                .map_err(pg_err)?;
+        }
+        Ok(Client {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn conn(&mut self) -> PgConn<'_> {
+        PgConn {
+            client: &mut self.client,
+            statements: &mut self.statements,
         }
     }
 }
@@ -61,7 +86,10 @@ impl ToSql for SqlValue {
     postgres::types::to_sql_checked!();
 }
 
-struct PgConn<'a, 'b>(&'a mut postgres::Transaction<'b>);
+struct PgConn<'a> {
+    client: &'a mut postgres::Client,
+    statements: &'a mut HashMap<String, Statement>,
+}
 
 fn pg_err(e: postgres::Error) -> DbError {
     if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
@@ -71,17 +99,41 @@ fn pg_err(e: postgres::Error) -> DbError {
     }
 }
 
-impl Conn for PgConn<'_, '_> {
+fn params(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl PgConn<'_> {
+    /// The statement for `sql` (`?` placeholders), prepared once per connection.
+    fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = self
+            .client
+            .prepare(&numbered_placeholders(sql))
+            .map_err(pg_err)?;
+        if self.statements.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Runs statements of transaction control in one round trip.
+    fn control(&mut self, sql: &str) -> Result<(), DbError> {
+        self.client.batch_execute(sql).map_err(pg_err)
+    }
+}
+
+impl Conn for PgConn<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
-    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
-        let sql = numbered_placeholders(sql);
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let stmt = self.0.prepare(&sql).map_err(pg_err)?;
-        let rows = self.0.query(&stmt, &refs).map_err(pg_err)?;
+    fn query(&mut self, sql: &str, args: &[SqlValue]) -> Result<Vec<Row>, DbError> {
+        let stmt = self.statement(sql)?;
+        let rows = self.client.query(&stmt, &params(args)).map_err(pg_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut vals = Vec::with_capacity(r.len());
@@ -130,16 +182,15 @@ impl Conn for PgConn<'_, '_> {
     fn query_each(
         &mut self,
         sql: &str,
-        params: &[SqlValue],
+        args: &[SqlValue],
         f: &mut dyn FnMut(&dyn RowView),
     ) -> Result<(), DbError> {
         use postgres::fallible_iterator::FallibleIterator;
-        let sql = numbered_placeholders(sql);
-        let stmt = self.0.prepare(&sql).map_err(pg_err)?;
+        let stmt = self.statement(sql)?;
         // Rows stream from the server as they are read: memory stays flat at any size.
         let mut rows = self
-            .0
-            .query_raw(&stmt, params.iter().map(|p| p as &(dyn ToSql + Sync)))
+            .client
+            .query_raw(&stmt, args.iter().map(|p| p as &(dyn ToSql + Sync)))
             .map_err(pg_err)?;
         while let Some(r) = rows.next().map_err(pg_err)? {
             f(&PgRow(&r));
@@ -147,11 +198,9 @@ impl Conn for PgConn<'_, '_> {
         Ok(())
     }
 
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
-        let sql = numbered_placeholders(sql);
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.0.execute(sql.as_str(), &refs).map_err(pg_err)
+    fn execute(&mut self, sql: &str, args: &[SqlValue]) -> Result<u64, DbError> {
+        let stmt = self.statement(sql)?;
+        self.client.execute(&stmt, &params(args)).map_err(pg_err)
     }
 }
 
@@ -201,7 +250,7 @@ impl RowView for PgRow<'_> {
     }
 }
 
-struct PgMigrator<'a>(&'a mut postgres::Client);
+struct PgMigrator<'a>(&'a mut Client);
 
 impl crate::migrate::Migrator for PgMigrator<'_> {
     fn dialect(&self) -> Dialect {
@@ -211,65 +260,65 @@ impl crate::migrate::Migrator for PgMigrator<'_> {
         &mut self,
         f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
-        let mut tx = self.0.transaction().map_err(pg_err)?;
+        let mut conn = self.0.conn();
+        conn.control("BEGIN")?;
         // One migrator at a time across every server sharing this database.
-        tx.execute("SELECT pg_advisory_xact_lock(7340291)", &[])
-            .map_err(pg_err)?;
-        f(&mut PgConn(&mut tx))?;
-        tx.commit().map_err(pg_err)
+        let result = conn
+            .execute("SELECT pg_advisory_xact_lock(7340291)", &[])
+            .and_then(|_| f(&mut conn));
+        match result {
+            Ok(()) => conn.control("COMMIT"),
+            Err(e) => {
+                let _ = conn.control("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+pub struct PgDb {
+    config: postgres::Config,
+    durability: Durability,
+    writer: mpsc::UnboundedSender<Job>,
+    /// Idle read connections.
+    readers: Arc<Mutex<Vec<Client>>>,
+    reader_permits: Arc<Semaphore>,
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        // Closing a synchronous postgres client blocks on its own runtime, which panics
+        // inside an async context: close the idle connections on a plain thread. (The
+        // writer closes its own when its channel closes.)
+        let idle = std::mem::take(&mut *self.readers.lock().unwrap_or_else(|p| p.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("mlox-pg-close".into())
+                .spawn(move || drop(idle));
+        }
     }
 }
 
 impl PgDb {
-    pub fn open(url: &str, max_connections: u32) -> Result<Self, DbError> {
+    pub fn open(url: &str, max_connections: u32, durability: Durability) -> Result<Self, DbError> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| DbError::Other(format!("invalid PostgreSQL URL: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
-        let pool = r2d2::Pool::builder()
-            .max_size(max_connections)
-            .connection_timeout(Duration::from_secs(30))
-            .build(manager)?;
-        let mut client = pool.get()?;
-        crate::migrate::apply(&mut PgMigrator(&mut client))?;
-        drop(client);
-        Ok(PgDb { pool: Some(pool) })
-    }
-
-    async fn run<T, F>(&self, f: F, read_only: bool) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
-    {
-        let pool = self
-            .pool
-            .clone()
-            .ok_or_else(|| MlflowError::internal("the PostgreSQL pool is closed"))?;
-        tokio::task::spawn_blocking(move || {
-            let mut client = pool.get().map_err(DbError::from)?;
-            let mut tx = if read_only {
-                client
-                    .build_transaction()
-                    .read_only(true)
-                    .start()
-                    .map_err(pg_err)?
-            } else {
-                client.transaction().map_err(pg_err)?
-            };
-            let result = f(&mut PgConn(&mut tx));
-            match result {
-                Ok(v) => {
-                    tx.commit().map_err(pg_err)?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    let _ = tx.rollback();
-                    Err(e)
-                }
-            }
+        let mut first = Client::connect(&config, durability)?;
+        crate::migrate::apply(&mut PgMigrator(&mut first))?;
+        let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        let writer_config = config.clone();
+        std::thread::Builder::new()
+            .name("mlox-pg-writer".into())
+            .spawn(move || writer_loop(first, writer_config, durability, rx))
+            .map_err(|e| DbError::Other(e.to_string()))?;
+        Ok(PgDb {
+            config,
+            durability,
+            writer: tx,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            reader_permits: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
         })
-        .await
-        .map_err(|e| MlflowError::internal(format!("database task failed: {e}")))?
     }
 
     pub async fn write<T, F>(&self, f: F) -> Result<T>
@@ -277,14 +326,115 @@ impl PgDb {
         T: Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
-        self.run(f, false).await
+        group::submit(&self.writer, f).await
     }
 
+    /// Runs `f` on a pooled connection, each statement in its own snapshot (autocommit).
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
-        self.run(f, true).await
+        let permit = self
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| MlflowError::internal("reader pool closed"))?;
+        let readers = self.readers.clone();
+        let config = self.config.clone();
+        let durability = self.durability;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let pooled = readers
+                .lock()
+                .map_err(|_| MlflowError::internal("reader pool poisoned"))?
+                .pop();
+            let mut client = match pooled {
+                Some(c) if !c.client.is_closed() => c,
+                _ => Client::connect(&config, durability)?,
+            };
+            let result = f(&mut client.conn());
+            if !client.client.is_closed() {
+                if let Ok(mut pool) = readers.lock() {
+                    pool.push(client);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|e| MlflowError::internal(format!("reader task failed: {e}")))?
+    }
+}
+
+/// The writer: group commit over its own connection, reconnecting when it breaks.
+fn writer_loop(
+    client: Client,
+    config: postgres::Config,
+    durability: Durability,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
+    let mut client = Some(client);
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while group::next_group(&mut rx, &mut batch) {
+        if client.as_ref().is_none_or(|c| c.client.is_closed()) {
+            client = match Client::connect(&config, durability) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // Dropping the jobs drops their reply channels: their callers get an
+                    // internal error, and the next group tries again.
+                    tracing::error!(error = %e, "the PostgreSQL writer cannot connect");
+                    batch.clear();
+                    continue;
+                }
+            };
+        }
+        let Some(c) = client.as_mut() else {
+            continue;
+        };
+        commit_group(&mut c.conn(), &mut batch);
+    }
+}
+
+/// Runs `batch` in one transaction, each job in its own savepoint, and answers every job
+/// once the commit is known. Even a lone job gets a savepoint: PostgreSQL turns the
+/// COMMIT of a transaction that saw an error into a silent ROLLBACK, while a RELEASE
+/// there fails, so a job that swallowed a database error is never acknowledged.
+fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Job>) {
+    let mut deliveries: Vec<(Deliver, Option<String>)> = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.control("BEGIN; SAVEPOINT job") {
+        tracing::error!(error = %e, "the PostgreSQL writer could not begin a transaction");
+        let _ = conn.control("ROLLBACK");
+        batch.clear();
+        return;
+    }
+    let n = batch.len();
+    for (i, job) in batch.drain(..).enumerate() {
+        let (ok, deliver) = group::run_job(job, conn);
+        // The savepoint of the next job is opened in the same round trip.
+        let next = if i + 1 < n { "; SAVEPOINT job" } else { "" };
+        let own_error = if ok {
+            match conn.control(&format!("RELEASE job{next}")) {
+                Ok(()) => None,
+                Err(e) => {
+                    // The job ended without error but its transaction had failed.
+                    let _ = conn.control(&format!("ROLLBACK TO job; RELEASE job{next}"));
+                    Some(e.to_string())
+                }
+            }
+        } else {
+            let _ = conn.control(&format!("ROLLBACK TO job; RELEASE job{next}"));
+            None
+        };
+        if let Some(deliver) = deliver {
+            deliveries.push((deliver, own_error));
+        }
+    }
+    let commit = conn.control("COMMIT").err().map(|e| e.to_string());
+    if commit.is_some() {
+        let _ = conn.control("ROLLBACK");
+    }
+    for (deliver, own_error) in deliveries {
+        deliver(own_error.as_deref().or(commit.as_deref()));
     }
 }

@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 use mlox_core::{MlflowError, Result};
 use rusqlite::types::{ToSqlOutput, Value as RValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::db::{Conn, DbError, Dialect, Row, RowView, SqlValue};
+use crate::group::{self, Job, MAX_GROUP};
+use crate::Durability;
 
-/// Largest number of requests committed in one transaction.
-const MAX_GROUP: usize = 512;
 const READERS: usize = 8;
 /// Page cache of each read connection, in KiB (negative: SQLite's unit for KiB).
 const READER_CACHE_KIB: i64 = -8192;
@@ -158,10 +158,6 @@ impl RowView for SqliteRow<'_, '_> {
     }
 }
 
-/// A unit of work for the writer: runs inside a savepoint, reports whether it succeeded,
-/// and returns a callback that delivers the outcome once the commit is known.
-type Job = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Box<dyn FnOnce(Option<&str>) + Send>) + Send>;
-
 pub struct SqliteDb {
     /// Tells the checkpoint thread to end.
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -209,7 +205,7 @@ fn open(path: &Path, read_only: bool) -> Result<Connection, DbError> {
 
 impl SqliteDb {
     /// Opens (creating if needed) the database file, applies migrations and starts the writer.
-    pub fn open(path: &Path) -> Result<Self, DbError> {
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, DbError> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
@@ -217,11 +213,18 @@ impl SqliteDb {
             }
         }
         let conn = open(path, false)?;
-        // WAL: readers never block the writer; synchronous=NORMAL keeps every committed
-        // transaction across a crash of the process (the WAL is in the OS page cache),
-        // fsyncing at checkpoints only.
+        // WAL: readers never block the writer. synchronous=FULL syncs the WAL at every
+        // commit, so an acknowledged write is on stable storage; the writer's group
+        // commit makes that one sync per group of requests, not one per request.
+        // synchronous=NORMAL (Durability::Process) keeps every committed transaction
+        // across a crash of the process (the WAL is in the OS page cache) and syncs at
+        // checkpoints only: a power cut may lose the last acknowledged writes.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            Durability::Process => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
         // The writer revisits the same index pages constantly: give it a 32 MiB page cache.
         conn.pragma_update(None, "cache_size", -32768)?;
         crate::migrate::apply(&mut SqliteTx::new(&conn))?;
@@ -258,24 +261,7 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let deliver = Box::new(move |commit_error: Option<&str>| {
-                let outcome = match commit_error {
-                    Some(e) if ok => Err(MlflowError::internal(format!("commit failed: {e}"))),
-                    _ => result,
-                };
-                let _ = tx.send(outcome);
-            });
-            (ok, deliver)
-        });
-        self.writer
-            .send(job)
-            .map_err(|_| MlflowError::internal("the store's writer has stopped"))?;
-        rx.await
-            .map_err(|_| MlflowError::internal("the store's writer dropped a request"))?
+        group::submit(&self.writer, f).await
     }
 
     /// Tells the read pool that ANALYZE has run: connections opened before are replaced.
@@ -391,14 +377,7 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+    while group::next_group(&mut rx, &mut batch) {
         let mut deliveries = Vec::with_capacity(batch.len());
         let begin = run(&conn, "BEGIN IMMEDIATE");
         if let Err(e) = begin {
@@ -411,16 +390,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
         if batch.len() == 1 {
             // A lone request needs no savepoint: its failure rolls back the transaction.
             if let Some(job) = batch.pop() {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    job(&mut SqliteConn(&conn))
-                }));
-                let (ok, deliver) = match outcome {
-                    Ok((ok, deliver)) => (ok, Some(deliver)),
-                    Err(_) => {
-                        tracing::error!("a store write panicked; its changes were rolled back");
-                        (false, None)
-                    }
-                };
+                let (ok, deliver) = group::run_job(job, &mut SqliteConn(&conn));
                 let err = if ok {
                     let commit = run(&conn, "COMMIT");
                     commit.err().map(|e| {
@@ -441,21 +411,14 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
             if run(&conn, "SAVEPOINT job").is_err() {
                 continue;
             }
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                job(&mut SqliteConn(&conn))
-            }));
-            match outcome {
-                Ok((true, deliver)) => {
+            match group::run_job(job, &mut SqliteConn(&conn)) {
+                (true, Some(deliver)) => {
                     let _ = run(&conn, "RELEASE job");
                     deliveries.push(deliver);
                 }
-                Ok((false, deliver)) => {
+                (_, deliver) => {
                     let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                    deliveries.push(deliver);
-                }
-                Err(_) => {
-                    tracing::error!("a store write panicked; its changes were rolled back");
-                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    deliveries.extend(deliver);
                 }
             }
         }
@@ -477,7 +440,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bounded_read_gives_up_and_the_next_reads_run() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDb::open(&dir.path().join("t.db")).unwrap();
+        let db = SqliteDb::open(&dir.path().join("t.db"), Durability::Full).unwrap();
         let (cut, whole, after) = db
             .read(|c| {
                 let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT count(*) FROM n";

@@ -808,9 +808,7 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u
     // Keys in one order in every request, so that PostgreSQL writers lock rows in the
     // same order and never deadlock.
     plain.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    for (key, points) in &plain {
-        chunks::append(c, run_id, key, points)?;
-    }
+    chunks::append_keys(c, run_id, &plain)?;
     // Multi-row INSERTs: one statement per `ROWS_PER_INSERT` points.
     const ROWS_PER_INSERT: usize = 100;
     const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -834,6 +832,9 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u
             vec![ROW; chunk.len()].join(", ")
         );
         c.execute(&sql, &args)?;
+    }
+    if c.dialect() == Dialect::Postgres {
+        return upsert_latest_pg(c, run_id, &latest);
     }
     let mut new_keys = 0;
     for (key, (step, ts, value, is_nan)) in latest {
@@ -862,6 +863,40 @@ fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u
         )?;
     }
     Ok(new_keys)
+}
+
+/// The latest point of every key in one statement (PostgreSQL): inserted, or replacing
+/// the stored one only when newer. Returns the number of keys new to the run
+/// (`xmax = 0` marks a row inserted rather than updated).
+fn upsert_latest_pg(
+    c: &mut dyn Conn,
+    run_id: &str,
+    latest: &BTreeMap<&str, (i64, i64, f64, bool)>,
+) -> Result<u64> {
+    if latest.is_empty() {
+        return Ok(0);
+    }
+    let mut args: Vec<SqlValue> = Vec::with_capacity(latest.len() * 6);
+    for (key, (step, ts, value, is_nan)) in latest {
+        args.extend([
+            SqlValue::from(*step),
+            (*ts).into(),
+            (*value).into(),
+            SqlValue::Int((*is_nan).into()),
+            run_id.into(),
+            (*key).into(),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO latest_metrics AS l (step, timestamp, value, is_nan, run_uuid, key) VALUES {} \
+         ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
+         WHERE excluded.step > l.step OR (excluded.step = l.step AND excluded.timestamp > l.timestamp) \
+            OR (excluded.step = l.step AND excluded.timestamp = l.timestamp AND excluded.value > l.value) \
+         RETURNING (xmax = 0)",
+        vec!["(?, ?, ?, ?, ?, ?)"; latest.len()].join(", ")
+    );
+    let rows = c.query(&sql, &args)?;
+    Ok(rows.iter().filter(|r| r.int(0) == 1).count() as u64)
 }
 
 pub(crate) fn delete_tag(c: &mut dyn Conn, run_id: &str, key: &str) -> Result<()> {

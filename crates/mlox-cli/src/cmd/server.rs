@@ -66,6 +66,22 @@ pub struct ServerArgs {
     /// Also write the bound address to this file once listening (for scripts).
     #[arg(long)]
     pub port_file: Option<std::path::PathBuf>,
+
+    /// What a write has survived when it is acknowledged. `full` (default): it is on
+    /// stable storage (SQLite syncs the WAL once per group commit; PostgreSQL
+    /// synchronous_commit=on), so it survives a power cut or a kernel crash. `process`:
+    /// it survives a crash or kill -9 of the server, but a power cut or kernel crash may
+    /// lose the last acknowledged writes (SQLite synchronous=NORMAL, syncing at
+    /// checkpoints only; PostgreSQL synchronous_commit=off for mlox's sessions).
+    #[arg(long, value_enum, default_value_t = Durability::Full, env = "MLOX_DURABILITY")]
+    pub durability: Durability,
+}
+
+/// `--durability`: see [`mlox_store::Durability`].
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    Full,
+    Process,
 }
 
 async fn shutdown_signal() {
@@ -116,6 +132,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         StoreOptions {
             default_artifact_root,
             max_connections: args.db_max_connections,
+            durability: match args.durability {
+                Durability::Full => mlox_store::Durability::Full,
+                Durability::Process => mlox_store::Durability::Process,
+            },
             ..StoreOptions::default()
         },
     )

@@ -1,0 +1,181 @@
+//! Several `mlox server` processes on one PostgreSQL database (issue 14): a write through
+//! one is read at once through the other, and concurrent appends to one metric through
+//! both, one of them killed midway, lose and duplicate nothing that was acknowledged.
+//!
+//! Runs when `MLOX_TEST_POSTGRES_URL` names a PostgreSQL database (scripts/test.sh sets it).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+mod common;
+
+fn pg_url() -> Option<String> {
+    std::env::var("MLOX_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+async fn post(http: &reqwest::Client, url: &str, path: &str, body: Value) -> Value {
+    let r = http
+        .post(format!("{url}/api/2.0/mlflow/{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+async fn get(http: &reqwest::Client, url: &str, path: &str, query: &[(&str, &str)]) -> Value {
+    let r = http
+        .get(format!("{url}/api/2.0/mlflow/{path}"))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+async fn history_steps(http: &reqwest::Client, url: &str, run_id: &str, key: &str) -> Vec<i64> {
+    let h = get(
+        http,
+        url,
+        "metrics/get-history",
+        &[("run_id", run_id), ("metric_key", key)],
+    )
+    .await;
+    let mut steps: Vec<i64> = h["metrics"]
+        .as_array()
+        .map(|a| a.iter().map(|p| p["step"].as_i64().unwrap()).collect())
+        .unwrap_or_default();
+    steps.sort_unstable();
+    steps
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_one_postgres_database() {
+    let Some(db) = pg_url() else {
+        eprintln!("MLOX_TEST_POSTGRES_URL is not set: skipping");
+        return;
+    };
+    let a = common::start(&["--backend-store-uri", &db]);
+    let b = common::start(&["--backend-store-uri", &db]);
+    let http = reqwest::Client::new();
+
+    // Writes through one are read at once through the other.
+    let name = format!("replicas-{}", std::process::id());
+    let exp = post(&http, &a.url, "experiments/create", json!({"name": name})).await;
+    let exp_id = exp["experiment_id"].as_str().unwrap().to_string();
+    let got = get(
+        &http,
+        &b.url,
+        "experiments/get-by-name",
+        &[("experiment_name", &name)],
+    )
+    .await;
+    assert_eq!(got["experiment"]["experiment_id"], exp_id);
+    let run = post(
+        &http,
+        &b.url,
+        "runs/create",
+        json!({"experiment_id": exp_id}),
+    )
+    .await;
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    post(
+        &http,
+        &b.url,
+        "runs/log-parameter",
+        json!({"run_id": run_id, "key": "alpha", "value": "0.5"}),
+    )
+    .await;
+    let seen = get(&http, &a.url, "runs/get", &[("run_id", &run_id)]).await;
+    assert_eq!(seen["run"]["data"]["params"][0]["value"], "0.5");
+    let found = post(
+        &http,
+        &a.url,
+        "runs/search",
+        json!({"experiment_ids": [exp_id], "filter": "params.alpha = '0.5'"}),
+    )
+    .await;
+    assert_eq!(found["runs"].as_array().map(Vec::len), Some(1));
+
+    // Concurrent appends to one metric through both servers; `b` is killed midway.
+    let acked: Arc<Mutex<BTreeSet<i64>>> = Arc::default();
+    let mut writers = Vec::new();
+    for (s, url) in [a.url.clone(), b.url.clone()].into_iter().enumerate() {
+        for w in 0..4i64 {
+            let (http, url, run_id, acked) =
+                (http.clone(), url.clone(), run_id.clone(), acked.clone());
+            let base = (s as i64 * 4 + w) * 1_000_000;
+            writers.push(tokio::spawn(async move {
+                for i in 0..150i64 {
+                    let step = base + i * 10;
+                    let (path, body) = if i % 10 == 9 {
+                        // A batch of 5 points of the same metric now and then.
+                        let metrics: Vec<Value> = (0..5)
+                            .map(|j| json!({"key": "shared", "value": j, "timestamp": step + j, "step": step + j}))
+                            .collect();
+                        ("runs/log-batch", json!({"run_id": run_id, "metrics": metrics}))
+                    } else {
+                        (
+                            "runs/log-metric",
+                            json!({"run_id": run_id, "key": "shared", "value": i, "timestamp": step, "step": step}),
+                        )
+                    };
+                    let r = http
+                        .post(format!("{url}/api/2.0/mlflow/{path}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().is_success() => {
+                            let mut acked = acked.lock().unwrap();
+                            let n = if path == "runs/log-batch" { 5 } else { 1 };
+                            acked.extend(step..step + n);
+                        }
+                        // Only the killed server may fail.
+                        Ok(r) => panic!("{path} through {url}: {}", r.status()),
+                        Err(_) => {
+                            assert_eq!(s, 1, "the surviving server refused a write");
+                            break;
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(b); // SIGKILL
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let from_b = acked.iter().filter(|s| **s >= 4_000_000).count();
+    assert!(
+        from_b > 0,
+        "no write went through the second server before it was killed"
+    );
+
+    // A restarted replica and the survivor read the same history: every acknowledged
+    // point once.
+    let c = common::start(&["--backend-store-uri", &db]);
+    for url in [&a.url, &c.url] {
+        let steps = history_steps(&http, url, &run_id, "shared").await;
+        let unique: BTreeSet<i64> = steps.iter().copied().collect();
+        assert_eq!(unique.len(), steps.len(), "a point is stored twice");
+        let lost: Vec<&i64> = acked.difference(&unique).take(5).collect();
+        assert!(lost.is_empty(), "acknowledged points lost: {lost:?}");
+        // Points of the killed server's last unacknowledged requests may be stored
+        // (committed before the kill, answered after): nothing else.
+        assert!(unique.iter().all(|s| acked.contains(s) || *s >= 4_000_000));
+    }
+}
