@@ -32,7 +32,7 @@ const go = (path) => page.goto(server.url + path);
 const rowNames = () => page.locator('[data-testid=runs-grid] .g-row .run-link').allTextContents();
 
 test('server: deep links get the app, API paths keep MLflow 404 JSON', async () => {
-  for (const p of ['/', '/experiments/1', '/runs/abc/artifacts/x/y.txt', '/models/a%20b/versions/3']) {
+  for (const p of ['/', '/experiments/1', '/runs/abc/artifacts/x/y.txt', '/models/a%20b/versions/3', '/experiments/1/runs/abc', '/compare-runs?runs=%5B%22a%22%5D', '/metric/loss']) {
     const r = await fetch(server.url + p);
     assert.equal(r.status, 200, p);
     assert.match(r.headers.get('content-type'), /text\/html/);
@@ -290,7 +290,7 @@ test('live: a running run refreshes its metrics and charts without reload', asyn
   await api.logBatch(data.liveId, { metrics: [{ key: 'live_metric', value: 42, timestamp: Date.now(), step: 1 }, { key: 'new_metric', value: 7, timestamp: Date.now(), step: 0 }] });
   await page.locator('[data-testid=run-metrics]', { hasText: 'new_metric' }).waitFor({ timeout: 8000 });
   assert.match(await page.locator('[data-testid=run-metrics]').innerText(), /live_metric\s+42/);
-  await page.click('text=Charts');
+  await page.click('text=Model metrics');
   await page.waitForFunction(() => document.querySelector('[data-testid=chart][data-metric=live_metric]')?.dataset.points === '2');
   await api.logBatch(data.liveId, { metrics: [{ key: 'live_metric', value: 50, timestamp: Date.now(), step: 2 }] });
   await page.waitForFunction(() => document.querySelector('[data-testid=chart][data-metric=live_metric]')?.dataset.points === '3', null, { timeout: 8000 });

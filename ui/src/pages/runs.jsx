@@ -5,6 +5,7 @@ import { Grid } from '../grid.jsx';
 import { fmtTime, fmtDuration, fmtNum, runName, bq, errText } from '../util.js';
 import { Seg, RenameBox } from './experiments.jsx';
 import { errorSpan } from '../logic.js';
+import { ExperimentHead } from './experiment_head.jsx';
 
 const FIRST_PAGE = 200;
 const NEXT_PAGE = 1000;
@@ -157,7 +158,7 @@ export function RunsPage({ expIds }) {
     });
     const list = [
       { id: 'a:status', width: 90, ...head('Status', 'attributes.status'), cell: (r) => <span class={'status s-' + r.info.status}>{r.info.status}</span> },
-      { id: 'a:start', width: 150, ...head('Created', 'attributes.start_time'), cell: (r) => fmtTime(r.info.start_time) },
+      { id: 'a:start', width: 172, className: 'nowrap-cell', ...head('Created', 'attributes.start_time'), cell: (r) => fmtTime(r.info.start_time) },
       { id: 'a:dur', width: 80, ...head('Duration'), cell: (r) => fmtDuration(r.info.start_time, r.info.end_time) },
       { id: 'a:user', width: 100, ...head('User', 'attributes.user_id'), cell: (r) => r.info.user_id },
       { id: 'a:source', width: 150, ...head('Source', 'tags.`mlflow.source.name`'), cell: (r) => (r.tagMap['mlflow.source.name'] || '').split('/').pop() },
@@ -177,9 +178,19 @@ export function RunsPage({ expIds }) {
     return list;
   }, [keyVersion, chosen, order, exps, colKey]);
 
+  // Nested runs: a run whose parent is loaded is listed under it, shown when the parent
+  // is expanded; others (and children whose parent is not loaded) are top-level rows.
+  const [expanded, setExpanded] = useState(new Set());
+  const rows = useMemo(() => treeRows(runs, expanded), [runs, expanded]);
+  const toggleExpand = (key) => {
+    const s = new Set(expanded);
+    s.has(key) ? s.delete(key) : s.add(key);
+    setExpanded(s);
+  };
+
   const allSelected = runs.length > 0 && runs.every((r) => selected.has(r.key));
   const pinned = {
-    width: 250,
+    width: 290,
     header: () => (
       <>
         <input
@@ -204,15 +215,26 @@ export function RunsPage({ expIds }) {
             const on = !s.has(r.key);
             const from = e.shiftKey && lastClicked.current !== null ? Math.min(lastClicked.current, i) : i;
             const to = e.shiftKey && lastClicked.current !== null ? Math.max(lastClicked.current, i) : i;
-            for (let k = from; k <= to; k++) on ? s.add(runs[k].key) : s.delete(runs[k].key);
+            for (let k = from; k <= to; k++) on ? s.add(rows[k].key) : s.delete(rows[k].key);
             lastClicked.current = i;
             setSelected(s);
           }}
         />
-        {r.tagMap['mlflow.parentRunId'] && <span class="child-mark" title="child run">↳</span>}
+        <span class="tree-indent" style={{ width: r.depth * 16 + 'px' }} />
+        {r.kids > 0 ? (
+          <button class={'tree-toggle' + (expanded.has(r.key) ? ' open' : '')} onClick={() => toggleExpand(r.key)} title={(expanded.has(r.key) ? 'Hide' : 'Show') + ` ${r.kids} child run${r.kids === 1 ? '' : 's'}`} data-testid="tree-toggle">
+            ▸
+          </button>
+        ) : r.tagMap['mlflow.parentRunId'] && r.depth === 0 ? (
+          <span class="child-mark" title="child run (parent not in this list)">↳</span>
+        ) : (
+          <span class="tree-spacer" />
+        )}
         <Link href={'/runs/' + r.key} class="run-link">
           {runName(r)}
         </Link>
+        {r.kids > 0 && <span class="kids-count" title="child runs">{r.kids}</span>}
+        {r.info.lifecycle_stage === 'deleted' && <span class="badge-deleted">deleted</span>}
       </>
     ),
   };
@@ -226,13 +248,7 @@ export function RunsPage({ expIds }) {
 
   return (
     <div class="page runs-page">
-      <div class="page-head">
-        <h1>
-          {exps.length ? exps.map((e) => e.name).join(' · ') : 'Runs'}
-          <span class="muted small"> experiment {expIds.join(', ')}</span>
-        </h1>
-        {exps.length === 1 && <ExperimentDescription exp={exps[0]} />}
-      </div>
+      <ExperimentHead expIds={expIds} exps={exps} tab="runs" />
       <form
         class="filter-bar"
         onSubmit={(e) => {
@@ -303,10 +319,38 @@ export function RunsPage({ expIds }) {
       {!error && runs.length === 0 && !loading ? (
         <div class="muted pad">No runs{filter ? ' match this filter' : ''}.</div>
       ) : (
-        <Grid rows={runs} cols={cols} pinned={pinned} onNearEnd={loadMore} rowClass={(r) => (selected.has(r.key) ? 'sel' : '')} testid="runs-grid" />
+        <Grid rows={rows} cols={cols} pinned={pinned} onNearEnd={loadMore} rowClass={(r) => (selected.has(r.key) ? 'sel' : '') + (r.info.lifecycle_stage === 'deleted' ? ' deleted' : '')} testid="runs-grid" />
       )}
     </div>
   );
+}
+
+/** Rows of the runs table: parents followed by their (expanded) children, depth-first. */
+export function treeRows(runs, expanded) {
+  const byId = new Map(runs.map((r) => [r.key, r]));
+  const kids = new Map();
+  const top = [];
+  for (const r of runs) {
+    const p = r.tagMap['mlflow.parentRunId'];
+    if (p && p !== r.key && byId.has(p)) {
+      let a = kids.get(p);
+      if (!a) kids.set(p, (a = []));
+      a.push(r);
+    } else top.push(r);
+  }
+  const out = [];
+  const seen = new Set();
+  const walk = (r, depth) => {
+    if (seen.has(r.key)) return; // a cycle of parent tags
+    seen.add(r.key);
+    const children = kids.get(r.key) || [];
+    r.depth = depth;
+    r.kids = children.length;
+    out.push(r);
+    if (expanded.has(r.key)) for (const c of children) walk(c, depth + 1);
+  };
+  for (const r of top) walk(r, 0);
+  return out;
 }
 
 function withKey(r) {
@@ -318,10 +362,6 @@ function withKey(r) {
   return r;
 }
 
-function ExperimentDescription({ exp }) {
-  const note = (exp.tags || []).find((t) => t.key === 'mlflow.note.content')?.value;
-  return note ? <p class="muted small">{note.slice(0, 300)}</p> : null;
-}
 
 function ColumnChooser({ keys, chosen, onChange, onClose }) {
   const [f, setF] = useState('');
