@@ -350,3 +350,43 @@ test('compare scatter: a constant value sits mid-frame with its own label, no ±
   assert.equal(xt, '|0.5|', 'a constant axis shows its value, not 0.5 ± 1');
   await shot('28-compare-constant');
 });
+
+test('under a path prefix (window.__MLOX_STATIC_PREFIX__) the app calls the API and links under it', async () => {
+  // The server side of --static-prefix is another change; here the browser maps /p/… onto
+  // the server and injects the prefix into index.html, as that server will.
+  const seen = [];
+  const under = (u) => u.pathname === '/p' || u.pathname.startsWith('/p/');
+  await page.route(
+    under,
+    async (route) => {
+      const u = new URL(route.request().url());
+      seen.push(u.pathname);
+      const resp = await route.fetch({ url: server.url + (u.pathname.slice(2) || '/') + u.search });
+      const type = resp.headers()['content-type'] || '';
+      if (!type.startsWith('text/html')) return route.fulfill({ response: resp });
+      const html = (await resp.text()).replace('<head>', '<head><script>window.__MLOX_STATIC_PREFIX__="/p"</script>');
+      return route.fulfill({ response: resp, body: html, headers: { ...resp.headers(), 'content-encoding': '' } });
+    },
+  );
+  const direct = [];
+  const onReq = (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/ajax-api/')) direct.push(u.pathname);
+  };
+  page.on('request', onReq);
+  try {
+    await page.goto(`${server.url}/p/#/experiments/${seed.exp}/runs/${seed.parent}`);
+    await page.locator('[data-testid=run-title]', { hasText: 'parent-run' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, `/p/experiments/${seed.exp}/runs/${seed.parent}`);
+    const crumb = page.locator('.crumbs a', { hasText: 'client-exp' });
+    assert.equal(await crumb.getAttribute('href'), `/p/experiments/${seed.exp}`);
+    await crumb.click();
+    await page.locator('[data-testid=runs-grid] .run-link', { hasText: 'parent-run' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, `/p/experiments/${seed.exp}`);
+    assert.ok(seen.some((p) => p.startsWith('/p/ajax-api/2.0/mlflow/runs/search')), seen.join(' '));
+    assert.deepEqual(direct, [], 'no API call outside the prefix');
+  } finally {
+    page.off('request', onReq);
+    await page.unroute(under);
+  }
+});

@@ -63,7 +63,7 @@ function ExperimentDescription({ exp }) {
   return (
     <div class={'exp-desc markdown small' + (open ? ' open' : '')} data-testid="experiment-description">
       <div dangerouslySetInnerHTML={{ __html: safeMarkdown(note) }} />
-      {note.length > 200 && (
+      {(note.length > 200 || note.trim().includes('\n')) && (
         <button class="link" onClick={() => setOpen(!open)}>
           {open ? 'less' : 'more'}
         </button>

@@ -37,11 +37,21 @@ function loadCols(key) {
   }
 }
 
+function loadLayout(key) {
+  try {
+    const v = JSON.parse(localStorage.getItem('mlox.layout.' + key));
+    return { widths: (v && v.widths) || {}, pins: (v && Array.isArray(v.pins) && v.pins) || [] };
+  } catch {
+    return { widths: {}, pins: [] };
+  }
+}
+
 export function RunsPage({ expIds }) {
   const q = useQuery();
   const filter = q.get('filter') || '';
   const order = q.get('order') || '';
   const view = q.get('view') || 'ACTIVE_ONLY';
+  const groupBy = q.get('group') || '';
   const [text, setText] = useState(filter);
   const [exps, setExps] = useState([]);
   const [runs, setRuns] = useState([]);
@@ -55,6 +65,13 @@ export function RunsPage({ expIds }) {
   const [reload, setReload] = useState(0);
   const colKey = expIds.join(',');
   const [chosen, setChosen] = useState(() => loadCols(colKey));
+  // Column widths (dragged) and pinned columns, remembered per experiment list.
+  const [layout, setLayout] = useState(() => loadLayout(colKey));
+  const saveLayout = (l) => {
+    setLayout(l);
+    localStorage.setItem('mlox.layout.' + colKey, JSON.stringify(l));
+  };
+  const togglePin = (id) => saveLayout({ ...layout, pins: layout.pins.includes(id) ? layout.pins.filter((x) => x !== id) : [...layout.pins, id] });
   const keys = useRef({ metrics: new Set(), params: new Set(), tags: new Set() });
   const [keyVersion, setKeyVersion] = useState(0);
   const inflight = useRef(null);
@@ -144,7 +161,7 @@ export function RunsPage({ expIds }) {
   };
   const sortMark = (key) => (order === key + ' DESC' ? ' ↓' : order === key + ' ASC' ? ' ↑' : '');
 
-  const cols = useMemo(() => {
+  const allCols = useMemo(() => {
     const head = (label, sortKey, title) => ({
       header: () =>
         sortKey ? (
@@ -157,7 +174,7 @@ export function RunsPage({ expIds }) {
         ),
     });
     const list = [
-      { id: 'a:status', width: 90, ...head('Status', 'attributes.status'), cell: (r) => <span class={'status s-' + r.info.status}>{r.info.status}</span> },
+      { id: 'a:status', width: 90, ...head('Status', 'attributes.status'), cell: (r) => r.info.status && <span class={'status s-' + r.info.status}>{r.info.status}</span> },
       { id: 'a:start', width: 172, className: 'nowrap-cell', ...head('Created', 'attributes.start_time'), cell: (r) => fmtTime(r.info.start_time) },
       { id: 'a:dur', width: 80, ...head('Duration'), cell: (r) => fmtDuration(r.info.start_time, r.info.end_time) },
       { id: 'a:user', width: 100, ...head('User', 'attributes.user_id'), cell: (r) => r.info.user_id },
@@ -175,13 +192,28 @@ export function RunsPage({ expIds }) {
       list.push({ id: 'p:' + key, width: 110, headClass: 'h-param', title: 'param ' + key, ...head(key, 'params.' + bq(key), 'param ' + key), cell: (r) => r.paramMap[key] });
     for (const key of pick('tags', k.tags))
       list.push({ id: 't:' + key, width: 140, headClass: 'h-tag', title: 'tag ' + key, ...head(key, 'tags.' + bq(key), 'tag ' + key), cell: (r) => r.tagMap[key] });
+    for (const c of list) {
+      if (layout.widths[c.id]) c.width = layout.widths[c.id];
+      const h = c.header;
+      const on = layout.pins.includes(c.id);
+      c.header = () => (
+        <>
+          {h()}
+          <button class={'pin-btn' + (on ? ' on' : '')} title={on ? 'Unpin column' : 'Pin column to the left'} onClick={() => togglePin(c.id)} data-testid="pin-col">
+            {on ? '⊗' : '⇤'}
+          </button>
+        </>
+      );
+    }
     return list;
-  }, [keyVersion, chosen, order, exps, colKey]);
+  }, [keyVersion, chosen, order, exps, colKey, layout]);
+  const pinnedCols = layout.pins.map((id) => allCols.find((c) => c.id === id)).filter(Boolean);
+  const cols = allCols.filter((c) => !layout.pins.includes(c.id));
 
   // Nested runs: a run whose parent is loaded is listed under it, shown when the parent
   // is expanded; others (and children whose parent is not loaded) are top-level rows.
   const [expanded, setExpanded] = useState(new Set());
-  const rows = useMemo(() => treeRows(runs, expanded), [runs, expanded]);
+  const rows = useMemo(() => (groupBy ? groupRows(runs, groupBy, expanded) : treeRows(runs, expanded)), [runs, expanded, groupBy]);
   const toggleExpand = (key) => {
     const s = new Set(expanded);
     s.has(key) ? s.delete(key) : s.add(key);
@@ -189,10 +221,12 @@ export function RunsPage({ expIds }) {
   };
 
   const allSelected = runs.length > 0 && runs.every((r) => selected.has(r.key));
+  const PIN_MAIN = 290;
   const pinned = {
-    width: 290,
+    width: PIN_MAIN + pinnedCols.reduce((a, c) => a + c.width, 0),
     header: () => (
       <>
+        <div class="pin-main" style={{ width: PIN_MAIN - 16 + 'px' }}>
         <input
           type="checkbox"
           checked={allSelected}
@@ -202,10 +236,33 @@ export function RunsPage({ expIds }) {
         <button class="h-sort" onClick={() => sortBy('attributes.run_name')}>
           Run name<b>{sortMark('attributes.run_name')}</b>
         </button>
+        </div>
+        {pinnedCols.map((c) => (
+          <div key={c.id} class={'pin-cell pin-hcell ' + (c.headClass || '')} style={{ width: c.width + 'px' }} title={c.title}>
+            {c.header()}
+          </div>
+        ))}
       </>
     ),
-    cell: (r, i) => (
+    cell: (r, i) =>
+      r.isGroup ? (
+        <>
+          <div class="pin-main group-cell" style={{ width: PIN_MAIN - 16 + 'px' }}>
+            <button class={'tree-toggle' + (expanded.has(r.key) ? ' open' : '')} onClick={() => toggleExpand(r.key)} data-testid="group-toggle">
+              ▸
+            </button>
+            <b class="group-label" title={r.label}>{r.label}</b>
+            <span class="kids-count" data-testid="group-count">{r.kids}</span>
+          </div>
+          {pinnedCols.map((c) => (
+            <div key={c.id} class={'pin-cell g-cell-in ' + (c.className || '')} style={{ width: c.width + 'px' }}>
+              {c.cell(r)}
+            </div>
+          ))}
+        </>
+      ) : (
       <>
+        <div class="pin-main" style={{ width: PIN_MAIN - 16 + 'px' }}>
         <input
           type="checkbox"
           checked={selected.has(r.key)}
@@ -235,9 +292,16 @@ export function RunsPage({ expIds }) {
         </Link>
         {r.kids > 0 && <span class="kids-count" title="child runs">{r.kids}</span>}
         {r.info.lifecycle_stage === 'deleted' && <span class="badge-deleted">deleted</span>}
+        </div>
+        {pinnedCols.map((c) => (
+          <div key={c.id} class={'pin-cell g-cell-in ' + (c.className || '')} style={{ width: c.width + 'px' }}>
+            {c.cell(r)}
+          </div>
+        ))}
       </>
     ),
   };
+  const rowClass = (r) => (r.isGroup ? 'group' : (selected.has(r.key) ? 'sel' : '') + (r.info.lifecycle_stage === 'deleted' ? ' deleted' : ''));
 
   const sel = [...selected];
   const bulk = (fn) =>
@@ -281,6 +345,25 @@ export function RunsPage({ expIds }) {
           {token ? ' loaded · scroll for more' : ''}
           {loading ? ' · loading…' : ''}
         </span>
+        <label class="group-by">
+          Group by{' '}
+          <select value={groupBy} onChange={(e) => (setExpanded(new Set()), setQuery({ group: e.target.value }))} data-testid="group-by">
+            <option value="">none</option>
+            {[...keys.current.params].sort().map((k) => (
+              <option key={'p' + k} value={'params.' + k}>
+                param {k}
+              </option>
+            ))}
+            {[...keys.current.tags]
+              .filter((k) => !k.startsWith('mlflow.') || k === 'mlflow.user' || k === 'mlflow.source.name')
+              .sort()
+              .map((k) => (
+                <option key={'t' + k} value={'tags.' + k}>
+                  tag {k}
+                </option>
+              ))}
+          </select>
+        </label>
         <span class="grow" />
         {sel.length > 0 && <span class="muted">{sel.length} selected</span>}
         <button disabled={sel.length < 1} class="primary" data-testid="compare-btn" onClick={() => navigate(`/compare?runs=${sel.join(',')}&exps=${expIds.join(',')}`)}>
@@ -319,10 +402,55 @@ export function RunsPage({ expIds }) {
       {!error && runs.length === 0 && !loading ? (
         <div class="muted pad">No runs{filter ? ' match this filter' : ''}.</div>
       ) : (
-        <Grid rows={rows} cols={cols} pinned={pinned} onNearEnd={loadMore} rowClass={(r) => (selected.has(r.key) ? 'sel' : '') + (r.info.lifecycle_stage === 'deleted' ? ' deleted' : '')} testid="runs-grid" />
+        <Grid rows={rows} cols={cols} pinned={pinned} onNearEnd={loadMore} onResize={(id, w) => saveLayout({ ...layout, widths: { ...layout.widths, [id]: w } })} rowClass={rowClass} testid="runs-grid" />
       )}
     </div>
   );
+}
+
+/**
+ * Rows grouped by a param or tag (`params.lr`, `tags.team`): one row per value with the
+ * run count and, in metric columns, the mean over its runs; runs follow when expanded.
+ */
+export function groupRows(runs, groupBy, expanded) {
+  const [kind, ...rest] = groupBy.split('.');
+  const key = rest.join('.');
+  const groups = new Map();
+  for (const r of runs) {
+    const v = (kind === 'params' ? r.paramMap : r.tagMap)[key];
+    const g = v === undefined ? '\u0000' : v;
+    let a = groups.get(g);
+    if (!a) groups.set(g, (a = []));
+    a.push(r);
+  }
+  const out = [];
+  const vals = [...groups.keys()].sort((a, b) => (a === '\u0000') - (b === '\u0000') || a.localeCompare(b, undefined, { numeric: true }));
+  for (const v of vals) {
+    const members = groups.get(v);
+    const sums = {},
+      counts = {};
+    for (const r of members)
+      for (const [k, x] of Object.entries(r.metricMap)) {
+        const n = Number(x);
+        if (!Number.isFinite(n)) continue;
+        sums[k] = (sums[k] || 0) + n;
+        counts[k] = (counts[k] || 0) + 1;
+      }
+    const metricMap = Object.fromEntries(Object.keys(sums).map((k) => [k, sums[k] / counts[k]]));
+    const same = (m) => {
+      const keys = new Set(members.flatMap((r) => Object.keys(r[m])));
+      return Object.fromEntries([...keys].filter((k) => members.every((r) => r[m][k] === members[0][m][k])).map((k) => [k, members[0][m][k]]));
+    };
+    const gkey = 'group:' + v;
+    out.push({ key: gkey, isGroup: true, label: v === '\u0000' ? `(no ${key})` : `${key} = ${v}`, kids: members.length, depth: 0, metricMap, paramMap: same('paramMap'), tagMap: same('tagMap'), info: { status: '', lifecycle_stage: 'active' } });
+    if (expanded.has(gkey))
+      for (const r of members) {
+        r.depth = 1;
+        r.kids = 0;
+        out.push(r);
+      }
+  }
+  return out;
 }
 
 /** Rows of the runs table: parents followed by their (expanded) children, depth-first. */
