@@ -337,6 +337,16 @@ test('chart view: a panel per metric over 100 runs, bars for single values, reme
   await page.selectOption('[data-testid=add-chart]', before[0]);
   await page.locator(`[data-testid=chart-panel][data-key="${before[0]}"]`).waitFor();
   assert.equal((await keys()).at(-1), before[0]);
+  // A scatter panel of two single-value metrics: one point per run.
+  await page.click('[data-testid=add-scatter]');
+  const sc = page.locator('[data-testid=chart-panel][data-key^="scatter:"]');
+  await sc.waitFor();
+  await sc.locator('[data-testid=scatter-x-key]').selectOption('final_0');
+  await sc.locator('[data-testid=scatter-y-key]').selectOption('final_1');
+  await page.waitForFunction(() => document.querySelector('[data-testid=chart-panel][data-key^="scatter:"] [data-testid=scatter]')?.dataset.points === '100');
+  await page.reload();
+  await page.locator('[data-testid=chart-panel][data-key^="scatter:"] [data-testid=scatter]').waitFor();
+  assert.equal(await page.locator('[data-testid=chart-panel][data-key^="scatter:"] [data-testid=scatter-x-key]').inputValue(), 'final_0');
   await page.click('[data-testid=reset-charts]');
 });
 

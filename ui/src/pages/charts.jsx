@@ -8,6 +8,7 @@ import { Link, useQuery } from '../router.js';
 import { MetricChart, ChartControls } from '../chart.jsx';
 import { fmtNum, runName, color, errText } from '../util.js';
 import { ExperimentHead } from './experiment_head.jsx';
+import { Scatter } from './compare.jsx';
 
 export const MAX_CHART_RUNS = 100;
 
@@ -51,7 +52,8 @@ export function ChartsPage({ expId }) {
 
   const kinds = useMemo(() => metricKinds(runs || []), [runs]);
   const allKeys = useMemo(() => [...kinds.keys()].sort((a, b) => (a.startsWith('system/') ? 1 : 0) - (b.startsWith('system/') ? 1 : 0) || a.localeCompare(b)), [kinds]);
-  const panels = saved ? saved.filter((k) => kinds.has(k)) : allKeys.filter((k) => !k.startsWith('system/')).slice(0, 24);
+  const isScatter = (k) => k.startsWith(SCATTER);
+  const panels = saved ? saved.filter((k) => kinds.has(k) || isScatter(k)) : allKeys.filter((k) => !k.startsWith('system/')).slice(0, 24);
   const save = (list) => {
     setSaved(list);
     localStorage.setItem(storeKey(expId), JSON.stringify(list));
@@ -84,6 +86,9 @@ export function ChartsPage({ expId }) {
             </option>
           ))}
         </select>
+        <button onClick={() => save([...panels, SCATTER + [allKeys[0] || '', allKeys[1] || allKeys[0] || ''].join(SEP) + SEP + Date.now().toString(36)])} disabled={!allKeys.length} data-testid="add-scatter">
+          + Scatter
+        </button>
         {saved && (
           <button class="link" onClick={() => (localStorage.removeItem(storeKey(expId)), setSaved(null))} data-testid="reset-charts">
             reset
@@ -108,9 +113,9 @@ export function ChartsPage({ expId }) {
             <div class="card panel" key={k} data-testid="chart-panel" data-key={k}>
               <h3>
                 <span class="grow ellipsis" title={k}>
-                  {k}
+                  {isScatter(k) ? 'Scatter' : k}
                 </span>
-                <span class="muted small">{kinds.get(k) ? 'history' : 'last value'}</span>
+                <span class="muted small">{isScatter(k) ? 'last values' : kinds.get(k) ? 'history' : 'last value'}</span>
                 <button class="icon" title="move left" onClick={() => move(i, -1)} disabled={i === 0} data-testid="panel-left">
                   ←
                 </button>
@@ -121,7 +126,9 @@ export function ChartsPage({ expId }) {
                   ✕
                 </button>
               </h3>
-              {kinds.get(k) ? (
+              {isScatter(k) ? (
+                <ScatterPanel runs={runs} keys={allKeys} spec={k} onChange={(nk) => save(panels.map((x) => (x === k ? nk : x)))} />
+              ) : kinds.get(k) ? (
                 <MetricChart runs={chartRuns} metricKey={k} xMode={xMode} log={log} smoothing={smoothing} height={220} compact />
               ) : (
                 <BarChart runs={runs} metricKey={k} log={log} />
@@ -129,6 +136,30 @@ export function ChartsPage({ expId }) {
             </div>
           ))}
       </div>
+    </div>
+  );
+}
+
+const SCATTER = 'scatter:';
+const SEP = '\u0001';
+
+/** A scatter of two metrics' last values, one point per run; its axes are part of its key. */
+function ScatterPanel({ runs, keys, spec, onChange }) {
+  const [x, y, id] = spec.slice(SCATTER.length).split(SEP);
+  const last = (k) => runs.map((r) => (r.data?.metrics || []).find((m) => m.key === k)?.value);
+  const pick = (v, set) => (
+    <select value={v} onChange={(e) => onChange(SCATTER + (set === 'x' ? [e.target.value, y, id] : [x, e.target.value, id]).join(SEP))} data-testid={'scatter-' + set + '-key'}>
+      {keys.map((k) => (
+        <option key={k}>{k}</option>
+      ))}
+    </select>
+  );
+  return (
+    <div>
+      <div class="row small">
+        x {pick(x, 'x')} y {pick(y, 'y')}
+      </div>
+      <Scatter runs={runs} xs={last(x)} ys={last(y)} xLabel={x} yLabel={y} />
     </div>
   );
 }

@@ -214,7 +214,7 @@ function useCanvas(draw, deps, height) {
   return ref;
 }
 
-function Scatter({ runs, xs, ys, xLabel, yLabel }) {
+export function Scatter({ runs, xs, ys, xLabel, yLabel }) {
   const H = 300;
   const [hover, setHover] = useState(null);
   const pts = useRef([]);
