@@ -358,6 +358,10 @@ test('compare scatter: a constant value sits mid-frame with its own label, no ±
   await page.waitForFunction(() => document.querySelector('[data-testid=scatter]')?.dataset.points === '5');
   const xt = await page.locator('[data-testid=scatter]').getAttribute('data-xticks');
   assert.equal(xt, '|0.5|', 'a constant axis shows its value, not 0.5 ± 1');
+  // A single-value metric is a bar per run, not lone dots at x=0.
+  await page.selectOption('[data-testid=compare-metric]', 'final_1');
+  await page.waitForFunction(() => document.querySelector('[data-testid=bar-chart][data-metric=final_1]')?.dataset.bars === '5');
+  assert.equal(await page.locator('[data-testid=chart][data-metric=final_1]').count(), 0);
   await shot('28-compare-constant');
 });
 

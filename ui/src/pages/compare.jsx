@@ -3,6 +3,7 @@ import * as api from '../api.js';
 import { Link, useQuery, listParam } from '../router.js';
 import { MetricChart, ChartControls } from '../chart.jsx';
 import { fmtNum, runName, runMaps, color, errText } from '../util.js';
+import { BarChart, metricKinds } from './charts.jsx';
 
 async function fetchRuns(ids, exps) {
   if (exps.length) {
@@ -52,6 +53,8 @@ function Compare({ runs, exps, initialMetric }) {
   const value = (i, [g, k]) => maps[i][g][k];
   const label = ([g, k]) => (g === 'params' ? 'param ' : 'metric ') + k;
 
+  // Single-value metrics (no step beyond 0) are bars, one per run, not lone dots at x=0.
+  const kinds = useMemo(() => metricKinds(runs), [runs]);
   const [metric, setMetric] = useState(initialMetric && metricKeys.includes(initialMetric) ? initialMetric : metricKeys[0] || '');
   const [xMode, setXMode] = useState('step');
   const [log, setLog] = useState(false);
@@ -88,7 +91,7 @@ function Compare({ runs, exps, initialMetric }) {
           {runs.length > 100 && <span class="muted small"> (first 100 runs)</span>}
         </h3>
         <ChartControls {...{ xMode, setXMode, log, setLog, smoothing, setSmoothing }} />
-        {metric && <MetricChart runs={chartRuns} metricKey={metric} xMode={xMode} log={log} smoothing={smoothing} height={320} />}
+        {metric && (kinds.get(metric) ? <MetricChart runs={chartRuns} metricKey={metric} xMode={xMode} log={log} smoothing={smoothing} height={320} /> : <BarChart runs={runs.slice(0, 100)} metricKey={metric} height={280} />)}
       </section>
 
       <div class="cols2">
