@@ -93,10 +93,10 @@ test('runs table: loads, filters server-side and sorts by a metric', async () =>
   // Sort by acc descending, then ascending, via the column header.
   await go(`/experiments/${data.exp}?filter=${encodeURIComponent('metrics.acc >= 0')}`);
   await page.getByText('24 runs').waitFor();
-  await page.locator('.g-hcell', { hasText: 'acc' }).locator('button').click();
+  await page.locator('.g-hcell', { hasText: 'acc' }).locator('.h-sort').click();
   await page.waitForURL(/order=/);
   await page.waitForFunction(() => document.querySelector('[data-testid=runs-grid] .run-link')?.textContent === 'run-23');
-  await page.locator('.g-hcell', { hasText: 'acc' }).locator('button').click();
+  await page.locator('.g-hcell', { hasText: 'acc' }).locator('.h-sort').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=runs-grid] .run-link')?.textContent === 'run-00');
   assert.equal(new URL(page.url()).searchParams.get("order"), "metrics.`acc` ASC");
   await shot('03-runs-sorted');
