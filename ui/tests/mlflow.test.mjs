@@ -179,6 +179,15 @@ test('run page: images logged with log_image(key=, step=) in a grid with a step 
   await shot('29-run-images');
 });
 
+test('runs table: Models and Datasets columns (MLflow 3 run outputs and inputs)', async () => {
+  await go(`/experiments/${seed.exp}`);
+  const row = page.locator('[data-testid=runs-grid] .g-row', { hasText: 'parent-run' });
+  await row.locator('.g-cell', { hasText: 'iris-train · training' }).waitFor();
+  await row.locator('.g-cell a', { hasText: 'iris-clf' }).click();
+  await page.locator('[data-testid=logged-model-title]', { hasText: 'iris-clf' }).waitFor();
+  assert.equal(new URL(page.url()).pathname, `/experiments/${seed.exp}/models/${seed.model_id}`);
+});
+
 test('Markdown: code spans and fenced blocks render as code, raw HTML stays text', async () => {
   await go(`/runs/${seed.parent}`);
   const d = page.locator('[data-testid=description]');

@@ -29,6 +29,7 @@ y = [0, 0, 1, 1]
 
 with mlflow.start_run(run_name="parent-run") as parent:
     mlflow.log_params({"alpha": 0.5, "solver": "lbfgs"})
+    mlflow.log_input(mlflow.data.from_pandas(X, name="iris-train"), context="training")
     for step in range(30):
         mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
         mlflow.log_metric("system/cpu_utilization_percentage", 20 + step % 7, step=step)

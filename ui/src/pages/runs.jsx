@@ -72,7 +72,14 @@ export function RunsPage({ expIds }) {
     localStorage.setItem('mlox.layout.' + colKey, JSON.stringify(l));
   };
   const togglePin = (id) => saveLayout({ ...layout, pins: layout.pins.includes(id) ? layout.pins.filter((x) => x !== id) : [...layout.pins, id] });
-  const keys = useRef({ metrics: new Set(), params: new Set(), tags: new Set() });
+  const keys = useRef({ metrics: new Set(), params: new Set(), tags: new Set(), models: false, datasets: false });
+  // Names of the experiments' logged models, for the Models column.
+  const [lmNames, setLmNames] = useState({});
+  useEffect(() => {
+    api
+      .searchLoggedModels({ experiment_ids: expIds, max_results: 1000 })
+      .then((r) => setLmNames(Object.fromEntries((r.models || []).map((m) => [m.info.model_id, m.info.name]))), () => {});
+  }, [colKey]);
   const [keyVersion, setKeyVersion] = useState(0);
   const inflight = useRef(null);
   const lastClicked = useRef(null);
@@ -90,6 +97,8 @@ export function RunsPage({ expIds }) {
       for (const m of d.metrics || []) if (!k.metrics.has(m.key)) (k.metrics.add(m.key), (grew = true));
       for (const p of d.params || []) if (!k.params.has(p.key)) (k.params.add(p.key), (grew = true));
       for (const t of d.tags || []) if (!k.tags.has(t.key)) (k.tags.add(t.key), (grew = true));
+      if (!k.models && r.outputs?.model_outputs?.length) (k.models = true), (grew = true);
+      if (!k.datasets && r.inputs?.dataset_inputs?.length) (k.datasets = true), (grew = true);
     }
     if (grew) setKeyVersion((v) => v + 1);
   };
@@ -180,6 +189,35 @@ export function RunsPage({ expIds }) {
       { id: 'a:user', width: 100, ...head('User', 'attributes.user_id'), cell: (r) => r.info.user_id },
       { id: 'a:source', width: 150, ...head('Source', 'tags.`mlflow.source.name`'), cell: (r) => (r.tagMap['mlflow.source.name'] || '').split('/').pop() },
     ];
+    // MLflow 3: the models a run logged (run outputs) and the datasets it used (inputs).
+    if (keys.current.models)
+      list.push({
+        id: 'a:models',
+        width: 170,
+        ...head('Models'),
+        cell: (r) =>
+          (r.outputs?.model_outputs || []).map((o) => (
+            <Link key={o.model_id} class="chip lm-chip" href={`/experiments/${r.info.experiment_id}/models/${o.model_id}`} title={o.model_id}>
+              {lmNames[o.model_id] || o.model_id.slice(0, 10)}
+            </Link>
+          )),
+      });
+    if (keys.current.datasets)
+      list.push({
+        id: 'a:datasets',
+        width: 170,
+        ...head('Datasets'),
+        cell: (r) =>
+          (r.inputs?.dataset_inputs || []).map((d, i) => {
+            const ctx = (d.tags || []).find((t) => t.key === 'mlflow.data.context')?.value;
+            return (
+              <span key={i} class="chip" title={`${d.dataset?.name} (${d.dataset?.digest})${ctx ? ' · ' + ctx : ''}`}>
+                {d.dataset?.name}
+                {ctx ? ` · ${ctx}` : ''}
+              </span>
+            );
+          }),
+      });
     if (expIds.length > 1) {
       const names = Object.fromEntries(exps.map((e) => [e.experiment_id, e.name]));
       list.unshift({ id: 'a:exp', width: 130, ...head('Experiment'), cell: (r) => names[r.info.experiment_id] || r.info.experiment_id });
@@ -206,7 +244,7 @@ export function RunsPage({ expIds }) {
       );
     }
     return list;
-  }, [keyVersion, chosen, order, exps, colKey, layout]);
+  }, [keyVersion, chosen, order, exps, colKey, layout, lmNames]);
   const pinnedCols = layout.pins.map((id) => allCols.find((c) => c.id === id)).filter(Boolean);
   const cols = allCols.filter((c) => !layout.pins.includes(c.id));
 
