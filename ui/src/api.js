@@ -1,5 +1,5 @@
 // The UI talks to the server only through the public MLflow REST API (ajax-api prefix).
-const BASE = '/ajax-api/2.0/mlflow/';
+import { API_BASE as BASE, ARTIFACTS_BASE } from './base.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -76,17 +76,60 @@ export const transitionStage = (name, version, stage) =>
 export const setModelAlias = (name, alias, version) => post('registered-models/alias', { name, alias, version });
 export const deleteModelAlias = (name, alias) =>
   call('registered-models/alias', { method: 'DELETE', query: { name, alias } });
+const patch = (path, body) => call(path, { method: 'PATCH', body });
+const del = (path, body) => call(path, { method: 'DELETE', body });
+export const createRegisteredModel = (name) => post('registered-models/create', { name });
+export const updateRegisteredModel = (name, description) => patch('registered-models/update', { name, description });
+export const deleteRegisteredModel = (name) => del('registered-models/delete', { name });
+export const setRegisteredModelTag = (name, key, value) => post('registered-models/set-tag', { name, key, value });
+export const deleteRegisteredModelTag = (name, key) => del('registered-models/delete-tag', { name, key });
+export const createModelVersion = (body) => post('model-versions/create', body).then((r) => r.model_version);
+export const updateModelVersion = (name, version, description) => patch('model-versions/update', { name, version, description });
+export const deleteModelVersion = (name, version) => del('model-versions/delete', { name, version });
+export const setModelVersionTag = (name, version, key, value) => post('model-versions/set-tag', { name, version, key, value });
+export const deleteModelVersionTag = (name, version, key) => del('model-versions/delete-tag', { name, version, key });
 
-/** URL of an artifact file for download, when the run's artifacts are proxied by this server. */
-export function artifactUrl(run, path) {
-  const uri = run.info.artifact_uri || '';
-  if (!uri.startsWith('mlflow-artifacts:')) return null;
+// Experiments: tags (description is the tag mlflow.note.content)
+export const setExperimentTag = (experiment_id, key, value) => post('experiments/set-experiment-tag', { experiment_id, key, value });
+
+// Logged models (MLflow 3)
+export const searchLoggedModels = (body) => post('logged-models/search', body);
+export const getLoggedModel = (id) => call('logged-models/' + encodeURIComponent(id)).then((r) => r.model);
+
+/** Traces of experiments (MLflow's v2 search); an empty list where the server has none. */
+export function searchTraces(experimentIds, maxResults = 100) {
+  return call('traces', { query: { experiment_ids: experimentIds, max_results: maxResults, order_by: 'timestamp_ms DESC' } }).then(
+    (r) => r.traces || [],
+    (e) => (e.status === 404 || e.status === 501 ? [] : Promise.reject(e)),
+  );
+}
+
+/** Path inside the proxied artifact store of an `mlflow-artifacts:` URI, or null. */
+export function proxiedPath(uri) {
+  if (!uri || !uri.startsWith('mlflow-artifacts:')) return null;
   let rest = uri.slice('mlflow-artifacts:'.length);
   if (rest.startsWith('//')) {
     const i = rest.indexOf('/', 2);
     rest = i < 0 ? '' : rest.slice(i);
   }
-  rest = rest.replace(/^\/+/, '');
-  const full = [rest, path].filter(Boolean).join('/');
-  return '/ajax-api/2.0/mlflow-artifacts/artifacts/' + full.split('/').map(encodeURIComponent).join('/');
+  return rest.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/** Lists a folder of the proxied artifact store (for logged models' artifacts). */
+export function listProxied(path) {
+  return fetch(ARTIFACTS_BASE.replace(/\/artifacts\/$/, '/artifacts') + '?path=' + encodeURIComponent(path)).then(async (r) => {
+    const j = await r.json().catch(() => ({}));
+    if (!r.ok) throw new ApiError(r.status, j.error_code || 'HTTP_' + r.status, j.message || r.statusText);
+    return j.files || [];
+  });
+}
+
+/** Download URL of a file of the proxied artifact store. */
+export const proxiedUrl = (path) => ARTIFACTS_BASE + path.split('/').filter(Boolean).map(encodeURIComponent).join('/');
+
+/** URL of an artifact file for download, when the run's artifacts are proxied by this server. */
+export function artifactUrl(run, path) {
+  const rest = proxiedPath(run.info.artifact_uri || '');
+  if (rest === null) return null;
+  return proxiedUrl([rest, path].filter(Boolean).join('/'));
 }

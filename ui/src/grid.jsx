@@ -24,7 +24,7 @@ function firstEndingAfter(offsets, widths, x) {
  * cols: [{id, width, header: () => vnode, cell: (row) => vnode, className}]
  * pinned: {width, header: () => vnode, cell: (row, index) => vnode}
  */
-export function Grid({ rows, cols, pinned, rowClass, onNearEnd, testid }) {
+export function Grid({ rows, cols, pinned, rowClass, onNearEnd, onResize, testid }) {
   const ref = useRef(null);
   const [vp, setVp] = useState({ top: 0, left: 0, w: 1200, h: 700 });
   const frame = useRef(0);
@@ -73,6 +73,21 @@ export function Grid({ rows, cols, pinned, rowClass, onNearEnd, testid }) {
     if (onNearEnd && n > 0 && r1 >= n - 30) onNearEnd();
   }, [r1, n]);
 
+  // Dragging a header's right edge resizes its column (onResize(id, width)).
+  const startResize = (e, col) => {
+    e.preventDefault();
+    e.stopPropagation();
+    const x0 = e.clientX,
+      w0 = col.width;
+    const move = (ev) => onResize(col.id, Math.max(48, Math.round(w0 + ev.clientX - x0)));
+    const up = () => {
+      window.removeEventListener('mousemove', move);
+      window.removeEventListener('mouseup', up);
+    };
+    window.addEventListener('mousemove', move);
+    window.addEventListener('mouseup', up);
+  };
+
   const totalW = pinned.width + total;
   const visibleCols = [];
   for (let c = c0; c < c1; c++) visibleCols.push(c);
@@ -103,6 +118,7 @@ export function Grid({ rows, cols, pinned, rowClass, onNearEnd, testid }) {
           {visibleCols.map((c) => (
             <div class={'g-hcell ' + (cols[c].headClass || '')} key={cols[c].id} style={{ left: pinned.width + offsets[c] + 'px', width: widths[c] + 'px' }} title={cols[c].title}>
               {cols[c].header()}
+              {onResize && <span class="col-resize" onMouseDown={(e) => startResize(e, cols[c])} data-testid="col-resize" />}
             </div>
           ))}
         </div>

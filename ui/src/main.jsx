@@ -1,30 +1,59 @@
 import { render } from 'preact';
-import { useLocation, Link } from './router.js';
+import { useLocation, Link, listParam } from './router.js';
 import { ExperimentsPage } from './pages/experiments.jsx';
 import { RunsPage } from './pages/runs.jsx';
 import { RunPage } from './pages/run.jsx';
 import { ComparePage } from './pages/compare.jsx';
 import { ModelsPage, ModelPage, ModelVersionPage } from './pages/models.jsx';
+import { LoggedModelsPage, LoggedModelPage } from './pages/logged_models.jsx';
+import { TracesPage } from './pages/traces.jsx';
+import { ChartsPage } from './pages/charts.jsx';
+import { matchRoute } from './routes.js';
 import './styles.css';
 
-function route(path) {
-  let m;
-  if (path === '/' || path === '/experiments') return ['experiments', <ExperimentsPage />];
-  if ((m = path.match(/^\/experiments\/([^/]+)\/?$/))) return ['runs', <RunsPage key={m[1]} expIds={decodeURIComponent(m[1]).split(',')} />];
-  if ((m = path.match(/^\/runs\/([^/]+)(?:\/([^/]+)(?:\/(.*))?)?$/)))
-    return ['run', <RunPage key={m[1]} runId={m[1]} tab={m[2] || 'overview'} sub={m[3] ? decodeURIComponent(m[3]) : ''} />];
-  if (path === '/compare') return ['compare', <ComparePage />];
-  if (path === '/models') return ['models', <ModelsPage />];
-  if ((m = path.match(/^\/models\/([^/]+)\/versions\/([^/]+)$/)))
-    return ['models', <ModelVersionPage name={decodeURIComponent(m[1])} version={m[2]} />];
-  if ((m = path.match(/^\/models\/([^/]+)$/))) return ['models', <ModelPage name={decodeURIComponent(m[1])} />];
-  return ['', <div class="page"><h1>Not found</h1><p>No page at {path}. <Link href="/">Experiments</Link></p></div>];
+function page(r) {
+  switch (r.page) {
+    case 'experiments':
+      return ['experiments', <ExperimentsPage />];
+    case 'runs': {
+      // MLflow's /compare-experiments/s?experiments=["1","2"] names them in the query.
+      const expIds = r.expIds || listParam(new URLSearchParams(location.search).get('experiments'));
+      return ['runs', <RunsPage key={expIds.join(',')} expIds={expIds} />];
+    }
+    case 'charts':
+      return ['runs', <ChartsPage key={r.expId} expId={r.expId} />];
+    case 'logged-models':
+      return ['runs', <LoggedModelsPage key={r.expId} expId={r.expId} />];
+    case 'logged-model':
+      return ['runs', <LoggedModelPage key={r.modelId} expId={r.expId} modelId={r.modelId} tab={r.tab} sub={r.sub} />];
+    case 'traces':
+      return ['runs', <TracesPage key={r.expId} expId={r.expId} />];
+    case 'run':
+      return ['run', <RunPage key={r.runId} runId={r.runId} tab={r.tab} sub={r.sub} />];
+    case 'compare':
+      return ['compare', <ComparePage metric={r.metric} />];
+    case 'models':
+      return ['models', <ModelsPage />];
+    case 'model':
+      return ['models', <ModelPage key={r.name} name={r.name} />];
+    case 'model-version':
+      return ['models', <ModelVersionPage key={r.name + '/' + r.version} name={r.name} version={r.version} />];
+    default:
+      return [
+        '',
+        <div class="page">
+          <h1>Not found</h1>
+          <p>
+            No page at {r.path}. <Link href="/">Experiments</Link>
+          </p>
+        </div>,
+      ];
+  }
 }
 
 function App() {
   const loc = useLocation();
-  const path = loc.split('?')[0];
-  const [section, page] = route(path);
+  const [section, view] = page(matchRoute(loc.split('?')[0]));
   return (
     <div class="app">
       <header class="topbar">
@@ -40,7 +69,7 @@ function App() {
           </Link>
         </nav>
       </header>
-      <main>{page}</main>
+      <main>{view}</main>
     </div>
   );
 }

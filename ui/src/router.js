@@ -1,23 +1,45 @@
 // A tiny history-API router: every page has a URL (deep links work because the
-// server answers unknown non-API paths with index.html).
+// server answers the app's non-API paths with index.html). MLflow's hash links
+// (`/#/experiments/1/runs/<id>`, as the client prints them) are rewritten once into the
+// same path form, so both open the same page. Paths are relative to PREFIX (base.js).
 import { useEffect, useState } from 'preact/hooks';
 import { jsx } from 'preact/jsx-runtime';
+import { PREFIX } from './base.js';
 
 const listeners = new Set();
-function notify() {
-  listeners.forEach((f) => f(location.pathname + location.search));
+
+/** The app's path and query, without the prefix. */
+export function currentUrl() {
+  let p = location.pathname;
+  if (PREFIX && (p === PREFIX || p.startsWith(PREFIX + '/'))) p = p.slice(PREFIX.length) || '/';
+  return p + location.search;
 }
+
+function notify() {
+  const u = currentUrl();
+  listeners.forEach((f) => f(u));
+}
+
+/** `#/experiments/1/runs/x?y` → `/experiments/1/runs/x?y` (replacing the history entry). */
+function adoptHash() {
+  const h = location.hash;
+  if (!h.startsWith('#/')) return false;
+  history.replaceState(null, '', PREFIX + h.slice(1));
+  return true;
+}
+adoptHash();
 window.addEventListener('popstate', notify);
+window.addEventListener('hashchange', () => adoptHash() && notify());
 
 export function navigate(url, { replace = false } = {}) {
-  if (url === location.pathname + location.search) return;
-  if (replace) history.replaceState(null, '', url);
-  else history.pushState(null, '', url);
+  if (url === currentUrl()) return;
+  if (replace) history.replaceState(null, '', PREFIX + url);
+  else history.pushState(null, '', PREFIX + url);
   notify();
 }
 
 export function useLocation() {
-  const [loc, setLoc] = useState(location.pathname + location.search);
+  const [loc, setLoc] = useState(currentUrl());
   useEffect(() => {
     listeners.add(setLoc);
     return () => listeners.delete(setLoc);
@@ -38,7 +60,7 @@ export function setQuery(updates) {
     else q.set(k, v);
   }
   const s = q.toString();
-  navigate(location.pathname + (s ? '?' + s : ''), { replace: true });
+  navigate(currentUrl().split('?')[0] + (s ? '?' + s : ''), { replace: true });
 }
 
 export function Link({ href, children, ...rest }) {
@@ -47,5 +69,7 @@ export function Link({ href, children, ...rest }) {
     e.preventDefault();
     navigate(href);
   };
-  return jsx('a', { href, onClick, ...rest, children });
+  return jsx('a', { href: PREFIX + href, onClick, ...rest, children });
 }
+
+export { listParam } from './routes.js';

@@ -68,3 +68,87 @@ test('parseCsv: quotes, doubled quotes, CRLF, row limit', () => {
     ['1', '2'],
   ]);
 });
+
+import { parseSignature, modelVersionsOf, loggedModelIdOf } from '../src/logic.js';
+import { matchRoute, listParam } from '../src/routes.js';
+import { safeMarkdown, safeUrl } from '../src/markdown.js';
+
+test('parseSignature: folded quoted JSON as PyYAML writes it; none without a signature', () => {
+  const text = [
+    'artifact_path: x',
+    'signature:',
+    `  inputs: '[{"type": "double", "name": "sepal_length_long_name_for_folding", "required":`,
+    `    true}, {"type": "string", "name": "it''s", "required": true}]'`,
+    `  outputs: '[{"type": "long", "required": true}]'`,
+    '  params: null',
+    'utc_time_created: x',
+  ].join('\n');
+  const sig = parseSignature(text);
+  assert.deepEqual(sig.inputs.map((c) => c.name), ['sepal_length_long_name_for_folding', "it's"]);
+  assert.equal(sig.outputs[0].type, 'long');
+  assert.equal(sig.params, undefined);
+  assert.equal(parseSignature('flavors:\n  sklearn: {}\n'), null);
+});
+
+test('modelVersionsOf and loggedModelIdOf', () => {
+  assert.deepEqual(modelVersionsOf([{ key: 'mlflow.modelVersions', value: '[{"name": "a", "version": 2}, {"name": "a", "version": "2"}, {"name": "b", "version": "1"}]' }]), [{ name: 'a', version: '2' }, { name: 'b', version: '1' }]);
+  assert.deepEqual(modelVersionsOf([{ key: 'mlflow.modelVersions', value: 'not json' }]), []);
+  assert.equal(loggedModelIdOf('models:/m-0123abcd'), 'm-0123abcd');
+  assert.equal(loggedModelIdOf('runs:/abc/model'), null);
+  assert.equal(loggedModelIdOf('models:/name/1'), null);
+});
+
+test("matchRoute: MLflow's routes and mlox's own", () => {
+  assert.deepEqual(matchRoute('/'), { page: 'experiments' });
+  assert.deepEqual(matchRoute('/experiments/1'), { page: 'runs', expIds: ['1'] });
+  assert.deepEqual(matchRoute('/experiments/1/runs'), { page: 'runs', expIds: ['1'] });
+  assert.deepEqual(matchRoute('/experiments/1,2'), { page: 'runs', expIds: ['1', '2'] });
+  assert.deepEqual(matchRoute('/experiments/1/runs/abc'), { page: 'run', runId: 'abc', tab: 'overview', sub: '' });
+  assert.deepEqual(matchRoute('/experiments/1/runs/abc/model-metrics'), { page: 'run', runId: 'abc', tab: 'metrics', sub: '' });
+  assert.deepEqual(matchRoute('/experiments/1/runs/abc/system-metrics'), { page: 'run', runId: 'abc', tab: 'system', sub: '' });
+  assert.deepEqual(matchRoute('/experiments/1/runs/abc/artifacts/model/MLmodel'), { page: 'run', runId: 'abc', tab: 'artifacts', sub: 'model/MLmodel' });
+  assert.deepEqual(matchRoute('/experiments/1/runs/abc/artifactPath/a%20b/c'), { page: 'run', runId: 'abc', tab: 'artifacts', sub: 'a b/c' });
+  assert.deepEqual(matchRoute('/runs/abc/artifacts/x/y.txt'), { page: 'run', runId: 'abc', tab: 'artifacts', sub: 'x/y.txt' });
+  assert.deepEqual(matchRoute('/experiments/1/models'), { page: 'logged-models', expId: '1' });
+  assert.equal(matchRoute('/experiments/1/models/m-1').modelId, 'm-1');
+  assert.equal(matchRoute('/experiments/1/traces').page, 'traces');
+  assert.equal(matchRoute('/experiments/1/charts').page, 'charts');
+  assert.equal(matchRoute('/compare-runs').page, 'compare');
+  assert.deepEqual(matchRoute('/metric/a%2Fb'), { page: 'compare', metric: 'a/b' });
+  assert.deepEqual(matchRoute('/models/a%20b/versions/3'), { page: 'model-version', name: 'a b', version: '3' });
+  assert.deepEqual(matchRoute('/models/a%20b'), { page: 'model', name: 'a b' });
+  assert.equal(matchRoute('/nope').page, '');
+});
+
+test('listParam: MLflow JSON arrays and comma lists', () => {
+  assert.deepEqual(listParam('["a","b"]'), ['a', 'b']);
+  assert.deepEqual(listParam('a,b'), ['a', 'b']);
+  assert.deepEqual(listParam(null), []);
+});
+
+test('safeMarkdown: code escaped once, raw HTML as text, unsafe links dropped', () => {
+  assert.equal(safeMarkdown('`a > b && c`').trim(), '<p><code>a &gt; b &amp;&amp; c</code></p>');
+  assert.match(safeMarkdown('```\n<b>x</b> & y\n```'), /<pre><code>&lt;b&gt;x&lt;\/b&gt; &amp; y\n<\/code><\/pre>/);
+  assert.doesNotMatch(safeMarkdown('<img src=x onerror=alert(1)> <script>x</script>'), /<img|<script/);
+  assert.match(safeMarkdown('[a](javascript:alert(1))'), /href="#"/);
+  assert.match(safeMarkdown('[a](JaVaScript:alert(1))'), /href="#"/);
+  assert.equal(safeUrl('java\tscript:x'), false);
+  assert.match(safeMarkdown('[a](https://x.y/?a=1&b=2)'), /href="https:\/\/x\.y\/\?a=1&amp;b=2"/);
+  assert.equal(safeUrl('data:text/html,x'), false);
+  assert.equal(safeUrl('/relative'), true);
+});
+
+import { parseImageName, groupImages } from '../src/logic.js';
+
+test('log_image file names: parsed, grouped by key, thumbnails paired', () => {
+  const u = '0b3c2a8e-1f2d-4c5e-9a7b-112233445566';
+  assert.deepEqual(parseImageName(`images/samples~rgb+step+2+timestamp+1700000000000+${u}.png`), { key: 'samples/rgb', step: 2, timestamp: 1700000000000, id: u, compressed: false, path: `images/samples~rgb+step+2+timestamp+1700000000000+${u}.png` });
+  assert.equal(parseImageName(`images/a%step%1%timestamp%5%${u}%compressed.webp`).compressed, true);
+  assert.equal(parseImageName('images/plain.png'), null);
+  const g = groupImages([
+    { path: `images/k+step+3+timestamp+9+${u}.png` },
+    { path: `images/k+step+3+timestamp+9+${u}+compressed.webp` },
+    { path: 'images/k+step+1+timestamp+8+aaaa-bb.png' },
+  ]);
+  assert.deepEqual(g.get('k').map((e) => [e.step, !!e.thumb]), [[1, false], [3, true]]);
+});

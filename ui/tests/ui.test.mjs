@@ -32,7 +32,7 @@ const go = (path) => page.goto(server.url + path);
 const rowNames = () => page.locator('[data-testid=runs-grid] .g-row .run-link').allTextContents();
 
 test('server: deep links get the app, API paths keep MLflow 404 JSON', async () => {
-  for (const p of ['/', '/experiments/1', '/runs/abc/artifacts/x/y.txt', '/models/a%20b/versions/3']) {
+  for (const p of ['/', '/experiments/1', '/runs/abc/artifacts/x/y.txt', '/models/a%20b/versions/3', '/experiments/1/runs/abc', '/compare-runs?runs=%5B%22a%22%5D', '/metric/loss']) {
     const r = await fetch(server.url + p);
     assert.equal(r.status, 200, p);
     assert.match(r.headers.get('content-type'), /text\/html/);
@@ -93,10 +93,10 @@ test('runs table: loads, filters server-side and sorts by a metric', async () =>
   // Sort by acc descending, then ascending, via the column header.
   await go(`/experiments/${data.exp}?filter=${encodeURIComponent('metrics.acc >= 0')}`);
   await page.getByText('24 runs').waitFor();
-  await page.locator('.g-hcell', { hasText: 'acc' }).locator('button').click();
+  await page.locator('.g-hcell', { hasText: 'acc' }).locator('.h-sort').click();
   await page.waitForURL(/order=/);
   await page.waitForFunction(() => document.querySelector('[data-testid=runs-grid] .run-link')?.textContent === 'run-23');
-  await page.locator('.g-hcell', { hasText: 'acc' }).locator('button').click();
+  await page.locator('.g-hcell', { hasText: 'acc' }).locator('.h-sort').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=runs-grid] .run-link')?.textContent === 'run-00');
   assert.equal(new URL(page.url()).searchParams.get("order"), "metrics.`acc` ASC");
   await shot('03-runs-sorted');
@@ -130,6 +130,58 @@ test('runs table: column chooser hides and shows columns', async () => {
   await page.locator('.g-hcell', { hasText: 'team' }).waitFor();
   await shot('05-column-chooser');
   await page.evaluate(() => localStorage.clear());
+});
+
+test('runs table: columns resize by dragging and pin to the left, remembered', async () => {
+  await go(`/experiments/${data.exp}`);
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  const lr = page.locator('.g-hcell', { hasText: 'Duration' });
+  await lr.waitFor();
+  const w0 = (await lr.boundingBox()).width;
+  const h = await lr.locator('[data-testid=col-resize]').boundingBox();
+  await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(h.x + 80, h.y + h.height / 2, { steps: 4 });
+  await page.mouse.up();
+  const w1 = (await lr.boundingBox()).width;
+  assert.ok(Math.abs(w1 - w0 - 80) <= 4, `${w0} -> ${w1}`);
+  // Pin the acc metric: it moves into the frozen left block and stays in view when
+  // the table scrolls right.
+  await page.locator('.g-hcell', { hasText: 'acc' }).hover();
+  await page.locator('.g-hcell', { hasText: 'acc' }).locator('[data-testid=pin-col]').click();
+  await page.locator('.g-pin-head .pin-hcell', { hasText: 'acc' }).waitFor();
+  assert.equal(await page.locator('.g-hcell', { hasText: 'acc' }).count(), 0);
+  await page.locator('[data-testid=runs-grid]').evaluate((g) => (g.scrollLeft = g.scrollWidth));
+  await page.waitForTimeout(200);
+  const row = page.locator('[data-testid=runs-grid] .g-row', { hasText: 'run-05' });
+  assert.ok(await row.locator('.pin-cell', { hasText: '0.208333' }).isVisible());
+  await shot('05b-runs-pinned');
+  await page.reload();
+  await page.locator('.g-pin-head .pin-hcell', { hasText: 'acc' }).waitFor();
+  assert.ok(Math.abs((await page.locator('.g-hcell', { hasText: 'Duration' }).boundingBox()).width - w1) <= 1);
+  await page.evaluate(() => localStorage.clear());
+});
+
+test('runs table: group by a param, with run counts and metric means', async () => {
+  await go(`/experiments/${data.exp}?filter=${encodeURIComponent('metrics.acc >= 0')}`);
+  await page.getByText('24 runs').waitFor();
+  await page.selectOption('[data-testid=group-by]', 'params.lr');
+  await page.waitForURL(/group=params\.lr/);
+  const groups = page.locator('[data-testid=runs-grid] .g-row.group');
+  await groups.nth(1).waitFor();
+  assert.equal(await groups.count(), 2);
+  const g01 = page.locator('[data-testid=runs-grid] .g-row.group', { hasText: 'lr = 0.01' });
+  assert.equal(await g01.locator('[data-testid=group-count]').innerText(), '12');
+  // acc = i/24 for the odd i: mean 0.5; for the even i: 11/24.
+  assert.ok(await g01.locator('.g-cell', { hasText: /^0\.5$/ }).isVisible());
+  const g001 = page.locator('[data-testid=runs-grid] .g-row.group', { hasText: 'lr = 0.001' });
+  assert.ok(await g001.locator('.g-cell', { hasText: '0.458333' }).isVisible());
+  assert.equal(await page.locator('[data-testid=runs-grid] .run-link').count(), 0);
+  await g01.locator('[data-testid=group-toggle]').click();
+  await page.locator('[data-testid=runs-grid] .run-link', { hasText: 'run-23' }).waitFor();
+  assert.equal(await page.locator('[data-testid=runs-grid] .run-link').count(), 12);
+  await shot('05c-runs-grouped');
 });
 
 test('runs table: rename and delete/restore a run', async () => {
@@ -290,7 +342,7 @@ test('live: a running run refreshes its metrics and charts without reload', asyn
   await api.logBatch(data.liveId, { metrics: [{ key: 'live_metric', value: 42, timestamp: Date.now(), step: 1 }, { key: 'new_metric', value: 7, timestamp: Date.now(), step: 0 }] });
   await page.locator('[data-testid=run-metrics]', { hasText: 'new_metric' }).waitFor({ timeout: 8000 });
   assert.match(await page.locator('[data-testid=run-metrics]').innerText(), /live_metric\s+42/);
-  await page.click('text=Charts');
+  await page.click('text=Model metrics');
   await page.waitForFunction(() => document.querySelector('[data-testid=chart][data-metric=live_metric]')?.dataset.points === '2');
   await api.logBatch(data.liveId, { metrics: [{ key: 'live_metric', value: 50, timestamp: Date.now(), step: 2 }] });
   await page.waitForFunction(() => document.querySelector('[data-testid=chart][data-metric=live_metric]')?.dataset.points === '3', null, { timeout: 8000 });

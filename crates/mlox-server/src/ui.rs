@@ -49,13 +49,23 @@ pub(crate) async fn fallback(
     respond(asset, &headers)
 }
 
-/// The app's own pages (see `ui/src/main.jsx`): `/`, `/index.html`, `/experiments…`,
-/// `/runs/…`, `/compare`, `/models…`.
+/// The app's pages (see `ui/src/routes.js`): `/`, `/index.html`, `/experiments…`,
+/// `/runs/…`, `/compare`, `/models…`, `/logged-models/…`, and the path forms of MLflow's
+/// UI routes (`/experiments/<id>/runs/<run>`, `/compare-runs?runs=[…]`, `/metric/<key>`,
+/// `/compare-experiments/…`).
 fn is_app_route(rel: &str) -> bool {
     let first = rel.split('/').next().unwrap_or("");
     matches!(
         first,
-        "" | "index.html" | "experiments" | "runs" | "compare" | "models"
+        "" | "index.html"
+            | "experiments"
+            | "runs"
+            | "compare"
+            | "models"
+            | "logged-models"
+            | "compare-runs"
+            | "compare-experiments"
+            | "metric"
     )
 }
 

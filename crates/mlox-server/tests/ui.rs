@@ -94,6 +94,17 @@ async fn deep_links_get_the_app() {
         "/compare?runs=a,b",
         "/experiments",
         "/models",
+        // MLflow's UI routes in their path form (the hash form is the app's).
+        "/experiments/1/runs",
+        "/experiments/1/runs/0123abcd",
+        "/experiments/1/runs/0123abcd/artifacts/model/MLmodel",
+        "/experiments/1/models",
+        "/experiments/1/models/m-0123abcd",
+        "/experiments/1/traces",
+        "/compare-runs?runs=%5B%22a%22%5D&experiments=%5B%221%22%5D",
+        "/compare-experiments/s?experiments=%5B%221%22%2C%222%22%5D",
+        "/metric/loss?runs=%5B%22a%22%5D",
+        "/logged-models/m-0123abcd",
     ] {
         let r = send(&app, Method::GET, path, None).await;
         assert!(is_index(&r), "{path}: {} {:?}", r.status, r.headers);
@@ -104,6 +115,8 @@ async fn deep_links_get_the_app() {
         "/apiary",
         "/healthy-runs",
         "/versions",
+        "/compare-runsx",
+        "/metrics/loss",
     ] {
         let r = send(&app, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");

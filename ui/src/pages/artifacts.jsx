@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { fmtBytes, errText } from '../util.js';
 import { parseCsv } from '../logic.js';
+import { RegisterModel } from './models.jsx';
 
 const IMAGE = /\.(png|jpe?g|gif|svg|webp|bmp)$/i;
 const PREVIEW_LIMIT = 5 * 1024 * 1024;
@@ -10,35 +11,70 @@ function kindOf(path) {
   const name = path.split('/').pop();
   if (IMAGE.test(name)) return 'image';
   if (name === 'MLmodel') return 'mlmodel';
+  if (/\.html?$/i.test(name)) return 'html';
   if (/\.json$/i.test(name)) return 'json';
   if (/\.(ya?ml)$/i.test(name) || name === 'MLproject') return 'yaml';
   if (/\.(csv|tsv)$/i.test(name)) return 'csv';
   return 'text';
 }
 
-export function Artifacts({ run, path, onNavigate }) {
+/** The artifacts of a run: listed by the tracking API, downloaded through the proxy. */
+export function runSource(run) {
+  return {
+    key: run.info.run_id,
+    runId: run.info.run_id,
+    uri: run.info.artifact_uri,
+    list: (path) => api.listArtifacts(run.info.run_id, path || undefined).then((r) => r.files || null),
+    url: (path) => api.artifactUrl(run, path),
+  };
+}
+
+/** Artifacts under an `mlflow-artifacts:` URI (a logged model's), through the proxy. */
+export function proxiedSource(uri) {
+  const root = api.proxiedPath(uri);
+  const join = (a, b) => [a, b].filter(Boolean).join('/');
+  return {
+    key: uri,
+    uri,
+    list: (path) =>
+      root === null
+        ? Promise.resolve([])
+        : api.listProxied(join(root, path)).then((files) => files.map((f) => ({ ...f, path: join(path, f.path) }))),
+    url: (path) => (root === null ? null : api.proxiedUrl(join(root, path))),
+  };
+}
+
+export function Artifacts({ run, source, path, onNavigate }) {
   const [dir, setDir] = useState(null);
   const [file, setFile] = useState(null);
   const [files, setFiles] = useState(null);
   const [error, setError] = useState(null);
-  const id = run.info.run_id;
+  const src = source || runSource(run);
 
   useEffect(() => {
     setError(null);
-    api.listArtifacts(id, path || undefined).then(async (r) => {
-      if (r.files || !path) {
+    src.list(path).then(async (list) => {
+      // A folder lists its entries; a file lists nothing (or fails): show its parent.
+      if ((list && list.length) || !path) {
         setDir(path || '');
-        setFiles(r.files || []);
+        setFiles(list || []);
         setFile(null);
       } else {
         const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
-        const pr = await api.listArtifacts(id, parent || undefined);
+        const pl = (await src.list(parent)) || [];
+        const hit = pl.find((f) => f.path === path);
+        if (hit && hit.is_dir) {
+          setDir(path);
+          setFiles([]);
+          setFile(null);
+          return;
+        }
         setDir(parent);
-        setFiles(pr.files || []);
-        setFile((pr.files || []).find((f) => f.path === path) || { path, is_dir: false });
+        setFiles(pl);
+        setFile(hit || { path, is_dir: false });
       }
     }, setError);
-  }, [id, path]);
+  }, [src.key, path]);
 
   const parts = (dir || '').split('/').filter(Boolean);
   return (
@@ -63,19 +99,19 @@ export function Artifacts({ run, path, onNavigate }) {
           .slice()
           .sort((a, b) => (b.is_dir ? 1 : 0) - (a.is_dir ? 1 : 0) || a.path.localeCompare(b.path))
           .map((f) => (
-            <div key={f.path} class={'art-item' + (file && file.path === f.path ? ' on' : '')} onClick={() => onNavigate(f.path)}>
-              <span class={'ico ' + (f.is_dir ? 'ico-dir' : 'ico-file')} /> <span class="grow">{f.path.split('/').pop()}</span>
-              <span class="muted small">{f.is_dir ? '' : fmtBytes(f.file_size)}</span>
+            <div key={f.path} class={'art-item' + (file && file.path === f.path ? ' on' : '')} onClick={() => onNavigate(f.path)} title={f.path}>
+              <span class={'ico ' + (f.is_dir ? 'ico-dir' : 'ico-file')} /> <span class="art-name">{f.path.split('/').pop()}</span>
+              <span class="muted small art-size">{f.is_dir ? '' : fmtBytes(f.file_size)}</span>
             </div>
           ))}
       </div>
-      <div class="art-preview card">{file ? <Preview run={run} file={file} /> : <p class="muted">Select a file to preview it.</p>}</div>
+      <div class="art-preview card">{file ? <Preview src={src} file={file} /> : <p class="muted">Select a file to preview it.</p>}</div>
     </div>
   );
 }
 
-function Preview({ run, file }) {
-  const url = api.artifactUrl(run, file.path);
+function Preview({ src, file }) {
+  const url = src.url(file.path);
   const kind = kindOf(file.path);
   const [text, setText] = useState(null);
   const [error, setError] = useState(null);
@@ -99,10 +135,17 @@ function Preview({ run, file }) {
           </a>
         )}
       </div>
-      {!url && <p class="muted">This run's artifacts are not served by this server ({run.info.artifact_uri}), so they cannot be previewed here.</p>}
+      {!url && <p class="muted">These artifacts are not served by this server ({src.uri}), so they cannot be previewed here.</p>}
       {error && <div class="error">{String(error.message || error)}</div>}
       {url && tooBig && <p class="muted">Too large to preview; download it instead.</p>}
       {url && kind === 'image' && <img class="art-img" src={url} alt={file.path} />}
+
+      {kind === 'mlmodel' && src.runId && (
+        // A model saved in the run's artifacts (MLflow 2 style): register it from here.
+        <div class="row register-row">
+          <RegisterModel source={`runs:/${src.runId}/${file.path.split('/').slice(0, -1).join('/')}`} runId={src.runId} />
+        </div>
+      )}
       {text !== null && <Body kind={kind} text={text} />}
     </div>
   );
@@ -119,6 +162,11 @@ function Body({ kind, text }) {
     return <pre class="code">{pretty}</pre>;
   }
   if (kind === 'csv') return <CsvTable text={text} />;
+  if (kind === 'html')
+    // Rendered as MLflow does, in a sandbox: its scripts may run (plots), but in an
+    // opaque origin with no access to this app, its cookies or its API, and it cannot
+    // navigate the page.
+    return <iframe class="art-html" srcdoc={text} sandbox="allow-scripts" title="HTML artifact" data-testid="html-preview" />;
   if (kind === 'mlmodel') return <MlModel text={text} />;
   if (kind === 'yaml') return <Yaml text={text} />;
   return <pre class="code">{text}</pre>;

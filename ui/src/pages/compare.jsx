@@ -1,8 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from '../api.js';
-import { Link, useQuery } from '../router.js';
+import { Link, useQuery, listParam } from '../router.js';
 import { MetricChart, ChartControls } from '../chart.jsx';
 import { fmtNum, runName, runMaps, color, errText } from '../util.js';
+import { BarChart, metricKinds } from './charts.jsx';
 
 async function fetchRuns(ids, exps) {
   if (exps.length) {
@@ -23,10 +24,11 @@ async function fetchRuns(ids, exps) {
   return Promise.all(ids.map((id) => api.getRun(id)));
 }
 
-export function ComparePage() {
+export function ComparePage({ metric }) {
   const q = useQuery();
-  const ids = (q.get('runs') || '').split(',').filter(Boolean);
-  const exps = (q.get('exps') || '').split(',').filter(Boolean);
+  // mlox: ?runs=a,b&exps=1 · MLflow: ?runs=["a","b"]&experiments=["1"]
+  const ids = listParam(q.get('runs'));
+  const exps = listParam(q.get('exps') || q.get('experiments'));
   const [runs, setRuns] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
@@ -34,14 +36,14 @@ export function ComparePage() {
   }, [q.get('runs')]);
   if (error) return <div class="page"><div class="error">{errText(error)}</div></div>;
   if (!runs) return <div class="page muted">Loading…</div>;
-  return <Compare runs={runs} exps={exps} />;
+  return <Compare runs={runs} exps={exps} initialMetric={metric} />;
 }
 
 function isNum(v) {
   return v !== undefined && v !== null && v !== '' && Number.isFinite(Number(v));
 }
 
-function Compare({ runs, exps }) {
+function Compare({ runs, exps, initialMetric }) {
   const maps = useMemo(() => runs.map(runMaps), [runs]);
   const paramKeys = useMemo(() => [...new Set(maps.flatMap((m) => Object.keys(m.params)))].sort(), [maps]);
   const metricKeys = useMemo(() => [...new Set(maps.flatMap((m) => Object.keys(m.metrics)))].sort(), [maps]);
@@ -51,7 +53,9 @@ function Compare({ runs, exps }) {
   const value = (i, [g, k]) => maps[i][g][k];
   const label = ([g, k]) => (g === 'params' ? 'param ' : 'metric ') + k;
 
-  const [metric, setMetric] = useState(metricKeys[0] || '');
+  // Single-value metrics (no step beyond 0) are bars, one per run, not lone dots at x=0.
+  const kinds = useMemo(() => metricKinds(runs), [runs]);
+  const [metric, setMetric] = useState(initialMetric && metricKeys.includes(initialMetric) ? initialMetric : metricKeys[0] || '');
   const [xMode, setXMode] = useState('step');
   const [log, setLog] = useState(false);
   const [smoothing, setSmoothing] = useState(0);
@@ -87,7 +91,7 @@ function Compare({ runs, exps }) {
           {runs.length > 100 && <span class="muted small"> (first 100 runs)</span>}
         </h3>
         <ChartControls {...{ xMode, setXMode, log, setLog, smoothing, setSmoothing }} />
-        {metric && <MetricChart runs={chartRuns} metricKey={metric} xMode={xMode} log={log} smoothing={smoothing} height={320} />}
+        {metric && (kinds.get(metric) ? <MetricChart runs={chartRuns} metricKey={metric} xMode={xMode} log={log} smoothing={smoothing} height={320} /> : <BarChart runs={runs.slice(0, 100)} metricKey={metric} height={280} />)}
       </section>
 
       <div class="cols2">
@@ -167,20 +171,26 @@ function Compare({ runs, exps }) {
   );
 }
 
-/** A numeric or categorical scale mapping values to [0, 1]. */
-function scale(values) {
+/**
+ * A numeric or categorical scale mapping values to [0, 1]. ticks: [low, high] labels;
+ * a single value (constant metric, one category) sits in the middle with one label, mid.
+ */
+export function scale(values) {
   const present = values.filter((v) => v !== undefined && v !== null && v !== '');
   if (present.length && present.every(isNum)) {
     const nums = present.map(Number);
-    let lo = Math.min(...nums),
+    const lo = Math.min(...nums),
       hi = Math.max(...nums);
-    if (lo === hi) (lo -= 1), (hi += 1);
+    if (lo === hi) return { f: (v) => (isNum(v) ? 0.5 : null), ticks: ['', ''], mid: fmtNum(lo), numeric: true };
     return { f: (v) => (isNum(v) ? (Number(v) - lo) / (hi - lo) : null), ticks: [fmtNum(lo), fmtNum(hi)], numeric: true };
   }
   const cats = [...new Set(present.map(String))].sort();
   const n = Math.max(cats.length - 1, 1);
-  return { f: (v) => (v === undefined || v === null ? null : cats.length === 1 ? 0.5 : cats.indexOf(String(v)) / n), ticks: [cats[0] ?? '', cats[cats.length - 1] ?? ''], cats };
+  if (cats.length === 1) return { f: (v) => (v === undefined || v === null ? null : 0.5), ticks: ['', ''], mid: cats[0], cats };
+  return { f: (v) => (v === undefined || v === null ? null : cats.indexOf(String(v)) / n), ticks: [cats[0] ?? '', cats[cats.length - 1] ?? ''], cats };
 }
+
+const clip = (t, n = 16) => (String(t).length > n ? String(t).slice(0, n - 1) + '…' : String(t));
 
 function useCanvas(draw, deps, height) {
   const ref = useRef(null);
@@ -207,42 +217,53 @@ function useCanvas(draw, deps, height) {
   return ref;
 }
 
-function Scatter({ runs, xs, ys, xLabel, yLabel }) {
-  const H = 300,
-    pad = { l: 56, r: 12, t: 10, b: 36 };
+export function Scatter({ runs, xs, ys, xLabel, yLabel }) {
+  const H = 300;
   const [hover, setHover] = useState(null);
   const pts = useRef([]);
   const sxv = scale(xs),
     syv = scale(ys);
   const ref = useCanvas(
     (g, w, h) => {
+      // The left margin fits the longest y label, so no label is ever cut off.
+      const yTicks = [syv.ticks[0], syv.ticks[1], syv.mid || ''].map((t) => clip(t));
+      const pad = { l: Math.max(44, 26 + Math.max(...yTicks.map((t) => g.measureText(t).width))), r: 16, t: 12, b: 38 };
       const pw = w - pad.l - pad.r,
         ph = h - pad.t - pad.b;
       g.strokeStyle = '#cbd5e1';
       g.strokeRect(pad.l, pad.t, pw, ph);
       g.fillStyle = '#64748b';
       g.textAlign = 'left';
-      g.fillText(sxv.ticks[0], pad.l, h - 20);
+      g.fillText(clip(sxv.ticks[0]), pad.l, h - 22);
       g.textAlign = 'right';
-      g.fillText(sxv.ticks[1], w - pad.r, h - 20);
+      g.fillText(clip(sxv.ticks[1]), w - pad.r, h - 22);
+      if (sxv.mid !== undefined) {
+        g.textAlign = 'center';
+        g.fillText(clip(sxv.mid), pad.l + pw / 2, h - 22);
+      }
       g.textAlign = 'center';
-      g.fillText(xLabel, pad.l + pw / 2, h - 6);
+      g.fillStyle = '#334155';
+      g.fillText(clip(xLabel, 60), pad.l + pw / 2, h - 6);
+      g.fillStyle = '#64748b';
       g.textAlign = 'right';
-      g.fillText(syv.ticks[1], pad.l - 4, pad.t + 10);
-      g.fillText(syv.ticks[0], pad.l - 4, pad.t + ph);
+      g.fillText(yTicks[1], pad.l - 4, pad.t + 10);
+      g.fillText(yTicks[0], pad.l - 4, pad.t + ph);
+      if (syv.mid !== undefined) g.fillText(yTicks[2], pad.l - 4, pad.t + ph / 2 + 4);
       g.save();
-      g.translate(12, pad.t + ph / 2);
+      g.translate(11, pad.t + ph / 2);
       g.rotate(-Math.PI / 2);
       g.textAlign = 'center';
-      g.fillText(yLabel, 0, 0);
+      g.fillStyle = '#334155';
+      g.fillText(clip(yLabel, 40), 0, 0);
       g.restore();
       const out = [];
       runs.forEach((r, i) => {
         const fx = sxv.f(xs[i]),
           fy = syv.f(ys[i]);
         if (fx === null || fy === null) return;
-        const x = pad.l + fx * pw,
-          y = pad.t + (1 - fy) * ph;
+        // Points stay inside the frame (a 6 px inset), never on its edge.
+        const x = pad.l + 6 + fx * (pw - 12),
+          y = pad.t + 6 + (1 - fy) * (ph - 12);
         g.fillStyle = color(i);
         g.beginPath();
         g.arc(x, y, 4.5, 0, Math.PI * 2);
@@ -251,6 +272,9 @@ function Scatter({ runs, xs, ys, xLabel, yLabel }) {
       });
       pts.current = out;
       ref.current.dataset.points = String(out.length);
+      ref.current.dataset.padLeft = String(Math.round(pad.l));
+      ref.current.dataset.xticks = [sxv.ticks[0], sxv.mid ?? '', sxv.ticks[1]].join('|');
+      ref.current.dataset.yticks = [syv.ticks[0], syv.mid ?? '', syv.ticks[1]].join('|');
     },
     [xs.join('|'), ys.join('|'), xLabel, yLabel],
     H,
@@ -328,8 +352,9 @@ function Parallel({ runs, axes }) {
         g.textAlign = j === 0 ? 'left' : j === axes.length - 1 ? 'right' : 'center';
         g.fillText(a.label.length > 18 ? a.label.slice(0, 17) + '…' : a.label, x, 12);
         g.fillStyle = '#64748b';
-        g.fillText(String(scales[j].ticks[1]).slice(0, 12), x, pad.t - 4);
-        g.fillText(String(scales[j].ticks[0]).slice(0, 12), x, h - 8);
+        g.fillText(clip(scales[j].ticks[1], 12), x, pad.t - 4);
+        g.fillText(clip(scales[j].ticks[0], 12), x, h - 8);
+        if (scales[j].mid !== undefined) g.fillText(clip(scales[j].mid, 12), x + (j === axes.length - 1 ? -4 : 4), pad.t + ph / 2 - 4);
       });
       ref.current.dataset.lines = String(drawn);
     },

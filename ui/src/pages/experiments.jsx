@@ -97,9 +97,10 @@ export function ExperimentsPage() {
               <th style="width:28px" />
               <th>Name</th>
               <th>ID</th>
-              <th>Artifact location</th>
-              <th>Created</th>
-              <th>Last updated</th>
+              <th>Description</th>
+              <th>Tags</th>
+              <th class="nowrap">Created</th>
+              <th class="nowrap">Last updated</th>
               <th style="width:150px" />
             </tr>
           </thead>
@@ -123,11 +124,21 @@ export function ExperimentsPage() {
                   )}
                 </td>
                 <td class="mono">{x.experiment_id}</td>
-                <td class="mono muted ellipsis" title={x.artifact_location}>
-                  {x.artifact_location}
+                <td class="muted ellipsis" title={note(x)}>
+                  {plain(note(x))}
                 </td>
-                <td>{fmtTime(x.creation_time)}</td>
-                <td>{fmtTime(x.last_update_time)}</td>
+                <td class="small">
+                  {(x.tags || [])
+                    .filter((t) => !t.key.startsWith('mlflow.'))
+                    .slice(0, 4)
+                    .map((t) => (
+                      <span key={t.key} class="chip" title={`${t.key}=${t.value}`}>
+                        {t.key}={t.value.length > 24 ? t.value.slice(0, 23) + '…' : t.value}
+                      </span>
+                    ))}
+                </td>
+                <td class="nowrap">{fmtTime(x.creation_time)}</td>
+                <td class="nowrap">{fmtTime(x.last_update_time)}</td>
                 <td class="actions">
                   <button class="link" onClick={() => setRenaming(x.experiment_id)}>
                     Rename
@@ -155,6 +166,14 @@ export function ExperimentsPage() {
     </div>
   );
 }
+
+const note = (x) => (x.tags || []).find((t) => t.key === 'mlflow.note.content')?.value || '';
+/** The first line of a Markdown note as plain text, for a one-line cell. */
+const plain = (md) =>
+  (md.split('\n').find((l) => l.trim() && !l.startsWith('```')) || '')
+    .replace(/^\s*(#+|>|[-*+]|\d+\.)\s+/, '')
+    .replace(/[*_`]/g, '')
+    .trim();
 
 export function Seg({ value, onChange, options }) {
   return (

@@ -1,8 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api.js';
-import { Link, setQuery, useQuery } from '../router.js';
+import { Link, navigate, setQuery, useQuery } from '../router.js';
 import { fmtTime, errText } from '../util.js';
-import { safeMarkdown } from './run.jsx';
+import { loggedModelIdOf } from '../logic.js';
+import { DescriptionCard, TagsCard } from '../widgets.jsx';
+import { ModelSchema } from './logged_models.jsx';
+import { proxiedSource } from './artifacts.jsx';
 
 const STAGES = ['None', 'Staging', 'Production', 'Archived'];
 const q1 = (s) => s.replace(/'/g, "\\'");
@@ -91,21 +94,36 @@ export function ModelPage({ name }) {
   const [versions, setVersions] = useState(null);
   const [error, setError] = useState(null);
   const [tick, setTick] = useState(0);
+  const refresh = () => setTick((x) => x + 1);
   useEffect(() => {
     api.getRegisteredModel(name).then(setModel, setError);
     api
       .searchModelVersions({ filter: `name = '${q1(name)}'`, max_results: 1000, order_by: 'version_number DESC' })
       .then((r) => setVersions(r.model_versions || []), setError);
   }, [name, tick]);
-  if (error) return <div class="page"><div class="error">{errText(error)}</div></div>;
+  if (error && !model) return <div class="page"><div class="error">{errText(error)}</div></div>;
   if (!model) return <div class="page muted">Loading…</div>;
   const aliasesOf = (v) => (model.aliases || []).filter((a) => a.version === v).map((a) => a.alias);
+  const after = (p) => p.then(refresh);
   return (
     <div class="page">
       <div class="crumbs">
         <Link href="/models">Models</Link> /
       </div>
-      <h1 data-testid="model-title">{model.name}</h1>
+      <div class="page-head">
+        <h1 data-testid="model-title">{model.name}</h1>
+        <button
+          class="danger"
+          data-testid="delete-model"
+          onClick={() =>
+            confirm(`Delete model “${model.name}” and its ${versions ? versions.length : ''} version(s)? This cannot be undone.`) &&
+            api.deleteRegisteredModel(model.name).then(() => navigate('/models'), setError)
+          }
+        >
+          Delete model
+        </button>
+      </div>
+      {error && <div class="error">{errText(error)}</div>}
       <div class="cols2">
         <section class="card">
           <h3>Details</h3>
@@ -116,26 +134,23 @@ export function ModelPage({ name }) {
             <dd>{fmtTime(model.last_updated_timestamp)}</dd>
             <dt>Aliases</dt>
             <dd>
-              {(model.aliases || []).map((a) => (
-                <span key={a.alias} class="chip alias">
-                  @{a.alias} → v{a.version}
-                </span>
-              ))}
-            </dd>
-            <dt>Tags</dt>
-            <dd>
-              {(model.tags || []).map((t) => (
-                <span key={t.key} class="chip">
-                  {t.key}={t.value}
-                </span>
-              ))}
+              {(model.aliases || []).length ? (
+                (model.aliases || []).map((a) => (
+                  <span key={a.alias} class="chip alias">
+                    @{a.alias} → v{a.version}
+                  </span>
+                ))
+              ) : (
+                <span class="muted">none</span>
+              )}
             </dd>
           </dl>
         </section>
-        <section class="card">
-          <h3>Description</h3>
-          {model.description ? <div class="markdown" dangerouslySetInnerHTML={{ __html: safeMarkdown(model.description) }} /> : <p class="muted">No description.</p>}
-        </section>
+        <DescriptionCard value={model.description} onSave={(d) => after(api.updateRegisteredModel(name, d))} testid="model-description" />
+      </div>
+      <div class="cols2">
+        <TagsCard tags={model.tags} onSet={(k, v) => after(api.setRegisteredModelTag(name, k, v))} onDelete={(k) => after(api.deleteRegisteredModelTag(name, k))} testid="model-tags" hidePrefix="" />
+        <div />
       </div>
       <section class="card">
         <h3>Versions ({versions ? versions.length : '…'})</h3>
@@ -146,8 +161,8 @@ export function ModelPage({ name }) {
               <th>Stage</th>
               <th>Aliases</th>
               <th>Status</th>
-              <th>Source run</th>
-              <th>Created</th>
+              <th>Source</th>
+              <th class="nowrap">Created</th>
               <th>Tags</th>
             </tr>
           </thead>
@@ -158,7 +173,7 @@ export function ModelPage({ name }) {
                   <Link href={`/models/${encodeURIComponent(name)}/versions/${v.version}`}>Version {v.version}</Link>
                 </td>
                 <td>
-                  <StageSelect v={v} onDone={() => setTick((x) => x + 1)} onError={setError} />
+                  <StageSelect v={v} onDone={refresh} onError={setError} />
                 </td>
                 <td>
                   {aliasesOf(v.version).map((a) => (
@@ -168,8 +183,10 @@ export function ModelPage({ name }) {
                   ))}
                 </td>
                 <td>{v.status}</td>
-                <td>{v.run_id ? <Link href={'/runs/' + v.run_id} class="mono">{v.run_id.slice(0, 12)}</Link> : <span class="muted small">{v.source}</span>}</td>
-                <td>{fmtTime(v.creation_timestamp)}</td>
+                <td>
+                  <VersionSource v={v} short />
+                </td>
+                <td class="nowrap">{fmtTime(v.creation_timestamp)}</td>
                 <td class="small">
                   {(v.tags || []).map((t) => (
                     <span key={t.key} class="chip">
@@ -183,6 +200,35 @@ export function ModelPage({ name }) {
         </table>
       </section>
     </div>
+  );
+}
+
+/** A version's source: its run and, for MLflow 3 sources (`models:/m-…`), its logged model. */
+function VersionSource({ v, short }) {
+  const mid = loggedModelIdOf(v.source);
+  const [lm, setLm] = useState(null);
+  useEffect(() => {
+    if (mid) api.getLoggedModel(mid).then(setLm, () => {});
+  }, [mid]);
+  return (
+    <span class="vsource">
+      {v.run_id && (
+        <Link href={'/runs/' + v.run_id} class="mono" title="source run">
+          {short ? v.run_id.slice(0, 12) : v.run_id}
+        </Link>
+      )}
+      {mid && (
+        <Link
+          href={lm ? `/experiments/${lm.info.experiment_id}/models/${mid}` : `/logged-models/${mid}`}
+          class="chip lm-chip"
+          title="logged model"
+          data-testid="version-logged-model"
+        >
+          {lm ? lm.info.name : 'logged model'} · {mid.slice(0, 10)}…
+        </Link>
+      )}
+      {!v.run_id && !mid && <span class="muted small mono">{v.source}</span>}
+    </span>
   );
 }
 
@@ -205,19 +251,35 @@ export function ModelVersionPage({ name, version }) {
   const [error, setError] = useState(null);
   const [tick, setTick] = useState(0);
   const [alias, setAlias] = useState('');
+  const [files, setFiles] = useState(null);
+  const refresh = () => setTick((x) => x + 1);
   useEffect(() => {
     api.getModelVersion(name, version).then(setV, setError);
   }, [name, version, tick]);
+  useEffect(() => {
+    // Where the version's files are: MLflow's download URI, read through the proxy.
+    api.call('model-versions/get-download-uri', { query: { name, version } }).then((r) => setFiles(r.artifact_uri || ''), () => setFiles(''));
+  }, [name, version]);
   if (error && !v) return <div class="page"><div class="error">{errText(error)}</div></div>;
   if (!v) return <div class="page muted">Loading…</div>;
+  const after = (p) => p.then(refresh);
   return (
     <div class="page">
       <div class="crumbs">
         <Link href="/models">Models</Link> / <Link href={'/models/' + encodeURIComponent(name)}>{name}</Link> /
       </div>
-      <h1 data-testid="version-title">
-        {name} <span class="muted">version {v.version}</span>
-      </h1>
+      <div class="page-head">
+        <h1 data-testid="version-title">
+          {name} <span class="muted">version {v.version}</span>
+        </h1>
+        <button
+          class="danger"
+          data-testid="delete-version"
+          onClick={() => confirm(`Delete version ${v.version} of “${name}”? This cannot be undone.`) && api.deleteModelVersion(name, v.version).then(() => navigate('/models/' + encodeURIComponent(name)), setError)}
+        >
+          Delete version
+        </button>
+      </div>
       {error && <div class="error">{errText(error)}</div>}
       <div class="cols2">
         <section class="card">
@@ -225,14 +287,15 @@ export function ModelVersionPage({ name, version }) {
           <dl class="kv">
             <dt>Stage</dt>
             <dd>
-              <StageSelect v={v} onDone={() => setTick((x) => x + 1)} onError={setError} />
+              <StageSelect v={v} onDone={refresh} onError={setError} />
             </dd>
             <dt>Status</dt>
             <dd>{v.status}</dd>
-            <dt>Source run</dt>
-            <dd>{v.run_id ? <Link href={'/runs/' + v.run_id}>{v.run_id}</Link> : '—'}</dd>
             <dt>Source</dt>
-            <dd class="mono small">{v.source}</dd>
+            <dd>
+              <VersionSource v={v} />
+              <div class="mono small muted">{v.source}</div>
+            </dd>
             <dt>Created</dt>
             <dd>{fmtTime(v.creation_timestamp)}</dd>
             <dt>Last modified</dt>
@@ -242,31 +305,96 @@ export function ModelVersionPage({ name, version }) {
               {(v.aliases || []).map((a) => (
                 <span key={a} class="chip alias">
                   @{a}{' '}
-                  <button class="link danger" title="remove alias" onClick={() => api.deleteModelAlias(name, a).then(() => setTick((x) => x + 1), setError)}>
+                  <button class="link danger" title="remove alias" onClick={() => api.deleteModelAlias(name, a).then(refresh, setError)}>
                     ✕
                   </button>
                 </span>
               ))}
-              <form class="inline" onSubmit={(e) => (e.preventDefault(), alias.trim() && api.setModelAlias(name, alias.trim(), v.version).then(() => (setAlias(''), setTick((x) => x + 1)), setError))}>
+              <form class="inline" onSubmit={(e) => (e.preventDefault(), alias.trim() && api.setModelAlias(name, alias.trim(), v.version).then(() => (setAlias(''), refresh()), setError))}>
                 <input placeholder="new alias" value={alias} onInput={(e) => setAlias(e.target.value)} size="10" />
                 <button type="submit">Set</button>
               </form>
             </dd>
-            <dt>Tags</dt>
-            <dd>
-              {(v.tags || []).map((t) => (
-                <span key={t.key} class="chip">
-                  {t.key}={t.value}
-                </span>
-              ))}
-            </dd>
           </dl>
         </section>
-        <section class="card">
-          <h3>Description</h3>
-          {v.description ? <div class="markdown" dangerouslySetInnerHTML={{ __html: safeMarkdown(v.description) }} /> : <p class="muted">No description.</p>}
-        </section>
+        <DescriptionCard value={v.description} onSave={(d) => after(api.updateModelVersion(name, v.version, d))} testid="version-description" />
       </div>
+      <div class="cols2">
+        <TagsCard tags={v.tags} onSet={(k, val) => after(api.setModelVersionTag(name, v.version, k, val))} onDelete={(k) => after(api.deleteModelVersionTag(name, v.version, k))} testid="version-tags" hidePrefix="" />
+        <div />
+      </div>
+      {files && <ModelSchema source={proxiedSource(files)} />}
+    </div>
+  );
+}
+
+/**
+ * "Register model": a version of a new or existing registered model from a model source
+ * (`models:/m-…` or `runs:/<run>/<path>`), as MLflow's register dialog does.
+ */
+export function RegisterModel({ source, runId, modelId, onDone }) {
+  const [open, setOpen] = useState(false);
+  const [names, setNames] = useState([]);
+  const [choice, setChoice] = useState('');
+  const [newName, setNewName] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (open) api.searchRegisteredModels({ max_results: 1000, order_by: 'name ASC' }).then((r) => setNames((r.registered_models || []).map((m) => m.name)), setError);
+  }, [open]);
+  const register = async () => {
+    const name = choice === '' ? newName.trim() : choice;
+    if (!name) return;
+    setBusy(true);
+    try {
+      if (choice === '') await api.createRegisteredModel(name);
+      // The server adds the version to the logged model's `mlflow.modelVersions` tag.
+      const mv = await api.createModelVersion({ name, source, run_id: runId || undefined, model_id: modelId || undefined });
+      setOpen(false);
+      onDone && onDone(mv);
+      navigate(`/models/${encodeURIComponent(name)}/versions/${mv.version}`);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="dropdown">
+      <button class="primary" onClick={() => setOpen(!open)} data-testid="register-model">
+        Register model
+      </button>
+      {open && (
+        <div class="menu register" data-testid="register-menu">
+          <div class="muted small">
+            Source <span class="mono">{source}</span>
+          </div>
+          <label class="field">
+            Model
+            <select value={choice} onChange={(e) => setChoice(e.target.value)} data-testid="register-choice">
+              <option value="">+ Create new model</option>
+              {names.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
+          {choice === '' && (
+            <label class="field">
+              Name
+              <input value={newName} onInput={(e) => setNewName(e.target.value)} placeholder="new model name" data-testid="register-name" />
+            </label>
+          )}
+          {error && <div class="error">{errText(error)}</div>}
+          <div class="row">
+            <button class="primary" disabled={busy || (choice === '' && !newName.trim())} onClick={register} data-testid="register-submit">
+              Register
+            </button>
+            <button onClick={() => setOpen(false)}>Cancel</button>
+          </div>
+        </div>
+      )}
     </div>
   );
 }

@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
-import { marked } from 'marked';
+import { safeMarkdown } from '../markdown.js';
 import * as api from '../api.js';
 import { Link, navigate } from '../router.js';
 import { MetricChart, ChartControls } from '../chart.jsx';
 import { fmtTime, fmtDuration, fmtNum, runName, kv, errText } from '../util.js';
 import { Artifacts } from './artifacts.jsx';
+import { LoggedModelsTable, useLoggedModels } from './logged_models.jsx';
+import { RunImages } from './images.jsx';
 
 export function RunPage({ runId, tab, sub }) {
   const [run, setRun] = useState(null);
@@ -39,9 +41,12 @@ export function RunPage({ runId, tab, sub }) {
   if (!run) return <div class="page muted">Loading…</div>;
   const tags = kv(run.data.tags);
   const base = '/runs/' + runId;
+  const all = run.data.metrics || [];
+  const nSystem = all.filter((m) => m.key.startsWith('system/')).length;
   const tabs = [
     ['overview', 'Overview'],
-    ['metrics', `Charts (${(run.data.metrics || []).length})`],
+    ['metrics', `Model metrics (${all.length - nSystem})`],
+    ...(nSystem ? [['system', `System metrics (${nSystem})`]] : []),
     ['artifacts', 'Artifacts'],
   ];
   return (
@@ -64,7 +69,8 @@ export function RunPage({ runId, tab, sub }) {
         ))}
       </div>
       {tab === 'overview' && <Overview run={run} tags={tags} children={children} onChange={() => setTick((x) => x + 1)} />}
-      {tab === 'metrics' && <RunCharts run={run} live={live} />}
+      {tab === 'metrics' && <RunCharts run={run} live={live} system={false} />}
+      {tab === 'system' && <RunCharts run={run} live={live} system={true} />}
       {tab === 'artifacts' && <Artifacts run={run} path={sub} onNavigate={(p) => navigate(base + '/artifacts/' + p.split('/').map(encodeURIComponent).join('/'))} />}
     </div>
   );
@@ -159,6 +165,8 @@ function Overview({ run, tags, children, onChange }) {
           </table>
         </section>
       </div>
+      <RunLoggedModels run={run} />
+      <RunImages run={run} />
       <div class="cols2">
         <Tags run={run} onChange={onChange} />
         <section class="card">
@@ -218,11 +226,6 @@ function Description({ run, note, onChange }) {
   );
 }
 
-/** Markdown to HTML with raw HTML escaped (user text never becomes markup). */
-export function safeMarkdown(md) {
-  const escaped = md.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return marked.parse(escaped, { async: false }).replace(/href="javascript:[^"]*"/gi, 'href="#"');
-}
 
 function Tags({ run, onChange }) {
   const [showSystem, setShowSystem] = useState(false);
@@ -297,15 +300,16 @@ function EditableValue({ value, onSave }) {
   );
 }
 
-function RunCharts({ run, live }) {
-  const keys = [...new Set((run.data.metrics || []).map((m) => m.key))].sort();
+function RunCharts({ run, live, system }) {
+  // System metrics (`system/…`, logged by MLflow's system-metrics monitor) have their own tab.
+  const keys = [...new Set((run.data.metrics || []).map((m) => m.key))].filter((k) => k.startsWith('system/') === system).sort();
   const want = new URLSearchParams(location.search).get('key');
   const [xMode, setXMode] = useState('step');
   const [log, setLog] = useState(false);
   const [smoothing, setSmoothing] = useState(0);
   const [focus, setFocus] = useState(want && keys.includes(want) ? want : null);
   const runs = [{ id: run.info.run_id, name: runName(run), startTime: Number(run.info.start_time) }];
-  if (!keys.length) return <p class="muted pad">This run has no metrics.</p>;
+  if (!keys.length) return <p class="muted pad">This run has no {system ? 'system ' : ''}metrics.</p>;
   return (
     <div>
       <ChartControls {...{ xMode, setXMode, log, setLog, smoothing, setSmoothing }} />
@@ -336,5 +340,17 @@ function RunCharts({ run, live }) {
           ))}
       </div>
     </div>
+  );
+}
+
+/** The MLflow 3 models this run logged (`log_model(name=…)`), each linked to its page. */
+function RunLoggedModels({ run }) {
+  const [models] = useLoggedModels([run.info.experiment_id], run.info.run_id);
+  if (!models || models.length === 0) return null;
+  return (
+    <section class="card" data-testid="run-logged-models">
+      <h3>Logged models ({models.length})</h3>
+      <LoggedModelsTable models={models} expIds={[run.info.experiment_id]} showRun={false} />
+    </section>
   );
 }
