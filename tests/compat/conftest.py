@@ -139,7 +139,7 @@ class _Server:
         self._log.close()
 
 
-def _start_mlox(tmp: Path) -> _Server:
+def _start_mlox(tmp: Path, extra_args=(), env=None) -> _Server:
     binary = Path(os.environ.get("MLOX_BIN", REPO_ROOT / "target" / "release" / "mlox"))
     if not binary.is_absolute():
         binary = REPO_ROOT / binary
@@ -155,14 +155,15 @@ def _start_mlox(tmp: Path) -> _Server:
         # points them elsewhere (e.g. s3://bucket/prefix with MLFLOW_S3_ENDPOINT_URL set).
         "--artifacts-destination",
         os.environ.get("MLOX_COMPAT_ARTIFACTS_DESTINATION") or str(tmp / "art"),
+        *extra_args,
     ]  # fmt: skip
-    srv = _Server(argv, tmp / "server.log")
+    srv = _Server(argv, tmp / "server.log", env=env)
     url = srv.wait_for_url(MLOX_START_TIMEOUT)
     srv.wait_healthy(url, MLOX_START_TIMEOUT)
     return srv
 
 
-def _start_mlflow(tmp: Path) -> _Server:
+def _start_mlflow(tmp: Path, extra_args=(), env=None, workers: int = 2) -> _Server:
     mlflow_exe = Path(sys.executable).parent / "mlflow"
     if not mlflow_exe.exists():
         found = shutil.which("mlflow")
@@ -175,11 +176,12 @@ def _start_mlflow(tmp: Path) -> _Server:
         str(mlflow_exe), "server",
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--workers", "2",
+        "--workers", str(workers),
         "--backend-store-uri", backend,
         "--artifacts-destination", str(tmp / "art"),
+        *extra_args,
     ]  # fmt: skip
-    srv = _Server(argv, tmp / "server.log")
+    srv = _Server(argv, tmp / "server.log", env=env)
     srv.url = f"http://127.0.0.1:{port}"
     srv.wait_healthy(srv.url, MLFLOW_START_TIMEOUT)
     return srv
@@ -238,6 +240,66 @@ def tracking_uri(target: str):
             print(f"\nmlox compat: kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def start_server(target, tracking_uri):
+    """Starts another server of the target's kind with extra flags and environment
+    (``start(["--allowed-hosts", "x"], env={...})`` returns its URL), each with a fresh
+    SQLite store (``MLOX_COMPAT_BACKEND_URI`` is not shared with it); all are stopped when
+    the module ends."""
+    if target not in ("mlox", "mlflow"):
+        pytest.skip("needs a server started by the suite")
+    started: list[tuple[_Server, Path]] = []
+
+    def start(extra_args=(), env: dict[str, str] | None = None) -> str:
+        tmp = Path(tempfile.mkdtemp(prefix="mlox-compat-extra-"))
+        full_env = {**os.environ, **(env or {})}
+        full_env.pop("MLFLOW_TRACKING_URI", None)
+        saved = os.environ.pop("MLOX_COMPAT_BACKEND_URI", None)
+        try:
+            if target == "mlox":
+                srv = _start_mlox(tmp, extra_args, full_env)
+            else:
+                srv = _start_mlflow(tmp, extra_args, full_env, workers=1)
+        finally:
+            if saved is not None:
+                os.environ["MLOX_COMPAT_BACKEND_URI"] = saved
+        started.append((srv, tmp))
+        return srv.url
+
+    yield start
+    for srv, tmp in started:
+        srv.stop()
+        if not os.environ.get("MLOX_COMPAT_KEEP_TMP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+AUTH_ADMIN = "admin"
+AUTH_ADMIN_PASSWORD = "admin-password-1234"
+
+
+@pytest.fixture(scope="module")
+def auth_server(start_server, tmp_path_factory):
+    """A server of the target's kind with the basic-auth app (``--app-name basic-auth``),
+    configured by an ini file named by ``MLFLOW_AUTH_CONFIG_PATH`` (default permission
+    READ) and ``MLFLOW_AUTH_ADMIN_PASSWORD``. Returns its URL."""
+    tmp = tmp_path_factory.mktemp("auth")
+    ini = tmp / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{tmp}/basic_auth.db\n"
+        f"admin_username = {AUTH_ADMIN}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    env = {
+        "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": AUTH_ADMIN_PASSWORD,
+        # MLflow requires it for the CSRF protection of its signup form; mlox ignores it.
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "mlox-compat-secret",
+    }
+    return start_server(["--app-name", "basic-auth"], env=env)
 
 
 @pytest.fixture

@@ -6,11 +6,13 @@
 //! one file per resource (`experiments.rs`, `runs.rs`).
 
 mod experiments;
+mod http;
 mod registry;
 mod runs;
 pub use runs::CreateRun;
 mod types;
 
+pub use http::Http;
 pub use registry::{ModelAlias, ModelVersion, RegisteredModel, SearchPage};
 pub use types::*;
 
@@ -94,25 +96,38 @@ impl Auth {
 /// A client for one tracking server, e.g. `http://127.0.0.1:5000`.
 #[derive(Clone, Debug)]
 pub struct TrackingClient {
-    http: reqwest::Client,
+    http: Http,
     base_url: String,
-    auth: Auth,
 }
 
 impl TrackingClient {
     /// A client for the server at `base_url` (`http://host:port`, optionally with a path
-    /// prefix; a trailing slash is ignored).
+    /// prefix; a trailing slash is ignored), with the TLS, timeout and retry settings of
+    /// MLflow's environment variables ([`Http::from_env`]) but no credentials.
     pub fn new(base_url: &str) -> Self {
         TrackingClient {
-            http: reqwest::Client::new(),
+            http: Http::from_env().with_auth(Auth::None),
             base_url: base_url.trim_end_matches('/').to_string(),
-            auth: Auth::None,
+        }
+    }
+
+    /// A client sending the credentials of MLflow's environment variables too.
+    pub fn from_env(base_url: &str) -> Self {
+        TrackingClient {
+            http: Http::from_env(),
+            base_url: base_url.trim_end_matches('/').to_string(),
         }
     }
 
     pub fn with_auth(mut self, auth: Auth) -> Self {
-        self.auth = auth;
+        self.http = self.http.with_auth(auth);
         self
+    }
+
+    /// The HTTP client this one uses (for requests outside the tracking API, e.g. the
+    /// artifact proxy), with the same credentials and settings.
+    pub fn http(&self) -> &Http {
+        &self.http
     }
 
     pub fn base_url(&self) -> &str {
@@ -123,31 +138,27 @@ impl TrackingClient {
         format!("{}/api/2.0/mlflow/{path}", self.base_url)
     }
 
-    fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.auth {
-            Auth::None => req,
-            Auth::Bearer(token) => req.bearer_auth(token),
-            Auth::Basic { username, password } => req.basic_auth(username, Some(password)),
-        }
-    }
-
     pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value> {
         let url = self.url(path);
-        let req = self.authorize(self.http.post(&url).json(body));
+        let req = self.http.post(&url).json(body);
         self.send(url, req).await
     }
 
     pub(crate) async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
         let url = self.url(path);
-        let req = self.authorize(self.http.get(&url).query(query));
+        let req = self.http.get(&url).query(query);
         self.send(url, req).await
     }
 
     async fn send(&self, url: String, req: reqwest::RequestBuilder) -> Result<Value> {
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: url.clone(),
-            source,
-        })?;
+        let resp = self
+            .http
+            .send(req)
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
         let status = resp.status();
         let text = resp.text().await.map_err(|source| ClientError::Transport {
             url: url.clone(),

@@ -3,6 +3,7 @@
 //!
 //! This crate does no IO: no files, no sockets, no database, no async runtime.
 
+pub mod auth;
 pub mod entities;
 pub mod error;
 pub mod logged_model;

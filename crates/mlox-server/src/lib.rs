@@ -3,10 +3,12 @@
 //! This is the only crate that knows MLflow's REST paths and JSON shapes. It turns HTTP
 //! requests into calls on a [`TrackingStore`] and store results into MLflow's JSON.
 
+pub mod auth;
 pub mod error;
 mod models;
 pub mod request;
 mod routes;
+pub mod security;
 mod ui;
 pub mod webhooks;
 pub mod wire;
@@ -126,13 +128,46 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on an already bound listener until `shutdown` resolves.
+/// Serves on an already bound listener until `shutdown` resolves, behind the default
+/// [`Guards`] (MLflow's secure defaults).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, Guards::default(), shutdown).await
+}
+
+/// What stands in front of every handler: the security middleware (Host check, CORS,
+/// security headers), then, with `--app-name basic-auth`, authentication and
+/// authorization. A request refused by either reaches no handler.
+#[derive(Clone, Debug, Default)]
+pub struct Guards {
+    pub security: security::SecurityConfig,
+    pub auth: Option<Arc<auth::Auth>>,
+}
+
+/// [`router`] behind its [`Guards`].
+pub fn guarded_router(state: AppState, guards: Guards) -> Router {
+    let app = router(state);
+    let app = match guards.auth {
+        Some(auth) => auth.wrap(app),
+        None => app,
+    };
+    guards.security.wrap(app)
+}
+
+/// [`serve`] with explicit [`Guards`].
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    guards: Guards,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        guarded_router(state, guards).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -117,7 +117,8 @@ impl ModelUri {
 pub struct Resolver {
     tracking_uri: Option<String>,
     cache_dir: PathBuf,
-    http: reqwest::Client,
+    /// Credentials, TLS and retries from MLflow's environment variables.
+    http: mlox_client::Http,
     /// Prints what is downloaded (to stderr).
     pub verbose: bool,
 }
@@ -133,7 +134,7 @@ impl Resolver {
                 .filter(|t| !t.is_empty())
                 .map(|t| t.trim_end_matches('/').to_string()),
             cache_dir,
-            http: reqwest::Client::new(),
+            http: mlox_client::Http::from_env(),
             verbose: true,
         }
     }
@@ -149,17 +150,25 @@ impl Resolver {
 
     async fn api_get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
         let url = format!("{}/api/2.0/mlflow/{path}", self.server()?);
-        let resp = self.http.get(&url).query(query).send().await.map_err(|e| {
-            ServeError::Remote(format!("cannot reach the tracking server at {url}: {e}"))
-        })?;
+        let resp = self
+            .http
+            .send(self.http.get(&url).query(query))
+            .await
+            .map_err(|e| {
+                ServeError::Remote(format!("cannot reach the tracking server at {url}: {e}"))
+            })?;
         self.answer(resp).await
     }
 
     async fn api_post(&self, path: &str, body: &Value) -> Result<Value> {
         let url = format!("{}/api/2.0/mlflow/{path}", self.server()?);
-        let resp = self.http.post(&url).json(body).send().await.map_err(|e| {
-            ServeError::Remote(format!("cannot reach the tracking server at {url}: {e}"))
-        })?;
+        let resp = self
+            .http
+            .send(self.http.post(&url).json(body))
+            .await
+            .map_err(|e| {
+                ServeError::Remote(format!("cannot reach the tracking server at {url}: {e}"))
+            })?;
         self.answer(resp).await
     }
 
@@ -359,9 +368,13 @@ impl Resolver {
                     "{base}/api/2.0/mlflow-artifacts/artifacts/{}",
                     url_path(&path)
                 );
-                let resp = self.http.head(&url).send().await.map_err(remote)?;
+                let resp = self
+                    .http
+                    .send(self.http.request(reqwest::Method::HEAD, &url))
+                    .await
+                    .map_err(remote)?;
                 if resp.status().as_u16() == 405 {
-                    let resp = self.http.get(&url).send().await.map_err(remote)?;
+                    let resp = self.http.send(self.http.get(&url)).await.map_err(remote)?;
                     return Ok(resp.status().is_success());
                 }
                 Ok(resp.status().is_success())
@@ -382,9 +395,7 @@ impl Resolver {
                     let full = join_path(&path, &rel);
                     let resp = self
                         .http
-                        .get(&list_url)
-                        .query(&[("path", full.as_str())])
-                        .send()
+                        .send(self.http.get(&list_url).query(&[("path", full.as_str())]))
                         .await
                         .map_err(remote)?;
                     let listing = self.answer(resp).await?;
@@ -399,7 +410,7 @@ impl Resolver {
                             "{base}/api/2.0/mlflow-artifacts/artifacts/{}",
                             url_path(&join_path(&path, &child))
                         );
-                        let resp = self.http.get(&url).send().await.map_err(remote)?;
+                        let resp = self.http.send(self.http.get(&url)).await.map_err(remote)?;
                         if !resp.status().is_success() {
                             return Err(remote(format!(
                                 "downloading {child}: HTTP {}",

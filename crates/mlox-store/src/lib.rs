@@ -5,6 +5,7 @@
 //!
 //! It knows nothing about HTTP or MLflow's JSON; it speaks `mlox-core` types only.
 
+mod auth;
 mod chunks;
 pub mod db;
 mod group;

@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_metric_order.sql"),
         postgres: include_str!("../migrations/postgres/0005_metric_order.sql"),
     },
+    Migration {
+        version: 7,
+        name: "auth",
+        sqlite: include_str!("../migrations/sqlite/0007_auth.sql"),
+        postgres: include_str!("../migrations/postgres/0007_auth.sql"),
+    },
 ];
 
 /// A backend's way of running work while holding the migration lock.
@@ -65,17 +71,22 @@ pub(crate) fn apply(m: &mut dyn Migrator) -> Result<Vec<i64>, DbError> {
             "CREATE TABLE IF NOT EXISTS mlox_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
             &[],
         )?;
-        let current = conn
-            .query_opt("SELECT MAX(version) FROM mlox_schema_migrations", &[])?
-            .and_then(|r| r.opt_int(0))
-            .unwrap_or(0);
+        // Every migration not recorded is applied, not only those above the highest
+        // recorded one: branches number their migrations apart (0006, 0007, …) and may be
+        // merged in any order.
+        let recorded: std::collections::HashSet<i64> = conn
+            .query("SELECT version FROM mlox_schema_migrations", &[])?
+            .iter()
+            .map(|r| r.int(0))
+            .collect();
+        let current = recorded.iter().copied().max().unwrap_or(0);
         if current > latest_version() {
             return Err(DbError::Other(format!(
                 "the database schema is at version {current}, newer than this mlox ({}); upgrade mlox",
                 latest_version()
             )));
         }
-        for mig in MIGRATIONS.iter().filter(|m| m.version > current) {
+        for mig in MIGRATIONS.iter().filter(|m| !recorded.contains(&m.version)) {
             let sql = match dialect {
                 Dialect::Sqlite => mig.sqlite,
                 Dialect::Postgres => mig.postgres,

@@ -58,7 +58,8 @@ pub enum ArtifactsCommand {
 }
 
 struct Client {
-    http: reqwest::Client,
+    /// Credentials, TLS and retries from MLflow's environment variables.
+    http: mlox_client::Http,
     base: String,
     /// Path of the run's artifact root inside the proxied artifact store.
     root: String,
@@ -118,12 +119,13 @@ async fn error_text(resp: reqwest::Response) -> String {
 
 impl Client {
     async fn connect(t: &Target) -> anyhow::Result<Self> {
-        let http = reqwest::Client::new();
+        let http = mlox_client::Http::from_env();
         let base = t.tracking_uri.trim_end_matches('/').to_string();
         let resp = http
-            .get(format!("{base}/api/2.0/mlflow/runs/get"))
-            .query(&[("run_id", &t.run_id)])
-            .send()
+            .send(
+                http.get(&format!("{base}/api/2.0/mlflow/runs/get"))
+                    .query(&[("run_id", &t.run_id)]),
+            )
             .await
             .with_context(|| format!("cannot reach the tracking server at {base}"))?;
         if !resp.status().is_success() {
@@ -159,9 +161,11 @@ impl Client {
     async fn list(&self, rel: &str) -> anyhow::Result<Vec<(String, bool, u64)>> {
         let resp = self
             .http
-            .get(format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base))
-            .query(&[("path", join(&self.root, rel))])
-            .send()
+            .send(
+                self.http
+                    .get(&format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base))
+                    .query(&[("path", join(&self.root, rel))]),
+            )
             .await?;
         if !resp.status().is_success() {
             bail!("cannot list '{rel}': {}", error_text(resp).await);
@@ -185,7 +189,7 @@ impl Client {
     }
 
     async fn download_file(&self, rel: &str, dst: &Path) -> anyhow::Result<()> {
-        let resp = self.http.get(self.url(rel)).send().await?;
+        let resp = self.http.send(self.http.get(&self.url(rel))).await?;
         if !resp.status().is_success() {
             bail!("cannot download '{rel}': {}", error_text(resp).await);
         }
@@ -219,12 +223,15 @@ impl Client {
                 progress.inc(c.len() as u64);
             }
         });
+        // A streamed body is sent once (it cannot be replayed for a retry).
         let resp = self
             .http
-            .put(self.url(rel))
-            .header(reqwest::header::CONTENT_LENGTH, len)
-            .body(reqwest::Body::wrap_stream(stream))
-            .send()
+            .send(
+                self.http
+                    .put(&self.url(rel))
+                    .header(reqwest::header::CONTENT_LENGTH, len)
+                    .body(reqwest::Body::wrap_stream(stream)),
+            )
             .await?;
         pb.finish_and_clear();
         if !resp.status().is_success() {

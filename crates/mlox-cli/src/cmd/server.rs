@@ -75,6 +75,12 @@ pub struct ServerArgs {
     /// checkpoints only; PostgreSQL synchronous_commit=off for mlox's sessions).
     #[arg(long, value_enum, default_value_t = Durability::Full, env = "MLOX_DURABILITY")]
     pub durability: Durability,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// `--durability`: see [`mlox_store::Durability`].
@@ -82,6 +88,77 @@ pub struct ServerArgs {
 pub enum Durability {
     Full,
     Process,
+}
+
+/// `--app-name basic-auth` and its settings.
+#[derive(Args, Debug)]
+pub struct AuthArgs {
+    /// The application to serve: `basic-auth` turns on MLflow's authentication app (users,
+    /// permissions; settings from the ini file named by MLFLOW_AUTH_CONFIG_PATH, admin
+    /// password from MLFLOW_AUTH_ADMIN_PASSWORD).
+    #[arg(long, value_parser = ["basic-auth"])]
+    pub app_name: Option<String>,
+
+    /// Addresses of reverse proxies (e.g. oauth2-proxy) whose X-Forwarded-User /
+    /// X-Forwarded-Email header names the user (with --app-name basic-auth). Repeat or
+    /// separate with commas. Off by default: never list an address that clients can reach
+    /// the server from directly.
+    #[arg(long, value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+}
+
+/// MLflow's security-middleware flags (and their environment variables).
+#[derive(Args, Debug)]
+pub struct SecurityArgs {
+    /// Comma-separated Host headers to accept, against DNS rebinding (default: localhost,
+    /// loopback and private-network addresses, any port). Wildcards: 'mlflow.example.com,
+    /// 192.168.*,app-*.internal'. '*' accepts every host (not recommended).
+    #[arg(long, env = "MLFLOW_SERVER_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
+
+    /// Comma-separated CORS origins to allow besides localhost ones (any port), e.g.
+    /// 'https://app.example.com'. State-changing API requests from other origins get 403.
+    /// '*' allows every origin without credentials (DANGEROUS, development only).
+    #[arg(long, env = "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS")]
+    pub cors_allowed_origins: Option<String>,
+
+    /// X-Frame-Options header against clickjacking: SAMEORIGIN (default), DENY, or NONE (no
+    /// header: the UI may be embedded anywhere).
+    #[arg(
+        long,
+        default_value = "SAMEORIGIN",
+        env = "MLFLOW_SERVER_X_FRAME_OPTIONS"
+    )]
+    pub x_frame_options: String,
+
+    /// DANGEROUS: turn off the Host check, CORS protection and security headers, leaving the
+    /// server open to DNS rebinding, cross-site requests and clickjacking. Prefer
+    /// --allowed-hosts and --cors-allowed-origins.
+    #[arg(long, env = "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub disable_security_middleware: bool,
+}
+
+impl SecurityArgs {
+    fn config(&self) -> mlox_server::security::SecurityConfig {
+        if self.allowed_hosts.as_deref() == Some("*") {
+            eprintln!(
+                "WARNING: Accepting ALL hosts. This may leave the server vulnerable to DNS \
+                 rebinding attacks."
+            );
+        }
+        if self.cors_allowed_origins.as_deref() == Some("*") {
+            eprintln!(
+                "WARNING: Allowing ALL origins for CORS. This allows ANY website to access \
+                 your data. This configuration is only recommended for local development."
+            );
+        }
+        mlox_server::security::SecurityConfig::from_flags(
+            self.allowed_hosts.as_deref(),
+            self.cors_allowed_origins.as_deref(),
+            Some(&self.x_frame_options),
+            self.disable_security_middleware,
+        )
+    }
 }
 
 async fn shutdown_signal() {
@@ -142,6 +219,35 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))
     .with_context(|| format!("opening backend store {}", redact(&args.backend_store_uri)))?;
+    let store = Arc::new(store);
+    let state = AppState {
+        models: mlox_server::ModelsState::new(store.clone()),
+        store: store.clone(),
+        artifacts: mlox_server::ArtifactsConfig {
+            repo: artifact_repo,
+            artifacts_only: args.artifacts_only,
+        },
+    };
+    // The auth app starts (and may refuse to) before the server listens.
+    let auth = match args.auth.app_name.as_deref() {
+        Some(_) => {
+            let cfg = mlox_server::auth::AuthConfig::load().map_err(anyhow::Error::msg)?;
+            let auth = mlox_server::auth::Auth::start(
+                store,
+                state.clone(),
+                &cfg,
+                args.auth.trusted_proxy.clone(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            Some(auth)
+        }
+        None => None,
+    };
+    let guards = mlox_server::Guards {
+        security: args.security.config(),
+        auth,
+    };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -160,19 +266,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.port_file {
         std::fs::write(path, &url).with_context(|| format!("writing {}", path.display()))?;
     }
-    if let Some(repo) = &artifact_repo {
+    if let Some(repo) = &state.artifacts.repo {
         println!("artifacts: served from {}", repo.uri());
     }
-    let store = Arc::new(store);
-    let state = AppState {
-        models: mlox_server::ModelsState::new(store.clone()),
-        store,
-        artifacts: mlox_server::ArtifactsConfig {
-            repo: artifact_repo,
-            artifacts_only: args.artifacts_only,
-        },
-    };
-    mlox_server::serve(listener, state, shutdown_signal()).await?;
+    if guards.auth.is_some() {
+        println!("authentication: basic-auth app");
+    }
+    mlox_server::serve_with(listener, state, guards, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1,0 +1,291 @@
+//! Which permission each route needs, as MLflow's basic-auth app decides it
+//! (`mlflow/server/auth/__init__.py`: `BEFORE_REQUEST_HANDLERS`, the logged-model, webhook
+//! and artifact-proxy validators, the after-request filters).
+
+use axum::http::Method;
+
+/// What a permission must allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Read,
+    Update,
+    Delete,
+}
+
+/// Where the resource a route acts on is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// An experiment by the request parameter `experiment_id`.
+    ExperimentParam,
+    /// An experiment by the request parameter `experiment_name`.
+    ExperimentNameParam,
+    /// An experiment named in the path.
+    Experiment(String),
+    /// A run by `run_id` (or the deprecated `run_uuid`).
+    RunParam,
+    /// Every run of the `run_ids` list.
+    RunIdsParam,
+    /// A logged model named in the path.
+    LoggedModel(String),
+    /// A registered model (or prompt) by the request parameter `name`.
+    ModelNameParam,
+}
+
+/// What the authorization layer does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// No login needed (`/health`, server-info).
+    Public,
+    /// Any authenticated user.
+    Authenticated,
+    /// Administrators only.
+    Admin,
+    /// Administrators, or the user named by the `username` parameter.
+    SelfOrAdmin,
+    /// Administrators, or users with MANAGE on the resource named by `resource_type` and
+    /// `resource_id`.
+    ManageResource,
+    /// A permission on one resource.
+    Check(Target, Action),
+    /// Creating an experiment: any user; the creator then gets MANAGE on it.
+    CreateExperiment,
+    /// Creating a registered model or prompt: any user; the creator then gets MANAGE.
+    CreateRegisteredModel,
+    /// A run search: the experiments the user may not read are left out of the request.
+    SearchRuns,
+    /// A search whose answer is filtered to what the user may read.
+    Filter(Filter),
+    /// No rule: refused for non-administrators (MLflow's fail-closed default).
+    Unknown,
+}
+
+/// Searches answered with only the readable items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filter {
+    Experiments,
+    RegisteredModels,
+    ModelVersions,
+    LoggedModels,
+}
+
+/// The rule for a request. `path` is the whole request path.
+pub(crate) fn classify(method: &Method, path: &str) -> Rule {
+    // As MLflow's `is_unprotected_route`: `/version` needs a login too.
+    if matches!(path, "/health" | "/favicon.ico") || path.ends_with("/mlflow/server-info") {
+        return Rule::Public;
+    }
+    for prefix in [
+        "/api/2.0/mlflow-artifacts/",
+        "/ajax-api/2.0/mlflow-artifacts/",
+    ] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return artifact_rule(method, rest);
+        }
+    }
+    if let Some(rest) = ["/api/2.0/mlox/", "/ajax-api/2.0/mlox/"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p))
+    {
+        return if rest.starts_with("tokens/") {
+            Rule::Authenticated
+        } else {
+            Rule::Unknown
+        };
+    }
+    let suffix = [
+        "/api/2.0/mlflow/",
+        "/ajax-api/2.0/mlflow/",
+        "/api/3.0/mlflow/",
+        "/ajax-api/3.0/mlflow/",
+    ]
+    .iter()
+    .find_map(|p| path.strip_prefix(p));
+    let Some(suffix) = suffix else {
+        // The web UI and anything else outside the API: a login is all it needs.
+        return Rule::Authenticated;
+    };
+    api_rule(method, suffix)
+}
+
+fn api_rule(method: &Method, suffix: &str) -> Rule {
+    use Action::*;
+    use Target::*;
+    let m = method.as_str();
+    let check = |t, a| Rule::Check(t, a);
+    match (m, suffix) {
+        // Users and permissions.
+        ("POST", "users/create") => Rule::Admin,
+        ("GET", "users/get") => Rule::SelfOrAdmin,
+        ("GET", "users/list" | "users/current" | "users/current/permissions") => {
+            Rule::Authenticated
+        }
+        ("PATCH", "users/update-password") => Rule::SelfOrAdmin,
+        ("PATCH", "users/update-admin") | ("DELETE", "users/delete") => Rule::Admin,
+        ("GET", "users/permissions/list") => Rule::SelfOrAdmin,
+        ("POST", "users/permissions/grant" | "users/permissions/revoke") => Rule::ManageResource,
+        ("GET", "users/permissions/get") => Rule::ManageResource,
+
+        // Experiments.
+        ("POST", "experiments/create") => Rule::CreateExperiment,
+        ("GET", "experiments/get") => check(ExperimentParam, Read),
+        ("GET", "experiments/get-by-name") => check(ExperimentNameParam, Read),
+        ("GET" | "POST", "experiments/search") => Rule::Filter(Filter::Experiments),
+        ("POST", "experiments/delete" | "experiments/restore") => check(ExperimentParam, Delete),
+        (
+            "POST",
+            "experiments/update"
+            | "experiments/set-experiment-tag"
+            | "experiments/delete-experiment-tag",
+        ) => check(ExperimentParam, Update),
+
+        // Runs.
+        ("POST", "runs/create") => check(ExperimentParam, Update),
+        ("GET", "runs/get" | "metrics/get-history" | "artifacts/list") => check(RunParam, Read),
+        ("GET", "metrics/get-history-bulk-interval") => check(RunIdsParam, Read),
+        ("POST", "runs/delete" | "runs/restore") => check(RunParam, Delete),
+        (
+            "POST",
+            "runs/update" | "runs/log-metric" | "runs/log-parameter" | "runs/set-tag"
+            | "runs/delete-tag" | "runs/log-batch" | "runs/log-inputs" | "runs/outputs"
+            | "runs/log-model",
+        ) => check(RunParam, Update),
+        ("GET" | "POST", "runs/search") => Rule::SearchRuns,
+
+        // Logged models.
+        ("POST", "logged-models") => check(ExperimentParam, Update),
+        ("POST", "logged-models/search") => Rule::Filter(Filter::LoggedModels),
+
+        // Registered models, versions, aliases.
+        ("POST", "registered-models/create") => Rule::CreateRegisteredModel,
+        ("GET", "registered-models/search") => Rule::Filter(Filter::RegisteredModels),
+        ("GET", "model-versions/search") => Rule::Filter(Filter::ModelVersions),
+        (
+            "GET",
+            "registered-models/get"
+            | "registered-models/alias"
+            | "model-versions/get"
+            | "model-versions/get-download-uri",
+        )
+        | ("GET" | "POST", "registered-models/get-latest-versions") => check(ModelNameParam, Read),
+        ("POST", "registered-models/rename" | "registered-models/set-tag")
+        | ("PATCH", "registered-models/update" | "model-versions/update")
+        | ("DELETE", "registered-models/delete-tag")
+        | (
+            "POST",
+            "model-versions/create" | "model-versions/transition-stage" | "model-versions/set-tag",
+        )
+        | ("POST", "registered-models/alias") => check(ModelNameParam, Update),
+        (
+            "DELETE",
+            "registered-models/delete"
+            | "model-versions/delete"
+            | "model-versions/delete-tag"
+            | "registered-models/alias",
+        ) => check(ModelNameParam, Delete),
+
+        // Webhooks are for administrators.
+        (_, s) if s == "webhooks" || s.starts_with("webhooks/") => Rule::Admin,
+
+        (_, s) => match s.strip_prefix("logged-models/") {
+            Some(rest) => logged_model_rule(m, rest),
+            None => Rule::Unknown,
+        },
+    }
+}
+
+/// `/logged-models/{id}[/tags[/{key}]|/params]`.
+fn logged_model_rule(method: &str, rest: &str) -> Rule {
+    let mut parts = rest.splitn(2, '/');
+    let id = parts.next().unwrap_or("").to_string();
+    if id.is_empty() {
+        return Rule::Unknown;
+    }
+    let action = match (method, parts.next()) {
+        ("GET", None) => Action::Read,
+        ("PATCH", None) | ("PATCH", Some("tags")) | ("POST", Some("params")) => Action::Update,
+        ("DELETE", None) => Action::Delete,
+        ("DELETE", Some(t)) if t.starts_with("tags/") => Action::Delete,
+        ("GET", Some(a)) if a.starts_with("artifacts") => Action::Read,
+        _ => return Rule::Unknown,
+    };
+    Rule::Check(Target::LoggedModel(id), action)
+}
+
+/// The proxied artifact routes: the experiment is the path's first segment
+/// (`<experiment id>/<run id>/artifacts/…`).
+fn artifact_rule(method: &Method, rest: &str) -> Rule {
+    let (kind, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let action = match (kind, method.as_str()) {
+        ("artifacts", "GET") => Action::Read,
+        ("artifacts", "PUT") => Action::Update,
+        ("artifacts", "DELETE") => Action::Delete,
+        ("mpu", "POST") => {
+            // mpu/{create|complete|abort}/<path>
+            let path = path.split_once('/').map_or("", |(_, p)| p);
+            return experiment_of_path(path).map_or(Rule::Admin, |e| {
+                Rule::Check(Target::Experiment(e), Action::Update)
+            });
+        }
+        // Parts are sent to an upload id that only an authorized create hands out.
+        ("mpu", "PUT") if path.starts_with("part/") => return Rule::Authenticated,
+        _ => return Rule::Unknown,
+    };
+    match experiment_of_path(path) {
+        Some(e) => Rule::Check(Target::Experiment(e), action),
+        // A listing names its folder in `path=`: checked by the layer.
+        None if kind == "artifacts" && method == Method::GET => {
+            Rule::Check(Target::Experiment(String::new()), Action::Read)
+        }
+        None => Rule::Admin,
+    }
+}
+
+/// The experiment id leading an artifact path (digits, as MLflow's proxy paths have).
+pub(crate) fn experiment_of_path(path: &str) -> Option<String> {
+    let first = path.trim_start_matches('/').split('/').next()?;
+    (!first.is_empty() && first.bytes().all(|b| b.is_ascii_digit())).then(|| first.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let get = Method::GET;
+        let post = Method::POST;
+        assert_eq!(classify(&get, "/health"), Rule::Public);
+        assert_eq!(classify(&get, "/api/3.0/mlflow/server-info"), Rule::Public);
+        assert_eq!(classify(&get, "/"), Rule::Authenticated);
+        assert_eq!(classify(&get, "/experiments/1"), Rule::Authenticated);
+        assert_eq!(
+            classify(&get, "/ajax-api/2.0/mlflow/experiments/get"),
+            Rule::Check(Target::ExperimentParam, Action::Read)
+        );
+        assert_eq!(
+            classify(&post, "/api/2.0/mlflow/runs/log-metric"),
+            Rule::Check(Target::RunParam, Action::Update)
+        );
+        assert_eq!(
+            classify(&Method::DELETE, "/api/2.0/mlflow/registered-models/delete"),
+            Rule::Check(Target::ModelNameParam, Action::Delete)
+        );
+        assert_eq!(
+            classify(
+                &Method::PUT,
+                "/api/2.0/mlflow-artifacts/artifacts/3/abc/artifacts/x.txt"
+            ),
+            Rule::Check(Target::Experiment("3".into()), Action::Update)
+        );
+        assert_eq!(
+            classify(&Method::PATCH, "/api/2.0/mlflow/logged-models/m-1/tags"),
+            Rule::Check(Target::LoggedModel("m-1".into()), Action::Update)
+        );
+        assert_eq!(classify(&post, "/api/2.0/mlflow/webhooks"), Rule::Admin);
+        assert_eq!(classify(&post, "/api/2.0/mlflow/no-such"), Rule::Unknown);
+        assert_eq!(
+            classify(&post, "/api/3.0/mlflow/users/permissions/grant"),
+            Rule::ManageResource
+        );
+    }
+}
