@@ -5,8 +5,10 @@
 
 pub mod error;
 mod models;
+mod otlp;
 pub mod request;
 mod routes;
+mod trace_wire;
 mod ui;
 pub mod webhooks;
 pub mod wire;
@@ -42,7 +44,8 @@ impl AppState {
     where
         S: TrackingStore
             + mlox_core::store::ModelRegistryStore
-            + mlox_core::store::LoggedModelStore,
+            + mlox_core::store::LoggedModelStore
+            + mlox_core::trace::TraceStore,
     {
         AppState {
             models: ModelsState::new(store.clone()),

@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_metric_order.sql"),
         postgres: include_str!("../migrations/postgres/0005_metric_order.sql"),
     },
+    Migration {
+        version: 6,
+        name: "traces",
+        sqlite: include_str!("../migrations/sqlite/0006_traces.sql"),
+        postgres: include_str!("../migrations/postgres/0006_traces.sql"),
+    },
 ];
 
 /// A backend's way of running work while holding the migration lock.
