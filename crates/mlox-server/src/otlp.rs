@@ -327,7 +327,7 @@ fn json_id(v: Option<&Value>) -> R<String> {
     Ok(s.to_ascii_lowercase())
 }
 
-fn json_list<'a>(v: Option<&'a Value>) -> R<&'a [Value]> {
+fn json_list(v: Option<&Value>) -> R<&[Value]> {
     match v {
         None => Ok(&[]),
         Some(Value::Array(a)) => Ok(a),

@@ -201,6 +201,10 @@ pub async fn traces_ingest_and_read<S: TraceStores>(store: Arc<S>) {
     assert_eq!(big[0].spans.len(), 1000);
 }
 
+fn one(id: &str) -> Vec<String> {
+    vec![id.to_string()]
+}
+
 fn ids(page: &mlox_core::entities::Page<TraceInfo>) -> Vec<String> {
     page.items.iter().map(|t| t.trace_id.clone()).collect()
 }
@@ -246,7 +250,7 @@ pub async fn trace_search<S: TraceStores>(store: Arc<S>) {
         search(s, &[&exp], "tags.env = 'prod'").await,
         [c.clone(), a.clone()]
     );
-    assert_eq!(search(s, &[&exp], "tags.env != 'prod'").await, [b.clone()]);
+    assert_eq!(search(s, &[&exp], "tags.env != 'prod'").await, one(&b));
     assert_eq!(
         search(s, &[&exp], "tags.env LIKE 'pr%'").await,
         [c.clone(), a.clone()]
@@ -259,18 +263,15 @@ pub async fn trace_search<S: TraceStores>(store: Arc<S>) {
         search(s, &[&exp], "tags.x IS NULL").await,
         [b.clone(), a.clone()]
     );
-    assert_eq!(search(s, &[&exp], "tags.x IS NOT NULL").await, [c.clone()]);
-    assert_eq!(
-        search(s, &[&exp], "trace.status = 'ERROR'").await,
-        [b.clone()]
-    );
+    assert_eq!(search(s, &[&exp], "tags.x IS NOT NULL").await, one(&c));
+    assert_eq!(search(s, &[&exp], "trace.status = 'ERROR'").await, one(&b));
     assert_eq!(
         search(s, &[&exp], "trace.name = 'alpha'").await,
         [c.clone(), a.clone()]
     );
     assert_eq!(
         search(s, &[&exp], "trace.name IN ('beta', 'zeta')").await,
-        [b.clone()]
+        one(&b)
     );
     assert_eq!(
         search(s, &[&exp], "trace.timestamp_ms > 1000").await,
@@ -283,7 +284,7 @@ pub async fn trace_search<S: TraceStores>(store: Arc<S>) {
             "trace.timestamp_ms >= 1000 AND trace.timestamp_ms < 3000 AND trace.status = 'OK'"
         )
         .await,
-        [a.clone()]
+        one(&a)
     );
     assert_eq!(
         search(s, &[&exp], "trace.execution_time_ms = 10")
@@ -291,11 +292,8 @@ pub async fn trace_search<S: TraceStores>(store: Arc<S>) {
             .len(),
         3
     );
-    assert_eq!(search(s, &[&exp], "span.name = 'beta'").await, [b.clone()]);
-    assert_eq!(
-        search(s, &[&exp], "span.status = 'ERROR'").await,
-        [b.clone()]
-    );
+    assert_eq!(search(s, &[&exp], "span.name = 'beta'").await, one(&b));
+    assert_eq!(search(s, &[&exp], "span.status = 'ERROR'").await, one(&b));
     assert_eq!(search(s, &[&exp], "span.type = 'CHAIN'").await.len(), 3);
     assert_eq!(
         search(s, &[&exp], "tags.env = 'none'").await,
@@ -363,10 +361,7 @@ pub async fn trace_search<S: TraceStores>(store: Arc<S>) {
     s.set_trace_tag(&a, "reviewed".into(), "yes".into())
         .await
         .unwrap();
-    assert_eq!(
-        search(s, &[&exp], "tags.reviewed = 'yes'").await,
-        [a.clone()]
-    );
+    assert_eq!(search(s, &[&exp], "tags.reviewed = 'yes'").await, one(&a));
     s.delete_trace_tag(&a, "reviewed").await.unwrap();
     assert!(search(s, &[&exp], "tags.reviewed = 'yes'").await.is_empty());
     let err = s.delete_trace_tag(&a, "reviewed").await.unwrap_err();
@@ -495,11 +490,11 @@ pub async fn assessments<S: TraceStores>(store: Arc<S>) {
     assert_eq!(info.assessments, vec![fb.clone(), ex.clone()]);
     assert_eq!(
         search(s, &[&exp], "feedback.correct = 'true'").await,
-        [t.clone()]
+        one(&t)
     );
     assert_eq!(
         search(s, &[&exp], "expectation.expected = 'yes'").await,
-        [t.clone()]
+        one(&t)
     );
 
     let up = s
