@@ -375,3 +375,37 @@ def test_otlp_garbage_is_rejected_and_stores_nothing(base_url, experiment_id):
     )
     assert 400 <= r.status_code < 500
     assert mlflow.search_traces(locations=[experiment_id], return_type="list") == []
+
+
+def test_genai_evaluate_with_a_custom_scorer(client, traced_experiment):
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def exact(outputs, expectations):
+        return outputs == expectations["expected"]
+
+    def predict(question):
+        return question.upper()
+
+    data = [
+        {"inputs": {"question": "a"}, "expectations": {"expected": "A"}},
+        {"inputs": {"question": "b"}, "expectations": {"expected": "x"}},
+    ]
+    result = mlflow.genai.evaluate(data=data, predict_fn=predict, scorers=[exact])
+    assert result.metrics["exact/mean"] == 0.5
+    run = client.get_run(result.run_id)
+    assert run.info.experiment_id == traced_experiment
+    assert run.data.metrics["exact/mean"] == 0.5
+
+    traces = mlflow.search_traces(
+        locations=[traced_experiment], run_id=result.run_id, return_type="list"
+    )
+    assert len(traces) == 2
+    by_question = {t.data.spans[0].inputs["question"]: t for t in traces}
+    for question, verdict, expected in [("a", True, "A"), ("b", False, "x")]:
+        trace = by_question[question]
+        assert trace.data.spans[0].outputs == question.upper()
+        values = {a.name: a.value for a in trace.info.assessments}
+        assert values == {"exact": verdict, "expected": expected}
+        feedback = next(a for a in trace.info.assessments if a.name == "exact")
+        assert feedback.source.source_type == "CODE"
