@@ -38,6 +38,8 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
 # Keep the client from contacting anything but the tracking server.
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+# Traces are exported when their root span ends, so a test reads them back at once.
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 # The servers inherit these: webhooks may target the test receiver (http on loopback), and

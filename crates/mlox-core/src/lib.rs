@@ -11,6 +11,8 @@ pub mod page_token;
 pub mod registry;
 pub mod search;
 pub mod store;
+pub mod trace;
+pub mod trace_search;
 pub mod validation;
 
 pub use error::{ErrorCode, HasErrorCode, MlflowError, Result};

@@ -6,9 +6,11 @@
 pub mod auth;
 pub mod error;
 mod models;
+mod otlp;
 pub mod request;
 mod routes;
 pub mod security;
+mod trace_wire;
 mod ui;
 pub mod webhooks;
 pub mod wire;
@@ -44,7 +46,8 @@ impl AppState {
     where
         S: TrackingStore
             + mlox_core::store::ModelRegistryStore
-            + mlox_core::store::LoggedModelStore,
+            + mlox_core::store::LoggedModelStore
+            + mlox_core::trace::TraceStore,
     {
         AppState {
             models: ModelsState::new(store.clone()),

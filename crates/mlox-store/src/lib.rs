@@ -16,6 +16,7 @@ mod postgres;
 mod registry;
 mod search_sql;
 mod sqlite;
+mod traces;
 pub mod tracking;
 
 /// The conformance suite every backend must pass (used by this crate's tests).

@@ -41,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0005_metric_order.sql"),
     },
     Migration {
+        version: 6,
+        name: "traces",
+        sqlite: include_str!("../migrations/sqlite/0006_traces.sql"),
+        postgres: include_str!("../migrations/postgres/0006_traces.sql"),
+    },
+    Migration {
         version: 7,
         name: "auth",
         sqlite: include_str!("../migrations/sqlite/0007_auth.sql"),

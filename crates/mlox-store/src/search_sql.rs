@@ -21,7 +21,7 @@ pub(crate) struct Query {
     pub params: Vec<SqlValue>,
 }
 
-fn comparison_sql(
+pub(crate) fn comparison_sql(
     column: &str,
     cmp: Cmp,
     value: &Value,

@@ -1233,6 +1233,8 @@ pub(crate) fn hard_delete_experiment(c: &mut dyn Conn, id: &str) -> Result<()> {
         "DELETE FROM logged_models WHERE experiment_id = ?",
         &[eid.into()],
     )?;
+    let traces = crate::traces::experiment_trace_ids(c, eid)?;
+    crate::traces::remove_traces(c, &traces)?;
     c.execute(
         "DELETE FROM datasets WHERE experiment_id = ?",
         &[eid.into()],

@@ -7,6 +7,7 @@ mod logged_models;
 mod metrics;
 mod registry;
 mod runs;
+mod traces;
 mod webhooks;
 
 use axum::routing::{get, post, MethodRouter};
@@ -68,5 +69,10 @@ pub fn api_router() -> Router<AppState> {
             router = router.route(&format!("{prefix}{path}"), handler);
         }
     }
-    router
+    for prefix in ["/api", "/ajax-api"] {
+        for (path, handler) in traces::routes() {
+            router = router.route(&format!("{prefix}{path}"), handler);
+        }
+    }
+    router.route("/v1/traces", post(traces::otlp_traces))
 }
