@@ -12,6 +12,7 @@
 #   BENCH_SECONDS=10            duration of each throughput scenario
 #   BENCH_SKIP_MLFLOW=1         do not run the MLflow server (quick iterations on mlox)
 #   BENCH_SKIP_PG=1             do not run MLflow or mlox on PostgreSQL
+#   BENCH_SKIP_BUILD=1          use target/release/{mlox,mlox-loadgen} as they are
 #   BENCH_SEARCH_RUNS=10000     runs seeded for search / paginate
 #   BENCH_HISTORY_POINTS=100000 points seeded for get-history
 #   BENCH_HISTORY_REPEAT=5      get-history reads (median reported)
@@ -68,7 +69,7 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------
 step "building mlox and the load generator (release)"
-cargo build --release -p mlox-cli -p mlox-loadgen >&2
+[[ -n ${BENCH_SKIP_BUILD:-} ]] || cargo build --release -p mlox-cli -p mlox-loadgen >&2
 MLOX=$ROOT/target/release/mlox
 LG=$ROOT/target/release/mlox-loadgen
 lg() { "$LG" --threads "$LG_THREADS" "$@"; }

@@ -56,13 +56,14 @@ def main() -> None:
     run_cols = list(tmpl.keys())
     tmpl_id = tmpl["run_uuid"]
     tmpl_name = tmpl["name"]
+    tmpl_start = tmpl["start_time"]
     tmpl = tuple(tmpl)
     # System tags MLflow added to the template run (mlflow.runName, maybe mlflow.user ...).
     cur.execute(sql("SELECT key, value FROM tags WHERE run_uuid = ?"), (tmpl_id,))
     sys_tags = [(r["key"], r["value"]) for r in cur.fetchall() if r["key"].startswith("mlflow.")]
 
     runs, tags, params, metrics, latest = [], [], [], [], []
-    base_ts = tmpl["start_time"]
+    base_ts = tmpl_start
     for line in sys.stdin:
         d = json.loads(line)
         i = d["i"]

@@ -4,6 +4,10 @@
 #   scripts/pg-test-server.sh start DIR   # init (if needed) + start; last stdout line is the URL
 #   scripts/pg-test-server.sh stop DIR    # stop (idempotent)
 #   scripts/pg-test-server.sh url DIR     # print the URL of a running server
+#   scripts/pg-test-server.sh standby PRIMARY_DIR DIR
+#                                         # a streaming standby of the running server in
+#                                         # PRIMARY_DIR (pg_basebackup -R), started; last
+#                                         # stdout line is its URL (stop it with stop DIR)
 #
 # The server listens only on 127.0.0.1 on a free port, uses trust auth and has a
 # database `mlox_test`; the URL printed is postgresql://postgres@127.0.0.1:PORT/mlox_test.
@@ -15,13 +19,19 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start|stop|url DIR" >&2
+    echo "usage: $0 start|stop|url DIR | standby PRIMARY_DIR DIR" >&2
     exit 2
 }
 
-[[ $# -eq 2 ]] || usage
-cmd=$1
-dir=$2
+cmd=${1:-}
+if [[ $cmd == standby ]]; then
+    [[ $# -eq 3 ]] || usage
+    primary_dir=$2
+    dir=$3
+else
+    [[ $# -eq 2 ]] || usage
+    dir=$2
+fi
 db=mlox_test
 
 log() { echo "pg-test-server: $*" >&2; }
@@ -146,6 +156,33 @@ start)
         "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
         as_owner "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres "$db"
     fi
+    url_for "$port"
+    ;;
+standby)
+    ensure_user
+    primary_port=$(cat "$primary_dir/port")
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+    if is_running; then
+        url_for "$(cat "$dir/port")"
+        exit 0
+    fi
+    rm -rf "$dir/data"
+    # -R writes standby.signal and primary_conninfo: the copy starts as a streaming standby.
+    as_owner "$bindir/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
+        -D "$dir/data" -R -X stream >"$dir/basebackup.log" 2>&1 || {
+        cat "$dir/basebackup.log" >&2
+        exit 1
+    }
+    port=$(free_port)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c hot_standby=on -c max_connections=200" \
+        start >&2 || {
+        tail -n 20 "$dir/server.log" >&2
+        exit 1
+    }
+    echo "$port" >"$dir/port"
     url_for "$port"
     ;;
 stop)

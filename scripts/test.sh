@@ -2,7 +2,7 @@
 # Installs everything the tests need (Python venv with the pinned mlflow client,
 # PostgreSQL) and runs every test: Rust unit/integration tests (store conformance on
 # SQLite and PostgreSQL, HTTP error tests, the kill -9 and sync-count durability tests,
-# two servers on one PostgreSQL database) and the Python
+# two servers on one PostgreSQL database, a read replica on a streaming standby) and the Python
 # compatibility suite against mlox (SQLite and PostgreSQL) and against the real MLflow
 # server. Safe to run repeatedly; exits non-zero if anything fails.
 set -euo pipefail
@@ -31,14 +31,20 @@ PGDIR=$CACHE/pg
 bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true
 rm -rf "$PGDIR"
 PG_URL=$(bash scripts/pg-test-server.sh start "$PGDIR" | tail -n 1)
+# A streaming standby of it (pg_basebackup -R) for the read-replica test.
+PGSTANDBY=$CACHE/pg-standby
+bash scripts/pg-test-server.sh stop "$PGSTANDBY" >/dev/null 2>&1 || true
+rm -rf "$PGSTANDBY"
+PG_STANDBY_URL=$(bash scripts/pg-test-server.sh standby "$PGDIR" "$PGSTANDBY" | tail -n 1)
 S3DIR=$CACHE/s3
 S3_BUCKET=mlox-test
 cleanup() {
+  bash scripts/pg-test-server.sh stop "$PGSTANDBY" >/dev/null 2>&1 || true
   bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true
   bash scripts/s3-test-server.sh stop "$S3DIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-echo "PostgreSQL at $PG_URL"
+echo "PostgreSQL at $PG_URL (streaming standby at $PG_STANDBY_URL)"
 
 step "starting an S3-compatible server (moto) on loopback"
 S3_URL=$(bash scripts/s3-test-server.sh start "$S3DIR" "$S3_BUCKET" | tail -n 1)
@@ -46,7 +52,7 @@ echo "S3 at $S3_URL"
 
 status=0
 step "cargo test (SQLite and PostgreSQL)"
-MLOX_TEST_POSTGRES_URL=$PG_URL MLOX_TEST_S3_ENDPOINT=$S3_URL MLOX_TEST_S3_BUCKET=$S3_BUCKET \
+MLOX_TEST_POSTGRES_URL=$PG_URL MLOX_TEST_POSTGRES_STANDBY_URL=$PG_STANDBY_URL MLOX_TEST_S3_ENDPOINT=$S3_URL MLOX_TEST_S3_BUCKET=$S3_BUCKET \
   cargo test --release --workspace --no-fail-fast 2>&1 | tee "$CACHE/cargo-test.log" || status=1
 
 PY=$ROOT/.venv/bin/python

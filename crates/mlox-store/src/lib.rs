@@ -156,6 +156,9 @@ pub struct StoreOptions {
     pub search_plans: SearchPlans,
     /// What an acknowledged write survives.
     pub durability: Durability,
+    /// A PostgreSQL streaming standby of the backend store that serves reads
+    /// (`--read-replica-backend-store-uri`); PostgreSQL stores only.
+    pub read_replica: Option<StoreUri>,
 }
 
 /// What a write has survived when it is acknowledged.
@@ -194,6 +197,7 @@ impl Default for StoreOptions {
             max_connections: 10,
             search_plans: SearchPlans::default(),
             durability: Durability::default(),
+            read_replica: None,
         }
     }
 }
@@ -203,6 +207,11 @@ impl SqlStore {
     /// default experiment.
     pub async fn open(uri: &StoreUri, opts: StoreOptions) -> Result<Self> {
         let db = match uri {
+            StoreUri::Sqlite(_) if opts.read_replica.is_some() => {
+                return Err(MlflowError::invalid(
+                    "a read replica needs a PostgreSQL backend store",
+                ))
+            }
             StoreUri::Sqlite(path) => {
                 let path = path.clone();
                 let durability = opts.durability;
@@ -215,10 +224,21 @@ impl SqlStore {
                 let url = url.clone();
                 let max = opts.max_connections;
                 let durability = opts.durability;
-                tokio::task::spawn_blocking(move || postgres::PgDb::open(&url, max, durability))
-                    .await
-                    .map_err(|e| MlflowError::internal(e.to_string()))?
-                    .map(|db| Db::Postgres(Box::new(db)))
+                let replica = match &opts.read_replica {
+                    None => None,
+                    Some(StoreUri::Postgres(u)) => Some(u.clone()),
+                    Some(StoreUri::Sqlite(_)) => {
+                        return Err(MlflowError::invalid(
+                            "a read replica must be a PostgreSQL database (postgresql://…)",
+                        ))
+                    }
+                };
+                tokio::task::spawn_blocking(move || {
+                    postgres::PgDb::open(&url, replica.as_deref(), max, durability)
+                })
+                .await
+                .map_err(|e| MlflowError::internal(e.to_string()))?
+                .map(|db| Db::Postgres(Box::new(db)))
             }
         }
         .map_err(|e| MlflowError::internal(format!("cannot open the backend store: {e}")))?;

@@ -8,6 +8,7 @@
 //! prepared statements, so a statement costs one round trip, not a parse each time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mlox_core::{MlflowError, Result};
@@ -276,21 +277,91 @@ impl crate::migrate::Migrator for PgMigrator<'_> {
     }
 }
 
-pub struct PgDb {
+/// A bounded pool of read connections to one server.
+struct Pool {
     config: postgres::Config,
     durability: Durability,
-    writer: mpsc::UnboundedSender<Job>,
-    /// Idle read connections.
-    readers: Arc<Mutex<Vec<Client>>>,
-    reader_permits: Arc<Semaphore>,
+    idle: Arc<Mutex<Vec<Client>>>,
+    permits: Arc<Semaphore>,
 }
 
-impl Drop for PgDb {
+impl Pool {
+    fn new(config: postgres::Config, durability: Durability, max_connections: u32) -> Self {
+        Pool {
+            config,
+            durability,
+            idle: Arc::new(Mutex::new(Vec::new())),
+            permits: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
+        }
+    }
+
+    /// Runs `f` on a pooled connection when `ready` says the connection may serve it;
+    /// otherwise gives `f` back, as it does when this server cannot be reached and
+    /// `has_fallback` (another server can serve the read).
+    async fn run<T, F>(
+        &self,
+        ready: impl FnOnce(&mut PgConn<'_>) -> Result<bool, DbError> + Send + 'static,
+        has_fallback: bool,
+        f: F,
+    ) -> Result<std::result::Result<T, F>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| MlflowError::internal("reader pool closed"))?;
+        let idle = self.idle.clone();
+        let config = self.config.clone();
+        let durability = self.durability;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let pooled = idle
+                .lock()
+                .map_err(|_| MlflowError::internal("reader pool poisoned"))?
+                .pop();
+            let mut client = match pooled {
+                Some(c) if !c.client.is_closed() => c,
+                _ => match Client::connect(&config, durability) {
+                    Ok(c) => c,
+                    // A standby that cannot be reached leaves its reads to the primary.
+                    Err(e) if has_fallback => {
+                        tracing::warn!(error = %e, "cannot connect to the read replica");
+                        return Ok(Err(f));
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            let result = match ready(&mut client.conn()) {
+                Ok(true) => f(&mut client.conn()).map(Ok),
+                Ok(false) => Ok(Err(f)),
+                Err(e) if has_fallback => {
+                    tracing::warn!(error = %e, "the read replica did not answer");
+                    Ok(Err(f))
+                }
+                Err(e) => Err(e.into()),
+            };
+            if !client.client.is_closed() {
+                if let Ok(mut pool) = idle.lock() {
+                    pool.push(client);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|e| MlflowError::internal(format!("reader task failed: {e}")))?
+    }
+}
+
+impl Drop for Pool {
     fn drop(&mut self) {
         // Closing a synchronous postgres client blocks on its own runtime, which panics
         // inside an async context: close the idle connections on a plain thread. (The
         // writer closes its own when its channel closes.)
-        let idle = std::mem::take(&mut *self.readers.lock().unwrap_or_else(|p| p.into_inner()));
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
         if !idle.is_empty() {
             let _ = std::thread::Builder::new()
                 .name("mlox-pg-close".into())
@@ -299,25 +370,59 @@ impl Drop for PgDb {
     }
 }
 
+/// A streaming standby that serves reads, and how far the primary's WAL had reached at
+/// the last commit of this server's writer.
+struct Replica {
+    pool: Pool,
+    committed_lsn: Arc<AtomicU64>,
+}
+
+pub struct PgDb {
+    writer: mpsc::UnboundedSender<Job>,
+    primary: Pool,
+    replica: Option<Replica>,
+}
+
+fn parse_config(url: &str) -> Result<postgres::Config, DbError> {
+    url.parse()
+        .map_err(|e: postgres::Error| DbError::Other(format!("invalid PostgreSQL URL: {e}")))
+}
+
+/// A WAL position (`16/B374D848`) as a number.
+fn parse_lsn(text: &str) -> Option<u64> {
+    let (hi, lo) = text.split_once('/')?;
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
+
 impl PgDb {
-    pub fn open(url: &str, max_connections: u32, durability: Durability) -> Result<Self, DbError> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| DbError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+    /// Opens the primary (`url`) and, when given, a streaming standby for reads.
+    pub fn open(
+        url: &str,
+        replica_url: Option<&str>,
+        max_connections: u32,
+        durability: Durability,
+    ) -> Result<Self, DbError> {
+        let config = parse_config(url)?;
         let mut first = Client::connect(&config, durability)?;
         crate::migrate::apply(&mut PgMigrator(&mut first))?;
+        let replica = match replica_url {
+            Some(u) => Some(Replica {
+                pool: Pool::new(parse_config(u)?, durability, max_connections),
+                committed_lsn: Arc::new(AtomicU64::new(0)),
+            }),
+            None => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel::<Job>();
         let writer_config = config.clone();
+        let committed_lsn = replica.as_ref().map(|r| r.committed_lsn.clone());
         std::thread::Builder::new()
             .name("mlox-pg-writer".into())
-            .spawn(move || writer_loop(first, writer_config, durability, rx))
+            .spawn(move || writer_loop(first, writer_config, durability, committed_lsn, rx))
             .map_err(|e| DbError::Other(e.to_string()))?;
         Ok(PgDb {
-            config,
-            durability,
             writer: tx,
-            readers: Arc::new(Mutex::new(Vec::new())),
-            reader_permits: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
+            primary: Pool::new(config, durability, max_connections),
+            replica,
         })
     }
 
@@ -330,40 +435,38 @@ impl PgDb {
     }
 
     /// Runs `f` on a pooled connection, each statement in its own snapshot (autocommit).
+    /// With a standby, on the standby when it has replayed every write this server has
+    /// acknowledged (so whoever just wrote reads it back), else on the primary.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
-        let permit = self
-            .reader_permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| MlflowError::internal("reader pool closed"))?;
-        let readers = self.readers.clone();
-        let config = self.config.clone();
-        let durability = self.durability;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let pooled = readers
-                .lock()
-                .map_err(|_| MlflowError::internal("reader pool poisoned"))?
-                .pop();
-            let mut client = match pooled {
-                Some(c) if !c.client.is_closed() => c,
-                _ => Client::connect(&config, durability)?,
-            };
-            let result = f(&mut client.conn());
-            if !client.client.is_closed() {
-                if let Ok(mut pool) = readers.lock() {
-                    pool.push(client);
+        let f = match &self.replica {
+            Some(replica) => {
+                let needed = replica.committed_lsn.load(Ordering::Acquire);
+                let caught_up = move |c: &mut PgConn<'_>| {
+                    if needed == 0 {
+                        return Ok(true);
+                    }
+                    let replayed = c
+                        .query("SELECT pg_last_wal_replay_lsn()::text", &[])?
+                        .first()
+                        .and_then(|r| r.opt_text(0))
+                        .and_then(|t| parse_lsn(&t));
+                    Ok(replayed.is_some_and(|r| r >= needed))
+                };
+                match replica.pool.run(caught_up, true, f).await? {
+                    Ok(v) => return Ok(v),
+                    Err(f) => f,
                 }
             }
-            result
-        })
-        .await
-        .map_err(|e| MlflowError::internal(format!("reader task failed: {e}")))?
+            None => f,
+        };
+        match self.primary.run(|_| Ok(true), false, f).await? {
+            Ok(v) => Ok(v),
+            Err(_) => Err(MlflowError::internal("the primary refused a read")),
+        }
     }
 }
 
@@ -372,6 +475,7 @@ fn writer_loop(
     client: Client,
     config: postgres::Config,
     durability: Durability,
+    committed_lsn: Option<Arc<AtomicU64>>,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
     let mut client = Some(client);
@@ -392,21 +496,39 @@ fn writer_loop(
         let Some(c) = client.as_mut() else {
             continue;
         };
-        commit_group(&mut c.conn(), &mut batch);
+        let mut conn = c.conn();
+        let answers = commit_group(&mut conn, &mut batch);
+        if let Some(lsn) = &committed_lsn {
+            // Where the primary's WAL stands now covers the commit just made: a standby
+            // that has replayed up to here shows every write answered so far. Recorded
+            // before the answers go out, so that a client's next read sees its write.
+            let now = conn
+                .query("SELECT pg_current_wal_lsn()::text", &[])
+                .ok()
+                .and_then(|rows| rows.first().and_then(|r| r.opt_text(0)))
+                .and_then(|t| parse_lsn(&t));
+            // Unknown: reads go to the primary until a later commit tells.
+            lsn.store(now.unwrap_or(u64::MAX), Ordering::Release);
+        }
+        for (deliver, error) in answers {
+            deliver(error.as_deref());
+        }
     }
 }
 
-/// Runs `batch` in one transaction, each job in its own savepoint, and answers every job
-/// once the commit is known. Even a lone job gets a savepoint: PostgreSQL turns the
+/// Runs `batch` in one transaction, each job in its own savepoint, and returns each job's
+/// answer (with its error, if its own release or the commit failed) once the commit is
+/// known. Even a lone job gets a savepoint: PostgreSQL turns the
 /// COMMIT of a transaction that saw an error into a silent ROLLBACK, while a RELEASE
 /// there fails, so a job that swallowed a database error is never acknowledged.
-fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Job>) {
+fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Job>) -> Vec<(Deliver, Option<String>)> {
     let mut deliveries: Vec<(Deliver, Option<String>)> = Vec::with_capacity(batch.len());
     if let Err(e) = conn.control("BEGIN; SAVEPOINT job") {
         tracing::error!(error = %e, "the PostgreSQL writer could not begin a transaction");
         let _ = conn.control("ROLLBACK");
+        // Dropping the jobs drops their reply channels: their callers get an error.
         batch.clear();
-        return;
+        return deliveries;
     }
     let n = batch.len();
     for (i, job) in batch.drain(..).enumerate() {
@@ -434,7 +556,10 @@ fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Job>) {
     if commit.is_some() {
         let _ = conn.control("ROLLBACK");
     }
-    for (deliver, own_error) in deliveries {
-        deliver(own_error.as_deref().or(commit.as_deref()));
+    for (_, own_error) in &mut deliveries {
+        if own_error.is_none() {
+            own_error.clone_from(&commit);
+        }
     }
+    deliveries
 }

@@ -76,6 +76,17 @@ pub struct ServerArgs {
     #[arg(long, value_enum, default_value_t = Durability::Full, env = "MLOX_DURABILITY")]
     pub durability: Durability,
 
+    /// A PostgreSQL streaming standby of the backend store (postgresql://…): searches,
+    /// gets and histories read from it while writes go to --backend-store-uri. A read
+    /// goes to the standby only once it has replayed every write this server has
+    /// acknowledged, else to the primary, so a client always reads its own writes.
+    #[arg(
+        long,
+        value_name = "URI",
+        env = "MLFLOW_READ_REPLICA_BACKEND_STORE_URI"
+    )]
+    pub read_replica_backend_store_uri: Option<String>,
+
     #[command(flatten)]
     pub security: SecurityArgs,
 
@@ -186,6 +197,10 @@ async fn shutdown_signal() {
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let uri =
         StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let read_replica = match &args.read_replica_backend_store_uri {
+        Some(u) => Some(StoreUri::parse(u).map_err(|e| anyhow::anyhow!("{}", e.message))?),
+        None => None,
+    };
     let serve_artifacts = !args.no_serve_artifacts || args.artifacts_only;
     let default_artifact_root = match (&args.default_artifact_root, serve_artifacts) {
         (Some(root), _) => root.clone(),
@@ -213,6 +228,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 Durability::Full => mlox_store::Durability::Full,
                 Durability::Process => mlox_store::Durability::Process,
             },
+            read_replica,
             ..StoreOptions::default()
         },
     )
