@@ -5,6 +5,7 @@
 
 pub mod error;
 mod models;
+pub mod ops;
 pub mod request;
 mod routes;
 mod ui;

@@ -10,6 +10,7 @@ pub mod db;
 mod logged_models;
 mod migrate;
 mod names;
+mod ops;
 mod postgres;
 mod registry;
 mod search_sql;
@@ -27,6 +28,7 @@ use mlox_core::store::TrackingStore;
 use mlox_core::{MlflowError, Result};
 
 pub use migrate::latest_version as schema_version;
+pub use ops::{backup_sqlite, restore_sqlite, PoolStats, SqliteStats, StoreStats};
 
 use crate::db::Conn;
 

@@ -16,6 +16,19 @@ pub struct PgDb {
     pool: Option<Pool>,
 }
 
+impl PgDb {
+    /// The pool's connections (open, idle) and its bound, for metrics.
+    pub(crate) fn pool_stats(&self) -> Option<crate::ops::PoolStats> {
+        let pool = self.pool.as_ref()?;
+        let state = pool.state();
+        Some(crate::ops::PoolStats {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: pool.max_size(),
+        })
+    }
+}
+
 impl Drop for PgDb {
     fn drop(&mut self) {
         // Closing a synchronous postgres client blocks on its own runtime, which panics

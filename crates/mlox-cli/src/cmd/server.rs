@@ -66,6 +66,9 @@ pub struct ServerArgs {
     /// Also write the bound address to this file once listening (for scripts).
     #[arg(long)]
     pub port_file: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub ops: super::server_ops::OpsArgs,
 }
 
 async fn shutdown_signal() {
@@ -122,11 +125,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))
     .with_context(|| format!("opening backend store {}", redact(&args.backend_store_uri)))?;
+    let store = Arc::new(store);
+    let ops = args.ops.build(&store)?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
+    let url = format!(
+        "http://{addr}{}",
+        args.ops.static_prefix.as_deref().unwrap_or("")
+    );
     {
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -143,16 +151,22 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(repo) = &artifact_repo {
         println!("artifacts: served from {}", repo.uri());
     }
-    let store = Arc::new(store);
     let state = AppState {
         models: mlox_server::ModelsState::new(store.clone()),
-        store,
+        store: store.clone(),
         artifacts: mlox_server::ArtifactsConfig {
             repo: artifact_repo,
             artifacts_only: args.artifacts_only,
         },
     };
-    mlox_server::serve(listener, state, shutdown_signal()).await?;
+    mlox_server::ops::serve_with(listener, state, &ops, shutdown_signal(), args.ops.grace())
+        .await?;
+    // Every acknowledged write is committed already; this waits for writes still queued
+    // by requests cut off at the end of the grace period, and checkpoints the WAL.
+    if let Err(e) = store.flush().await {
+        tracing::warn!(error = %e.message, "flushing the store at shutdown failed");
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 
