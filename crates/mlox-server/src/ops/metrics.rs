@@ -97,10 +97,12 @@ pub struct Metrics {
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
+/// One thread's series of one registry: by route, then (method, status).
+type LocalSeries = HashMap<Box<str>, HashMap<(&'static str, u16), Arc<Series>>>;
+
 thread_local! {
-    /// This thread's series, per registry id, route, then (method, status).
-    static LOCAL: RefCell<HashMap<usize, HashMap<Box<str>, HashMap<(&'static str, u16), Arc<Series>>>>> =
-        RefCell::new(HashMap::new());
+    /// This thread's series, per registry id.
+    static LOCAL: RefCell<HashMap<usize, LocalSeries>> = RefCell::new(HashMap::new());
 }
 
 impl Metrics {
