@@ -10,6 +10,8 @@ environment variables:
 * ``MLOX_COMPAT_TARGET=mlflow``: runs the reference ``mlflow server`` from the same
   virtualenv as the interpreter running pytest.
 * ``MLOX_COMPAT_URL=http://host:port``: use an already running server, start nothing.
+* ``MLOX_COMPAT_STATIC_PREFIX=/mlflow``: start either server with ``--static-prefix`` and
+  point the client at ``http://host:port/mlflow`` (hosting under a path).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ os.environ.setdefault("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
 os.environ.setdefault("MLFLOW_WEBHOOK_CACHE_TTL", "0")
 
 MLOX_START_TIMEOUT = 30.0
+STATIC_PREFIX = os.environ.get("MLOX_COMPAT_STATIC_PREFIX", "")
+_PREFIX_ARGS = ["--static-prefix", STATIC_PREFIX] if STATIC_PREFIX else []
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MLFLOW_START_TIMEOUT = 120.0
 
@@ -158,6 +162,7 @@ def _start_mlox(tmp: Path, extra_args=(), env=None) -> _Server:
         "--artifacts-destination",
         os.environ.get("MLOX_COMPAT_ARTIFACTS_DESTINATION") or str(tmp / "art"),
         *extra_args,
+        *_PREFIX_ARGS,
     ]  # fmt: skip
     srv = _Server(argv, tmp / "server.log", env=env)
     url = srv.wait_for_url(MLOX_START_TIMEOUT)
@@ -182,9 +187,10 @@ def _start_mlflow(tmp: Path, extra_args=(), env=None, workers: int = 2) -> _Serv
         "--backend-store-uri", backend,
         "--artifacts-destination", str(tmp / "art"),
         *extra_args,
+        *_PREFIX_ARGS,
     ]  # fmt: skip
     srv = _Server(argv, tmp / "server.log", env=env)
-    srv.url = f"http://127.0.0.1:{port}"
+    srv.url = f"http://127.0.0.1:{port}{STATIC_PREFIX}"
     srv.wait_healthy(srv.url, MLFLOW_START_TIMEOUT)
     return srv
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 mod models;
 mod otlp;
+pub mod ops;
 pub mod request;
 mod routes;
 pub mod security;

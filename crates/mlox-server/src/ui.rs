@@ -27,6 +27,7 @@ pub(crate) async fn fallback(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    prefix: Option<axum::Extension<crate::ops::UiPrefix>>,
 ) -> Response {
     let path = uri.path();
     let is_api = API_PATHS.contains(&path) || API_PREFIXES.iter().any(|p| path.starts_with(p));
@@ -41,6 +42,18 @@ pub(crate) async fn fallback(
         // not the app's HTML under a script's name.
         None if rel.starts_with("assets/") => {
             return (StatusCode::NOT_FOUND, "not found").into_response();
+        }
+        // Under --static-prefix, the page rewritten for the prefix.
+        _ if is_app_route(rel) && prefix.is_some() => {
+            let index = prefix.map(|p| p.0 .0).unwrap_or_default();
+            return (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                index,
+            )
+                .into_response();
         }
         _ if is_app_route(rel) => mlox_ui::index(),
         // Anything else is a 404, as on MLflow's server.

@@ -12,6 +12,7 @@ mod group;
 mod logged_models;
 mod migrate;
 mod names;
+mod ops;
 mod postgres;
 mod registry;
 mod search_sql;
@@ -30,6 +31,7 @@ use mlox_core::store::TrackingStore;
 use mlox_core::{MlflowError, Result};
 
 pub use migrate::latest_version as schema_version;
+pub use ops::{backup_sqlite, restore_sqlite, PoolStats, SqliteStats, StoreStats};
 
 use crate::db::Conn;
 

@@ -283,6 +283,7 @@ struct Pool {
     durability: Durability,
     idle: Arc<Mutex<Vec<Client>>>,
     permits: Arc<Semaphore>,
+    max: u32,
 }
 
 impl Pool {
@@ -292,6 +293,7 @@ impl Pool {
             durability,
             idle: Arc::new(Mutex::new(Vec::new())),
             permits: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
+            max: max_connections.max(1),
         }
     }
 
@@ -381,6 +383,23 @@ pub struct PgDb {
     writer: mpsc::UnboundedSender<Job>,
     primary: Pool,
     replica: Option<Replica>,
+}
+
+impl PgDb {
+    /// The primary's read pool: connections open (in use or idle), idle, and its bound,
+    /// for metrics. The writer's own connection is not counted.
+    pub(crate) fn pool_stats(&self) -> Option<crate::ops::PoolStats> {
+        let pool = &self.primary;
+        let idle = pool.idle.lock().map_or(0, |v| v.len()) as u32;
+        let in_use = pool
+            .max
+            .saturating_sub(pool.permits.available_permits() as u32);
+        Some(crate::ops::PoolStats {
+            connections: in_use + idle,
+            idle,
+            max: pool.max,
+        })
+    }
 }
 
 fn parse_config(url: &str) -> Result<postgres::Config, DbError> {

@@ -169,6 +169,35 @@ pub struct SqliteDb {
     /// opens, and a later ANALYZE does not reach connections already open.
     stats_generation: Arc<std::sync::atomic::AtomicU64>,
     reader_permits: Arc<Semaphore>,
+    /// The writer's counters, for metrics.
+    pub(crate) stats: Arc<WriterStats>,
+}
+
+/// Counters of the writer thread (read for metrics; atomics only).
+#[derive(Default)]
+pub(crate) struct WriterStats {
+    /// Jobs sent to the writer and not yet taken into a group.
+    pub queued: std::sync::atomic::AtomicU64,
+    /// Transactions committed (or rolled back) by the writer, and the jobs they held.
+    pub groups: std::sync::atomic::AtomicU64,
+    pub jobs: std::sync::atomic::AtomicU64,
+    /// Groups by size: bucket `i` counts groups of at most `2^i` jobs.
+    pub group_sizes: [std::sync::atomic::AtomicU64; GROUP_SIZE_BUCKETS],
+}
+
+/// 1, 2, 4, … 512 (`MAX_GROUP`).
+pub(crate) const GROUP_SIZE_BUCKETS: usize = 10;
+
+impl WriterStats {
+    fn group_taken(&self, jobs: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.queued.fetch_sub(jobs as u64, Relaxed);
+        self.groups.fetch_add(1, Relaxed);
+        self.jobs.fetch_add(jobs as u64, Relaxed);
+        let bucket =
+            (jobs.max(1).next_power_of_two().trailing_zeros() as usize).min(GROUP_SIZE_BUCKETS - 1);
+        self.group_sizes[bucket].fetch_add(1, Relaxed);
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -242,9 +271,11 @@ impl SqliteDb {
             .spawn(move || checkpoint_loop(checkpointer, stop_flag))
             .map_err(|e| DbError::Other(e.to_string()))?;
         let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        let stats = Arc::new(WriterStats::default());
+        let writer_stats = stats.clone();
         std::thread::Builder::new()
             .name("mlox-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, &writer_stats))
             .map_err(|e| DbError::Other(e.to_string()))?;
         Ok(SqliteDb {
             stop,
@@ -253,6 +284,7 @@ impl SqliteDb {
             readers: Arc::new(Mutex::new(Vec::new())),
             stats_generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             reader_permits: Arc::new(Semaphore::new(READERS)),
+            stats,
         })
     }
 
@@ -261,7 +293,15 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
+        self.stats
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         group::submit(&self.writer, f).await
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Tells the read pool that ANALYZE has run: connections opened before are replaced.
@@ -375,9 +415,10 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, stats: &WriterStats) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while group::next_group(&mut rx, &mut batch) {
+        stats.group_taken(batch.len());
         let mut deliveries = Vec::with_capacity(batch.len());
         let begin = run(&conn, "BEGIN IMMEDIATE");
         if let Err(e) = begin {

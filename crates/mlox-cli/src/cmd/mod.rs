@@ -5,3 +5,4 @@ pub mod models;
 pub mod run;
 pub mod serve;
 pub mod server;
+pub mod server_ops;

@@ -92,6 +92,9 @@ pub struct ServerArgs {
 
     #[command(flatten)]
     pub auth: AuthArgs,
+
+    #[command(flatten)]
+    pub ops: super::server_ops::OpsArgs,
 }
 
 /// `--durability`: see [`mlox_store::Durability`].
@@ -236,6 +239,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{}", e.message))
     .with_context(|| format!("opening backend store {}", redact(&args.backend_store_uri)))?;
     let store = Arc::new(store);
+    let ops = args.ops.build(&store)?;
     let state = AppState {
         models: mlox_server::ModelsState::new(store.clone()),
         store: store.clone(),
@@ -249,7 +253,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         Some(_) => {
             let cfg = mlox_server::auth::AuthConfig::load().map_err(anyhow::Error::msg)?;
             let auth = mlox_server::auth::Auth::start(
-                store,
+                store.clone(),
                 state.clone(),
                 &cfg,
                 args.auth.trusted_proxy.clone(),
@@ -268,7 +272,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
+    let url = format!(
+        "http://{addr}{}",
+        args.ops.static_prefix.as_deref().unwrap_or("")
+    );
     {
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -288,7 +295,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if guards.auth.is_some() {
         println!("authentication: basic-auth app");
     }
-    mlox_server::serve_with(listener, state, guards, shutdown_signal()).await?;
+    mlox_server::ops::serve_with(
+        listener,
+        state,
+        guards,
+        &ops,
+        shutdown_signal(),
+        args.ops.grace(),
+    )
+    .await?;
+    // Every acknowledged write is committed already; this waits for writes still queued
+    // by requests cut off at the end of the grace period, and checkpoints the WAL.
+    if let Err(e) = store.flush().await {
+        tracing::warn!(error = %e.message, "flushing the store at shutdown failed");
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -303,15 +303,17 @@ fn base_url(headers: &axum::http::HeaderMap) -> String {
 async fn mpu_create_root(
     s: State<AppState>,
     uri: axum::http::Uri,
+    original: axum::extract::OriginalUri,
     headers: axum::http::HeaderMap,
     p: Params,
 ) -> Response {
-    mpu_create(s, uri, headers, Path(String::new()), p).await
+    mpu_create(s, uri, original, headers, Path(String::new()), p).await
 }
 
 async fn mpu_create(
     State(s): State<AppState>,
     uri: axum::http::Uri,
+    original: axum::extract::OriginalUri,
     headers: axum::http::HeaderMap,
     Path(dir): Path<String>,
     p: Params,
@@ -336,7 +338,9 @@ async fn mpu_create(
         tokio::fs::write(staging.join("target"), &target)
             .await
             .map_err(|e| MlflowError::internal(e.to_string()))?;
-        let base = base_url(&headers);
+        // Under --static-prefix the router sees the path without it; the client needs it.
+        let static_prefix = original.0.path().strip_suffix(uri.path()).unwrap_or("");
+        let base = format!("{}{static_prefix}", base_url(&headers));
         let prefix = if uri.path().starts_with("/ajax-api") {
             "/ajax-api"
         } else {

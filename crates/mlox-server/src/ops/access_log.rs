@@ -1,0 +1,166 @@
+//! The access log: one line per request on stdout, written by a background thread so a
+//! slow reader of stdout never slows a request (lines beyond the queue are counted and
+//! dropped, never waited for).
+//!
+//! A line names the route template and the path without its query string; no header is
+//! ever logged, so credentials (Authorization, cookies) and query parameters never reach it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// How access log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `2026-01-01T00:00:00.000Z 127.0.0.1:5123 "POST /api/2.0/mlflow/runs/create" 200 1.234ms 312B route=… user=-`
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Lines waiting for the writer thread at most; more are dropped and counted.
+const QUEUE: usize = 16 * 1024;
+
+/// The handle requests write through.
+pub struct AccessLog {
+    format: LogFormat,
+    tx: SyncSender<String>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// What the log says about one request.
+pub(crate) struct Entry<'a> {
+    pub remote: Option<SocketAddr>,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub elapsed: Duration,
+    pub bytes: u64,
+    pub user: Option<&'a str>,
+}
+
+impl AccessLog {
+    /// Starts the writer thread; lines go to `out` (stdout in the server).
+    pub fn start(format: LogFormat, out: Box<dyn Write + Send>) -> Self {
+        let (tx, rx) = sync_channel::<String>(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped_seen = dropped.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mlox-access-log".into())
+            .spawn(move || {
+                let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+                while let Ok(line) = rx.recv() {
+                    let _ = out.write_all(line.as_bytes());
+                    // Write whatever else is queued, then flush once.
+                    while let Ok(line) = rx.try_recv() {
+                        let _ = out.write_all(line.as_bytes());
+                    }
+                    let lost = dropped_seen.swap(0, Relaxed);
+                    if lost > 0 {
+                        let _ = writeln!(out, "access log: {lost} lines dropped (stdout too slow)");
+                    }
+                    let _ = out.flush();
+                }
+                let _ = out.flush();
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the access log thread");
+        }
+        AccessLog {
+            format,
+            tx,
+            dropped,
+        }
+    }
+
+    pub(crate) fn log(&self, e: &Entry<'_>) {
+        let line = match self.format {
+            LogFormat::Text => text_line(e),
+            LogFormat::Json => json_line(e),
+        };
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(line) {
+            self.dropped.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+fn text_line(e: &Entry<'_>) -> String {
+    let remote = e.remote.map(|a| a.to_string());
+    format!(
+        "{} {} \"{} {}\" {} {:.3}ms {}B route={} user={}\n",
+        humantime::format_rfc3339_millis(SystemTime::now()),
+        remote.as_deref().unwrap_or("-"),
+        e.method,
+        e.path.escape_debug(),
+        e.status,
+        e.elapsed.as_secs_f64() * 1000.0,
+        e.bytes,
+        e.route,
+        e.user.unwrap_or("-").escape_debug(),
+    )
+}
+
+fn json_line(e: &Entry<'_>) -> String {
+    let mut line = serde_json::json!({
+        "time": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        "remote": e.remote.map(|a| a.to_string()),
+        "method": e.method,
+        "path": e.path,
+        "route": e.route,
+        "status": e.status,
+        "duration_ms": (e.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        "bytes": e.bytes,
+        "user": e.user,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry<'static> {
+        Entry {
+            remote: Some("127.0.0.1:4000".parse().unwrap()),
+            method: "POST",
+            path: "/api/2.0/mlflow/runs/create",
+            route: "/api/2.0/mlflow/runs/create",
+            status: 200,
+            elapsed: Duration::from_micros(1500),
+            bytes: 312,
+            user: None,
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_every_field() {
+        let v: serde_json::Value = serde_json::from_str(&json_line(&entry())).unwrap();
+        assert_eq!(v["method"], "POST");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["duration_ms"], 1.5);
+        assert_eq!(v["bytes"], 312);
+        assert_eq!(v["user"], serde_json::Value::Null);
+        assert_eq!(v["remote"], "127.0.0.1:4000");
+    }
+
+    #[test]
+    fn text_lines_quote_the_request() {
+        let line = text_line(&Entry {
+            user: Some("alice"),
+            ..entry()
+        });
+        assert!(
+            line.ends_with(
+                " 127.0.0.1:4000 \"POST /api/2.0/mlflow/runs/create\" 200 1.500ms 312B route=/api/2.0/mlflow/runs/create user=alice\n"
+            ),
+            "{line}"
+        );
+    }
+}
