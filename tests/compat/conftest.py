@@ -254,17 +254,17 @@ def tracking_uri(target: str):
 def start_server(target, tracking_uri):
     """Starts another server of the target's kind with extra flags and environment
     (``start(["--allowed-hosts", "x"], env={...})`` returns its URL), each with a fresh
-    SQLite store (``MLOX_COMPAT_BACKEND_URI`` is not shared with it); all are stopped when
-    the module ends."""
+    SQLite store unless ``share_backend=True`` (then on ``MLOX_COMPAT_BACKEND_URI`` when
+    set, e.g. PostgreSQL); all are stopped when the module ends."""
     if target not in ("mlox", "mlflow"):
         pytest.skip("needs a server started by the suite")
     started: list[tuple[_Server, Path]] = []
 
-    def start(extra_args=(), env: dict[str, str] | None = None) -> str:
+    def start(extra_args=(), env: dict[str, str] | None = None, share_backend=False) -> str:
         tmp = Path(tempfile.mkdtemp(prefix="mlox-compat-extra-"))
         full_env = {**os.environ, **(env or {})}
         full_env.pop("MLFLOW_TRACKING_URI", None)
-        saved = os.environ.pop("MLOX_COMPAT_BACKEND_URI", None)
+        saved = None if share_backend else os.environ.pop("MLOX_COMPAT_BACKEND_URI", None)
         try:
             if target == "mlox":
                 srv = _start_mlox(tmp, extra_args, full_env)
@@ -307,7 +307,8 @@ def auth_server(start_server, tmp_path_factory):
         # MLflow requires it for the CSRF protection of its signup form; mlox ignores it.
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "mlox-compat-secret",
     }
-    return start_server(["--app-name", "basic-auth"], env=env)
+    # On the suite's backend: the PostgreSQL run of the suite covers the auth tables too.
+    return start_server(["--app-name", "basic-auth"], env=env, share_backend=True)
 
 
 @pytest.fixture

@@ -48,3 +48,32 @@ pub fn mlox(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run mlox")
 }
+
+/// Like [`start`], with extra environment variables (and those named in `remove` unset).
+pub fn start_with_env(extra: &[&str], env: &[(&str, &str)], remove: &[&str]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlox"));
+    cmd.args(["server", "--host", "127.0.0.1", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd.spawn().expect("spawn mlox");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(idx) = line.find("http://") {
+            break line[idx..].trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}

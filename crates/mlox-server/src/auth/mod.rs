@@ -43,6 +43,9 @@ const UNAUTHENTICATED_MSG: &str = "You are not authenticated. Please see \
 /// Caches are dropped whole when they reach this many entries.
 const CACHE_LIMIT: usize = 100_000;
 
+/// (user id, resource type, resource id).
+type GrantKey = (i64, &'static str, String);
+
 /// The authenticated user of a request, for the user-management handlers.
 #[derive(Clone, Debug)]
 pub(crate) struct Identity(pub User);
@@ -60,7 +63,7 @@ pub struct Auth {
     users: RwLock<HashMap<String, User>>,
     /// (username, keyed digest of the password) → the stored hash it was checked against.
     verified: Mutex<HashMap<(String, [u8; 32]), String>>,
-    grants: RwLock<HashMap<(i64, &'static str, String), Option<Permission>>>,
+    grants: RwLock<HashMap<GrantKey, Option<Permission>>>,
     run_experiments: RwLock<HashMap<String, String>>,
 }
 
@@ -456,6 +459,8 @@ pub(crate) fn forbidden() -> Response {
 
 /// The request's fields (query string for GET, else the JSON body, falling back to the
 /// query string), and the body to hand on.
+// The error is the answer to send, not something to inspect: its size does not matter.
+#[allow(clippy::result_large_err)]
 async fn read_params(req: Request) -> Result<(Request, Map<String, Value>), Response> {
     let query = req.uri().query().unwrap_or("").to_string();
     if req.method() == Method::GET && !query.is_empty() {
@@ -532,6 +537,8 @@ async fn middleware(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> 
     }
 }
 
+// `Err` is a refusal, already an answer (see `read_params`).
+#[allow(clippy::result_large_err)]
 async fn authorize(
     auth: &Auth,
     user: &User,
