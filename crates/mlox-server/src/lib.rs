@@ -6,8 +6,8 @@
 pub mod auth;
 pub mod error;
 mod models;
-mod otlp;
 pub mod ops;
+mod otlp;
 pub mod request;
 mod routes;
 pub mod security;
