@@ -63,22 +63,23 @@ impl AuthStore for SqlStore {
         let (username, hash) = (username.to_string(), password_hash.to_string());
         self.db
             .write(move |c| {
-                let row = c
-                    .query_opt(
-                        &format!(
-                            "INSERT INTO auth_users (username, password_hash, is_admin) VALUES (?, ?, ?) RETURNING {USER_COLUMNS}"
-                        ),
-                        &[(&username).into(), hash.into(), SqlValue::Int(is_admin.into())],
-                    )
-                    .map_err(|e| match e {
-                        DbError::UniqueViolation(_) => MlflowError::already_exists(format!(
-                            "User (username={username}) already exists."
-                        )),
-                        e => e.into(),
-                    })?;
-                row.as_ref()
-                    .map(user_from_row)
-                    .ok_or_else(|| MlflowError::internal("user not created"))
+                // `execute`, not `INSERT … RETURNING`: the SQLite connection reports a taken
+                // name as a unique violation only from `execute`.
+                c.execute(
+                    "INSERT INTO auth_users (username, password_hash, is_admin) VALUES (?, ?, ?)",
+                    &[
+                        (&username).into(),
+                        hash.into(),
+                        SqlValue::Int(is_admin.into()),
+                    ],
+                )
+                .map_err(|e| match e {
+                    DbError::UniqueViolation(_) => MlflowError::already_exists(format!(
+                        "User (username={username}) already exists."
+                    )),
+                    e => e.into(),
+                })?;
+                find_user(c, &username)?.ok_or_else(|| MlflowError::internal("user not created"))
             })
             .await
     }
