@@ -23,9 +23,15 @@ impl Drop for Proc {
 }
 
 fn spawn(args: &[&str]) -> Proc {
+    spawn_env(args, &[])
+}
+
+fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlox"))
         .args(["server", "--host", "127.0.0.1", "--port", "0"])
         .args(args)
+        .envs(env.iter().copied())
+        .env_remove("MLFLOW_AUTH_CONFIG_PATH")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -630,4 +636,56 @@ async fn static_prefix_serves_api_artifacts_and_ui_under_the_prefix() {
 /// Whether this binary embeds the UI (not built with MLOX_UI_SKIP=1).
 fn mlox_ui_built(html: &str) -> bool {
     !html.contains("built without its web UI")
+}
+
+/// With the basic-auth app, each access-log line names the user the request was
+/// authenticated as; a refused request names none.
+#[tokio::test]
+async fn access_log_names_the_authenticated_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_env(
+        &[
+            "--backend-store-uri",
+            &sqlite(&dir.path().join("s.db")),
+            "--log-format",
+            "json",
+            "--app-name",
+            "basic-auth",
+        ],
+        &[("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-1234")],
+    );
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/api/2.0/mlflow/experiments/search?max_results=1",
+        server.url
+    );
+    let ok = http
+        .get(&url)
+        .basic_auth("admin", Some("admin-password-1234"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let refused = http.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let entries: Vec<Value> = loop {
+        let entries: Vec<Value> = server
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if entries.len() >= 2 || Instant::now() > deadline {
+            break entries;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    assert_eq!(entries[0]["user"], "admin");
+    assert_eq!(entries[1]["status"], 401);
+    assert_eq!(entries[1]["user"], Value::Null);
+    let all = server.lines.lock().unwrap().join("\n");
+    assert!(!all.contains("admin-password-1234"), "{all}");
 }

@@ -531,6 +531,10 @@ async fn middleware(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> 
         Err(e) => return ApiError::from(e).into_response(),
     };
     let mut req = req;
+    // The access log (outside this layer) names the user.
+    if let Some(slot) = req.extensions().get::<crate::ops::RequestUser>() {
+        slot.set(user.username.clone());
+    }
     req.extensions_mut().insert(Identity(user.clone()));
     match authorize(&auth, &user, rule, req, next).await {
         Ok(r) | Err(r) => r,
