@@ -285,21 +285,7 @@ async fn json_access_log_has_one_line_per_request_and_no_secrets() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    // The writer thread flushes as soon as its queue is empty.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let entries: Vec<Value> = loop {
-        let entries: Vec<Value> = server
-            .lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        if entries.len() >= 3 || Instant::now() > deadline {
-            break entries;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let entries = json_lines(&server, 3);
     assert_eq!(entries.len(), 3, "{entries:#?}");
     let create = &entries[0];
     assert_eq!(create["method"], "POST");
@@ -318,6 +304,25 @@ async fn json_access_log_has_one_line_per_request_and_no_secrets() {
     assert_eq!(entries[2]["status"], 404);
     let all = server.lines.lock().unwrap().join("\n");
     assert!(!all.contains("hunter2") && !all.contains("s3cr3t"), "{all}");
+}
+
+/// The JSON access-log lines the server has printed, once there are `n` of them (the log's
+/// writer thread flushes as soon as its queue is empty) or after 5 s.
+fn json_lines(server: &Proc, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let entries: Vec<Value> = server
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if entries.len() >= n || Instant::now() > deadline {
+            return entries;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The value of the sample `series` (name with labels, as printed) in a scrape.
@@ -668,20 +673,7 @@ async fn access_log_names_the_authenticated_user() {
     assert_eq!(ok.status(), 200);
     let refused = http.get(&url).send().await.unwrap();
     assert_eq!(refused.status(), 401);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let entries: Vec<Value> = loop {
-        let entries: Vec<Value> = server
-            .lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        if entries.len() >= 2 || Instant::now() > deadline {
-            break entries;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let entries = json_lines(&server, 2);
     assert_eq!(entries.len(), 2, "{entries:#?}");
     assert_eq!(entries[0]["user"], "admin");
     assert_eq!(entries[1]["status"], 401);
