@@ -518,11 +518,12 @@ fn writer_loop(
         let mut conn = c.conn();
         let answers = commit_group(&mut conn, &mut batch);
         if let Some(lsn) = &committed_lsn {
-            // Where the primary's WAL stands now covers the commit just made: a standby
+            // The primary's WAL insert position covers the commit just made (the write
+            // position may lag it when the server runs with synchronous_commit=off): a standby
             // that has replayed up to here shows every write answered so far. Recorded
             // before the answers go out, so that a client's next read sees its write.
             let now = conn
-                .query("SELECT pg_current_wal_lsn()::text", &[])
+                .query("SELECT pg_current_wal_insert_lsn()::text", &[])
                 .ok()
                 .and_then(|rows| rows.first().and_then(|r| r.opt_text(0)))
                 .and_then(|t| parse_lsn(&t));
