@@ -110,3 +110,24 @@ export function TagsCard({ tags, onSet, onDelete, testid = 'tags', hidePrefix = 
     </section>
   );
 }
+
+/** A card listing key/value pairs (parameters, tags), with their count in the title. */
+export function KeyValueCard({ title, rows, testid }) {
+  return (
+    <section class="card">
+      <h3>
+        {title} ({rows.length})
+      </h3>
+      <table class="tbl compact" data-testid={testid}>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.key}>
+              <td>{r.key}</td>
+              <td class="mono">{r.value}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

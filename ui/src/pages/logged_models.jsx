@@ -9,6 +9,7 @@ import { parseSignature, modelVersionsOf } from '../logic.js';
 import { ExperimentHead } from './experiment_head.jsx';
 import { Artifacts, proxiedSource } from './artifacts.jsx';
 import { RegisterModel } from './models.jsx';
+import { KeyValueCard } from '../widgets.jsx';
 
 export const loggedModelHref = (m) => `/experiments/${m.info.experiment_id}/models/${encodeURIComponent(m.info.model_id)}`;
 
@@ -243,32 +244,8 @@ function LoggedModelOverview({ model }) {
         </section>
       </div>
       <div class="cols2">
-        <section class="card">
-          <h3>Parameters ({params.length})</h3>
-          <table class="tbl compact" data-testid="logged-model-params">
-            <tbody>
-              {params.map((p) => (
-                <tr key={p.key}>
-                  <td>{p.key}</td>
-                  <td class="mono">{p.value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </section>
-        <section class="card">
-          <h3>Tags ({tags.length})</h3>
-          <table class="tbl compact" data-testid="logged-model-tags">
-            <tbody>
-              {tags.map((t) => (
-                <tr key={t.key}>
-                  <td>{t.key}</td>
-                  <td class="mono">{t.value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </section>
+        <KeyValueCard title="Parameters" rows={params} testid="logged-model-params" />
+        <KeyValueCard title="Tags" rows={tags} testid="logged-model-tags" />
       </div>
       <ModelSchema artifactUri={i.artifact_uri} />
     </div>

@@ -7,6 +7,7 @@ import { fmtTime, fmtDuration, fmtNum, runName, kv, errText } from '../util.js';
 import { Artifacts } from './artifacts.jsx';
 import { LoggedModelsTable, useLoggedModels } from './logged_models.jsx';
 import { RunImages } from './images.jsx';
+import { KeyValueCard } from '../widgets.jsx';
 
 export function RunPage({ runId, tab, sub }) {
   const [run, setRun] = useState(null);
@@ -151,19 +152,7 @@ function Overview({ run, tags, children, onChange }) {
             </tbody>
           </table>
         </section>
-        <section class="card">
-          <h3>Parameters ({params.length})</h3>
-          <table class="tbl compact" data-testid="run-params">
-            <tbody>
-              {params.map((p) => (
-                <tr key={p.key}>
-                  <td>{p.key}</td>
-                  <td class="mono">{p.value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </section>
+        <KeyValueCard title="Parameters" rows={params} testid="run-params" />
       </div>
       <RunLoggedModels run={run} />
       <RunImages run={run} />
