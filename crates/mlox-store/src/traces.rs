@@ -863,7 +863,9 @@ fn load_assessment(c: &mut dyn Conn, trace_id: &str, assessment_id: &str) -> Res
 
 fn insert_assessment(c: &mut dyn Conn, a: &mut Assessment) -> Result<()> {
     if a.assessment_id.is_empty() {
-        a.assessment_id = format!("a-{}", uuid::Uuid::new_v4().simple());
+        // Time-ordered (UUIDv7, monotonic within the process), so that assessments made
+        // in the same millisecond still list in the order they were made.
+        a.assessment_id = format!("a-{}", uuid::Uuid::now_v7().simple());
     }
     let now = now_ms();
     if a.create_time_ms == 0 {
