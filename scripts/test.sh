@@ -31,8 +31,7 @@ PGDIR=$CACHE/pg
 bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true
 rm -rf "$PGDIR"
 PG_URL=$(bash scripts/pg-test-server.sh start "$PGDIR" | tail -n 1)
-# A streaming standby of it (pg_basebackup -R) for the read-replica test (ignored for now as flaky;
-# `cargo test -p mlox-cli --test replicas -- --ignored` runs it).
+# A streaming standby of it (pg_basebackup -R) for the read-replica test (tests/replicas.rs).
 PGSTANDBY=$CACHE/pg-standby
 bash scripts/pg-test-server.sh stop "$PGSTANDBY" >/dev/null 2>&1 || true
 rm -rf "$PGSTANDBY"

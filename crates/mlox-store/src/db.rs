@@ -112,7 +112,7 @@ pub enum DbError {
     UniqueViolation(String),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_detail(.0))]
     Postgres(#[from] postgres::Error),
     #[error("{0}")]
     Other(String),
@@ -121,10 +121,30 @@ pub enum DbError {
 impl From<DbError> for MlflowError {
     fn from(e: DbError) -> Self {
         tracing::error!(error = %e, "database error");
-        if std::env::var_os("MLOX_DEBUG_DB_ERRORS").is_some() {
-            eprintln!("database error: {e:?}");
+        // A deadlock or serialization failure rolled back only this request: the client
+        // may send it again (MLflow's clients retry a 503), as MLflow's store itself does.
+        if let DbError::Postgres(pg) = &e {
+            if let Some(code) = pg.code() {
+                if *code == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                    || *code == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                {
+                    return MlflowError::new(
+                        mlox_core::error::ErrorCode::TEMPORARILY_UNAVAILABLE,
+                        "the database aborted this write to break a deadlock; retry it",
+                    );
+                }
+            }
         }
         MlflowError::internal("internal database error")
+    }
+}
+
+/// A PostgreSQL error with the server's SQLSTATE and message: the client library's own
+/// `Display` says only "db error".
+fn pg_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 

@@ -769,6 +769,17 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
 
 /// Returns the number of keys new to the run.
 fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u64> {
+    if c.dialect() == Dialect::Postgres {
+        // Several servers may write one run's metrics at once, each in its own group
+        // transaction. Row locks alone (the last chunk, then the latest value) can cross:
+        // a second request of a group, already holding the latest-value row, locks a chunk
+        // another server's group has just locked before asking for that row. A lock on the
+        // run, taken first by every metric write and held to the commit, gives one order.
+        c.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+            &[run_id.into()],
+        )?;
+    }
     // Ordered by key, like the chunks below.
     let mut latest: BTreeMap<&str, (i64, i64, f64, bool)> = BTreeMap::new();
     // Plain points go to packed chunks, one list per key in first-seen order; points that

@@ -24,7 +24,7 @@ pub fn start(extra: &[&str]) -> Server {
         .args(["server", "--host", "127.0.0.1", "--port", "0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(server_stderr())
         .spawn()
         .expect("spawn mlox");
     let stdout = child.stdout.take().unwrap();
@@ -55,7 +55,7 @@ pub fn start_with_env(extra: &[&str], env: &[(&str, &str)], remove: &[&str]) -> 
     cmd.args(["server", "--host", "127.0.0.1", "--port", "0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(server_stderr());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -76,4 +76,10 @@ pub fn start_with_env(extra: &[&str], env: &[(&str, &str)], remove: &[&str]) -> 
     };
     std::thread::spawn(move || for _ in lines {});
     Server { child, url }
+}
+
+/// The servers' logs are dropped unless `MLOX_TEST_SERVER_STDERR` is set (to see why a
+/// server answered 500, say).
+fn server_stderr() -> Stdio {
+    std::env::var_os("MLOX_TEST_SERVER_STDERR").map_or(Stdio::null(), |_| Stdio::inherit())
 }
