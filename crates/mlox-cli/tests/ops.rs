@@ -681,3 +681,46 @@ async fn access_log_names_the_authenticated_user() {
     let all = server.lines.lock().unwrap().join("\n");
     assert!(!all.contains("admin-password-1234"), "{all}");
 }
+
+#[test]
+fn log_format_json_makes_the_diagnostics_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlox"))
+        .args(["server", "--host", "127.0.0.1", "--port", "0"])
+        .args(["--backend-store-uri", &sqlite(&dir.path().join("s.db"))])
+        .args(["--log-format", "json"])
+        .env_remove("MLFLOW_AUTH_CONFIG_PATH")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn mlox");
+    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !reader
+        .next()
+        .expect("server exited before listening")
+        .unwrap()
+        .contains("http://")
+    {}
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(20)).code(),
+        Some(0)
+    );
+    let text = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["level"] == "INFO" && e["fields"]["message"] == "shutting down"),
+        "{text}"
+    );
+}

@@ -25,7 +25,8 @@ pub struct OpsArgs {
     #[arg(long, env = "MLOX_METRICS")]
     pub metrics: bool,
 
-    /// Format of the access log on stdout: text (one readable line per request) or json.
+    /// Format of the logs: text (one readable line per request) or json (one object per
+    /// line, for the access log on stdout and the diagnostics on stderr).
     #[arg(long, value_enum, default_value_t = LogFormatArg::Text, env = "MLOX_LOG_FORMAT")]
     pub log_format: LogFormatArg,
 
@@ -57,6 +58,11 @@ fn parse_prefix(s: &str) -> Result<String, String> {
 }
 
 impl OpsArgs {
+    /// Whether logs are wanted as JSON (the diagnostics on stderr as well as the access log).
+    pub fn json_logs(&self) -> bool {
+        matches!(self.log_format, LogFormatArg::Json)
+    }
+
     pub fn grace(&self) -> Duration {
         Duration::from_secs_f64(self.shutdown_timeout.clamp(0.0, 3600.0))
     }
