@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# What operating features cost: `mlox server` (SQLite, durable default) with the access log
+# off, with the default text access log, and with the JSON access log plus Prometheus
+# /metrics, under the same write load. Rounds alternate between the three so that a drift
+# in the machine's load hits all of them alike; the median of the rounds is reported.
+# Writes bench/OPS_RESULTS.md.
+#
+#   bench/ops.sh
+#
+# Environment (all optional):
+#   BENCH_SECONDS=10      duration of each scenario in each round
+#   BENCH_ROUNDS=3        rounds (each runs every scenario on every configuration)
+#   BENCH_SKIP_BUILD=1    use target/release/{mlox,mlox-loadgen} as they are
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+SECS=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+CMD_TEXT="$( (env | grep '^BENCH_' || true) | sort | tr '\n' ' ')bench/ops.sh"
+[[ -n ${BENCH_SKIP_BUILD:-} ]] || cargo build --release -p mlox-cli -p mlox-loadgen >&2
+MLOX=$ROOT/target/release/mlox
+LG=$ROOT/target/release/mlox-loadgen
+WORK=$(mktemp -d /tmp/mlox-ops-bench.XXXXXX)
+OUT=$ROOT/bench/out/ops
+rm -rf "$OUT"
+mkdir -p "$OUT"
+SPID=""
+cleanup() {
+    [[ -z $SPID ]] || { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# The configurations: a name and the extra server flags.
+CONFIGS=(off log metrics)
+flags() {
+    case $1 in
+        off) echo "--no-access-log" ;;
+        log) echo "" ;;
+        metrics) echo "--log-format json --metrics" ;;
+    esac
+}
+SCENARIOS=("create-run" "log-metric" "log-batch")
+
+for round in $(seq 1 "$ROUNDS"); do
+    for config in "${CONFIGS[@]}"; do
+        d=$WORK/$config-$round
+        mkdir -p "$d"
+        port=$("$LG" free-port)
+        # shellcheck disable=SC2046
+        "$MLOX" server --host 127.0.0.1 --port "$port" \
+            --backend-store-uri "sqlite:///$d/mlox.db" --default-artifact-root "$d/artifacts" \
+            $(flags "$config") >"$d/stdout.log" 2>"$d/stderr.log" &
+        SPID=$!
+        "$LG" --url "http://127.0.0.1:$port" wait-healthy --timeout-s 60 >/dev/null
+        for s in "${SCENARIOS[@]}"; do
+            echo "round $round, $config: $s" >&2
+            "$LG" --url "http://127.0.0.1:$port" "$s" -c 8 --seconds "$SECS" \
+                >"$OUT/$config-$s-$round.json"
+        done
+        if [[ $config == metrics ]]; then
+            curl -sf "http://127.0.0.1:$port/metrics" >"$OUT/metrics-scrape-$round.txt"
+        fi
+        kill "$SPID"
+        wait "$SPID" 2>/dev/null || true
+        SPID=""
+        lines=$(wc -l <"$d/stdout.log")
+        echo "$config round $round: $lines access-log lines" >&2
+    done
+done
+
+python3 - "$OUT" "$ROUNDS" "$SECS" "$CMD_TEXT" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$("$MLOX" --version)" "$(nproc)" >"$ROOT/bench/OPS_RESULTS.md" <<'EOF'
+import json, statistics, sys, time
+out, rounds, secs, cmd, load0, load1, version, cpus = sys.argv[1:]
+rounds = int(rounds)
+configs = {"off": "access log off (`--no-access-log`)",
+           "log": "text access log (the default)",
+           "metrics": "JSON access log + `/metrics` (`--log-format json --metrics`)"}
+scenarios = ["create-run", "log-metric", "log-batch"]
+med = {}
+for c in configs:
+    for s in scenarios:
+        vals = [json.load(open(f"{out}/{c}-{s}-{r}.json"))["ops_per_s"] for r in range(1, rounds + 1)]
+        med[c, s] = (statistics.median(vals), vals)
+print("# What the access log and metrics cost\n")
+print(f"`{cmd}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {version}, SQLite store (durable default), "
+      f"{cpus} CPUs, load average before {load0}, after {load1}. Closed loop, 8 concurrent clients, {secs} s per scenario, "
+      f"{rounds} rounds alternating between the configurations; the median of the rounds, requests/s (every round in brackets).\n")
+print("| scenario (c=8) | " + " | ".join(configs.values()) + " |")
+print("|---|" + "---|" * len(configs))
+for s in scenarios:
+    base = med["off", s][0]
+    cells = []
+    for c in configs:
+        m, vals = med[c, s]
+        ratio = "" if c == "off" else f" ({(m / base - 1) * 100:+.1f}%)"
+        cells.append(f"{m:,.0f}{ratio} [{', '.join(f'{v:,.0f}' for v in vals)}]")
+    print(f"| {s} | " + " | ".join(cells) + " |")
+print("\nThe target (issue #19) is a change of less than 5% with metrics and the access log on. "
+      "The spread between rounds of one configuration is the noise floor of this machine.")
+EOF
+cat "$ROOT/bench/OPS_RESULTS.md"
