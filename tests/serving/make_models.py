@@ -99,6 +99,8 @@ def main():
         client = mlflow.MlflowClient()
         version = info.registered_model_version
         client.set_registered_model_alias("serve-logreg", "champion", version)
+        # A stage too, for models:/<name>/<stage> (deprecated in MLflow, still served).
+        client.transition_model_version_stage("serve-logreg", version, "Production")
         with open(os.path.join(args.out, "logged.json"), "w") as f:
             json.dump(
                 {

@@ -98,6 +98,8 @@ def test_onnx_models_are_served_without_python(models, servers):
         "runs:/{run_id}/model",
         "models:/{registered}@champion",
         "models:/{registered}/{version}",
+        "models:/{registered}/Production",
+        "models:/{registered}/latest",
         "models:/{model_id}",
     ],
 )

@@ -122,3 +122,42 @@ fn gc_on_a_missing_store_creates_nothing_and_names_unknown_experiments() {
     );
     assert!(!dir.path().join("mlartifacts").exists());
 }
+
+#[test]
+fn client_commands_need_a_tracking_server_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
+    for args in [
+        vec!["models", "list", "--tracking-uri", &db],
+        vec!["artifacts", "list", "--tracking-uri", &db, "--run-id", "r"],
+    ] {
+        let out = mlox(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("'{db}' is not a tracking server URL")),
+            "{args:?}: {err}"
+        );
+    }
+    // Nothing was created where the database URI points.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn db_upgrade_on_an_unreachable_postgres_says_why_in_one_line() {
+    // Port 1 on loopback: nothing listens there.
+    let out = Command::new(env!("CARGO_BIN_EXE_mlox"))
+        .args(["db", "upgrade", "postgresql://postgres@127.0.0.1:1/x"])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .expect("run mlox");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    assert!(
+        err.lines().filter(|l| !l.trim().is_empty()).count() <= 3,
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "ANSI colour in a pipe: {err}");
+}

@@ -2,17 +2,24 @@
 //!
 //! It speaks the same JSON over HTTP as the official `mlflow` client, so it works against
 //! `mlox server` and against a real `mlflow server` alike. It is not a complete binding of
-//! the API: it holds the calls that mlox's own tools (`mlox run`) and tests need, and grows
-//! one file per resource (`experiments.rs`, `runs.rs`).
+//! the API: it holds the calls that mlox's own tools (`mlox run`, `mlox artifacts`, the
+//! model URI resolution of `mlox models serve`) and tests need, and grows one file per
+//! resource (`experiments.rs`, `runs.rs`, `registry.rs`, `logged_models.rs`,
+//! `artifacts.rs`). It is the only code in mlox that speaks the REST API as a client.
 
+mod artifacts;
 mod experiments;
 mod http;
+mod lenient;
+mod logged_models;
 mod registry;
 mod runs;
 pub use runs::CreateRun;
 mod types;
 
+pub use artifacts::{proxied_location, ArtifactEntry};
 pub use http::Http;
+pub use logged_models::LoggedModel;
 pub use registry::{ModelAlias, ModelVersion, RegisteredModel, SearchPage};
 pub use types::*;
 
@@ -35,6 +42,9 @@ pub enum ClientError {
         error_code: String,
         message: String,
     },
+    /// The tracking URI is not a server's http(s) URL (a database URI, say).
+    #[error("'{uri}' is not a tracking server URL: this command talks to a tracking server over its REST API; set --tracking-uri (or MLFLOW_TRACKING_URI) to its http(s)://host:port")]
+    NotAServer { uri: String },
     /// The server's answer was not the JSON we expected.
     #[error("unexpected answer from {url}: {message}")]
     Decode { url: String, message: String },
@@ -119,6 +129,19 @@ impl TrackingClient {
         }
     }
 
+    /// [`TrackingClient::from_env`] for a tracking URI given by a user, which must be an
+    /// http(s) URL: anything else (`sqlite:///…`, a folder) is
+    /// [`ClientError::NotAServer`].
+    pub fn connect(tracking_uri: &str) -> Result<Self> {
+        if is_server_url(tracking_uri) {
+            Ok(TrackingClient::from_env(tracking_uri))
+        } else {
+            Err(ClientError::NotAServer {
+                uri: tracking_uri.to_string(),
+            })
+        }
+    }
+
     pub fn with_auth(mut self, auth: Auth) -> Self {
         self.http = self.http.with_auth(auth);
         self
@@ -150,34 +173,53 @@ impl TrackingClient {
         self.send(url, req).await
     }
 
-    async fn send(&self, url: String, req: reqwest::RequestBuilder) -> Result<Value> {
-        let resp = self
-            .http
+    /// Sends `req`, retried as [`Http::send`] does; a connection failure becomes
+    /// [`ClientError::Transport`].
+    async fn transport(
+        &self,
+        url: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        self.http
             .send(req)
             .await
             .map_err(|source| ClientError::Transport {
-                url: url.clone(),
+                url: url.to_string(),
                 source,
-            })?;
-        let status = resp.status();
+            })
+    }
+
+    async fn send(&self, url: String, req: reqwest::RequestBuilder) -> Result<Value> {
+        let resp = self.transport(&url, req).await?;
+        if !resp.status().is_success() {
+            return Err(self.api_error(url, resp).await);
+        }
         let text = resp.text().await.map_err(|source| ClientError::Transport {
             url: url.clone(),
             source,
         })?;
+        serde_json::from_str(&text).map_err(|_| ClientError::Decode {
+            url,
+            message: format!("not JSON: {}", truncate(&text)),
+        })
+    }
+
+    /// The error an unsuccessful answer carries: MLflow's `error_code` and `message` when
+    /// the body has them.
+    async fn api_error(&self, url: String, resp: reqwest::Response) -> ClientError {
+        let status = resp.status();
+        let text = match resp.text().await {
+            Ok(t) => t,
+            Err(source) => return ClientError::Transport { url, source },
+        };
         let body: Option<Value> = serde_json::from_str(&text).ok();
-        if status.is_success() {
-            return body.ok_or_else(|| ClientError::Decode {
-                url,
-                message: format!("not JSON: {}", truncate(&text)),
-            });
-        }
         let field = |name: &str| {
             body.as_ref()
                 .and_then(|b| b.get(name))
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        Err(ClientError::Api {
+        ClientError::Api {
             status: status.as_u16(),
             error_code: field("error_code").unwrap_or_else(|| {
                 if status.as_u16() == 404 {
@@ -188,8 +230,14 @@ impl TrackingClient {
             }),
             message: field("message")
                 .unwrap_or_else(|| format!("HTTP {status}: {}", truncate(&text))),
-        })
+        }
     }
+}
+
+/// Whether `uri` is a tracking server's URL (`http://` or `https://`).
+pub fn is_server_url(uri: &str) -> bool {
+    let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 fn truncate(s: &str) -> String {

@@ -1,24 +1,9 @@
 //! `registered-models/*` and `model-versions/*` calls: the model registry.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::{decode, Result, TrackingClient};
-
-/// Reads an int64 that protobuf JSON may send as a number or as a string.
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrStr {
-        Num(i64),
-        Str(String),
-    }
-    match Option::<NumOrStr>::deserialize(d)? {
-        None => Ok(None),
-        Some(NumOrStr::Num(n)) => Ok(Some(n)),
-        Some(NumOrStr::Str(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
-    }
-}
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct ModelAlias {
@@ -29,9 +14,9 @@ pub struct ModelAlias {
 #[derive(Clone, Debug, Deserialize)]
 pub struct RegisteredModel {
     pub name: String,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub creation_timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub last_updated_timestamp: Option<i64>,
     #[serde(default)]
     pub description: Option<String>,
@@ -47,9 +32,9 @@ pub struct RegisteredModel {
 pub struct ModelVersion {
     pub name: String,
     pub version: String,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub creation_timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub last_updated_timestamp: Option<i64>,
     #[serde(default)]
     pub current_stage: Option<String>,
@@ -172,5 +157,41 @@ impl TrackingClient {
         const PATH: &str = "registered-models/alias";
         let v = self.get(PATH, &[("name", name), ("alias", alias)]).await?;
         Ok(decode::<ModelVersionResponse>(self, PATH, v)?.model_version)
+    }
+
+    /// `model-versions/get-download-uri`: where a version's files are.
+    pub async fn get_model_version_download_uri(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<String> {
+        const PATH: &str = "model-versions/get-download-uri";
+        #[derive(Deserialize)]
+        struct Answer {
+            artifact_uri: String,
+        }
+        let v = self
+            .get(PATH, &[("name", name), ("version", version)])
+            .await?;
+        Ok(decode::<Answer>(self, PATH, v)?.artifact_uri)
+    }
+
+    /// `registered-models/get-latest-versions`: the latest version in each of `stages`
+    /// (every stage when empty).
+    pub async fn get_latest_versions(
+        &self,
+        name: &str,
+        stages: &[&str],
+    ) -> Result<Vec<ModelVersion>> {
+        const PATH: &str = "registered-models/get-latest-versions";
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            model_versions: Vec<ModelVersion>,
+        }
+        let v = self
+            .post(PATH, &json!({"name": name, "stages": stages}))
+            .await?;
+        Ok(decode::<Answer>(self, PATH, v)?.model_versions)
     }
 }

@@ -1,40 +1,6 @@
 //! The tracking entities as the REST API sends them (protobuf JSON).
 
-use serde::{Deserialize, Deserializer, Serialize};
-
-/// Reads an int64 that protobuf JSON may send as a number or as a string.
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrStr {
-        Num(i64),
-        Str(String),
-    }
-    match Option::<NumOrStr>::deserialize(d)? {
-        None => Ok(None),
-        Some(NumOrStr::Num(n)) => Ok(Some(n)),
-        Some(NumOrStr::Str(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
-    }
-}
-
-/// Reads a double that protobuf JSON may send as a number or as "NaN" / "Infinity".
-fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrStr {
-        Num(f64),
-        Str(String),
-    }
-    match NumOrStr::deserialize(d)? {
-        NumOrStr::Num(n) => Ok(n),
-        NumOrStr::Str(s) => match s.as_str() {
-            "NaN" => Ok(f64::NAN),
-            "Infinity" => Ok(f64::INFINITY),
-            "-Infinity" => Ok(f64::NEG_INFINITY),
-            other => other.parse().map_err(serde::de::Error::custom),
-        },
-    }
-}
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyValue {
@@ -115,9 +81,9 @@ pub struct RunInfo {
     #[serde(default)]
     pub user_id: Option<String>,
     pub status: RunStatus,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub start_time: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub end_time: Option<i64>,
     #[serde(default)]
     pub artifact_uri: Option<String>,
@@ -128,11 +94,11 @@ pub struct RunInfo {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Metric {
     pub key: String,
-    #[serde(deserialize_with = "lenient_f64")]
+    #[serde(deserialize_with = "crate::lenient::f64")]
     pub value: f64,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_i64")]
     pub step: Option<i64>,
 }
 

@@ -5,15 +5,19 @@
 //! server's REST API to an artifact URI (`runs:/<run>/<path>` → the run's artifacts, or the
 //! MLflow 3 logged model of that name and run; `models:/<name>/<version>`,
 //! `models:/<name>@<alias>`, `models:/<name>/latest` → the version's download URI;
-//! `models:/m-…` → the logged model's artifacts), which is then downloaded once into
+//! `models:/<name>/<stage>` → the latest version in that stage; `models:/<model_id>` →
+//! the logged model's artifacts), which is then downloaded once into
 //! `<cache>/models/<hash of the artifact URI>`: through the server's `mlflow-artifacts`
 //! API, or straight from object storage (`s3://`, `gs://`, …) with `mlox-artifacts`.
+//! `models:/` URIs are read by `mlox_core::registry::parse_model_uri`, the one parser the
+//! server's registry uses too; every REST call goes through `mlox_client`.
 //! Invariant: a cache entry is complete (it carries a marker written last) or absent.
 
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
-use serde_json::{json, Value};
+use mlox_client::{ClientError, TrackingClient};
+use mlox_core::registry::{parse_model_uri, ModelUri as RegistryUri};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, ServeError};
@@ -42,65 +46,32 @@ pub enum ModelUri {
         run_id: String,
         path: String,
     },
-    Version {
-        name: String,
-        version: String,
-    },
-    Alias {
-        name: String,
-        alias: String,
-    },
-    LoggedModel {
-        model_id: String,
-        path: String,
-    },
+    /// `models:/…`: a registered model's version (by number, stage, alias or `latest`), or
+    /// a logged model.
+    Registry(RegistryUri),
     /// An artifact URI: `mlflow-artifacts:/…`, `s3://…`, `gs://…`, ….
     Artifact(String),
 }
 
 impl ModelUri {
     pub fn parse(uri: &str) -> Result<ModelUri> {
-        let bad = |why: &str| ServeError::InvalidModel(format!("invalid model URI '{uri}': {why}"));
         if let Some(rest) = uri.strip_prefix("runs:/") {
             let rest = rest.trim_start_matches('/');
             let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
             if run_id.is_empty() {
-                return Err(bad("expected runs:/<run_id>/<path>"));
+                return Err(ServeError::InvalidModel(format!(
+                    "invalid model URI '{uri}': expected runs:/<run_id>/<path>"
+                )));
             }
             return Ok(ModelUri::Run {
                 run_id: run_id.to_string(),
                 path: path.trim_matches('/').to_string(),
             });
         }
-        if let Some(rest) = uri.strip_prefix("models:/") {
-            let rest = rest.trim_start_matches('/').trim_end_matches('/');
-            if rest.starts_with("m-") {
-                let (id, path) = rest.split_once('/').unwrap_or((rest, ""));
-                return Ok(ModelUri::LoggedModel {
-                    model_id: id.to_string(),
-                    path: path.to_string(),
-                });
-            }
-            if let Some((name, alias)) = rest.split_once('@') {
-                if name.is_empty() || alias.is_empty() || alias.contains('/') {
-                    return Err(bad("expected models:/<name>@<alias>"));
-                }
-                return Ok(ModelUri::Alias {
-                    name: name.to_string(),
-                    alias: alias.to_string(),
-                });
-            }
-            return match rest.rsplit_once('/') {
-                Some((name, version)) if !name.is_empty() && !version.is_empty() => {
-                    Ok(ModelUri::Version {
-                        name: name.to_string(),
-                        version: version.to_string(),
-                    })
-                }
-                _ => Err(bad(
-                    "expected models:/<name>/<version>, models:/<name>@<alias> or models:/<model_id>",
-                )),
-            };
+        if mlox_core::registry::uri_scheme(uri).is_some_and(|s| s.eq_ignore_ascii_case("models")) {
+            return parse_model_uri(uri)
+                .map(ModelUri::Registry)
+                .map_err(|e| ServeError::InvalidModel(e.message));
         }
         if let Some(path) = uri.strip_prefix("file://") {
             return Ok(ModelUri::Local(PathBuf::from(path)));
@@ -115,10 +86,12 @@ impl ModelUri {
 
 /// Resolves model URIs and downloads them into the cache.
 pub struct Resolver {
-    tracking_uri: Option<String>,
+    /// The tracking server (credentials, TLS and retries from MLflow's environment
+    /// variables), when the tracking URI is an http(s) one.
+    client: Option<TrackingClient>,
+    /// A tracking URI that is not a server's (`sqlite:///…`), to say why it cannot serve.
+    not_a_server: Option<String>,
     cache_dir: PathBuf,
-    /// Credentials, TLS and retries from MLflow's environment variables.
-    http: mlox_client::Http,
     /// Prints what is downloaded (to stderr).
     pub verbose: bool,
 }
@@ -127,145 +100,118 @@ fn remote(e: impl std::fmt::Display) -> ServeError {
     ServeError::Remote(e.to_string())
 }
 
+/// A tracking-server error as a serving one: what does not exist is `NotFound`.
+fn from_client(e: ClientError) -> ServeError {
+    match e {
+        ClientError::Api {
+            status,
+            error_code,
+            message,
+        } if status == 404 || error_code == "RESOURCE_DOES_NOT_EXIST" => {
+            ServeError::NotFound(message)
+        }
+        ClientError::Api {
+            status, message, ..
+        } => ServeError::Remote(format!("tracking server answered {status}: {message}")),
+        other => ServeError::Remote(other.to_string()),
+    }
+}
+
 impl Resolver {
     pub fn new(tracking_uri: Option<&str>, cache_dir: PathBuf) -> Resolver {
+        let given = tracking_uri.filter(|t| !t.is_empty());
+        let client = given.and_then(|t| TrackingClient::connect(t).ok());
         Resolver {
-            tracking_uri: tracking_uri
-                .filter(|t| !t.is_empty())
-                .map(|t| t.trim_end_matches('/').to_string()),
+            not_a_server: given.filter(|_| client.is_none()).map(str::to_string),
+            client,
             cache_dir,
-            http: mlox_client::Http::from_env(),
             verbose: true,
         }
     }
 
-    fn server(&self) -> Result<&str> {
-        match self.tracking_uri.as_deref() {
-            Some(t) if t.starts_with("http://") || t.starts_with("https://") => Ok(t),
-            _ => Err(ServeError::InvalidModel(
+    fn server(&self) -> Result<&TrackingClient> {
+        if let Some(uri) = &self.not_a_server {
+            return Err(ServeError::InvalidModel(format!(
+                "this model URI is resolved through a tracking server, and {}",
+                ClientError::NotAServer { uri: uri.clone() }
+            )));
+        }
+        self.client.as_ref().ok_or_else(|| {
+            ServeError::InvalidModel(
                 "this model URI is resolved through a tracking server: set MLFLOW_TRACKING_URI or --tracking-uri to its http(s) address".to_string(),
-            )),
-        }
-    }
-
-    async fn api_get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
-        let url = format!("{}/api/2.0/mlflow/{path}", self.server()?);
-        let resp = self
-            .http
-            .send(self.http.get(&url).query(query))
-            .await
-            .map_err(|e| {
-                ServeError::Remote(format!("cannot reach the tracking server at {url}: {e}"))
-            })?;
-        self.answer(resp).await
-    }
-
-    async fn api_post(&self, path: &str, body: &Value) -> Result<Value> {
-        let url = format!("{}/api/2.0/mlflow/{path}", self.server()?);
-        let resp = self
-            .http
-            .send(self.http.post(&url).json(body))
-            .await
-            .map_err(|e| {
-                ServeError::Remote(format!("cannot reach the tracking server at {url}: {e}"))
-            })?;
-        self.answer(resp).await
-    }
-
-    async fn answer(&self, resp: reqwest::Response) -> Result<Value> {
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(body);
-        }
-        let msg = body["message"].as_str().unwrap_or("").to_string();
-        if status.as_u16() == 404 || body["error_code"] == "RESOURCE_DOES_NOT_EXIST" {
-            return Err(ServeError::NotFound(msg));
-        }
-        Err(ServeError::Remote(format!(
-            "tracking server answered {status}: {msg}"
-        )))
+            )
+        })
     }
 
     /// The artifact URI a model URI stands for (`None` for a local folder).
     pub async fn artifact_uri(&self, uri: &ModelUri) -> Result<Option<String>> {
-        Ok(Some(match uri {
+        let registry = match uri {
             ModelUri::Local(_) => return Ok(None),
-            ModelUri::Artifact(a) => a.clone(),
-            ModelUri::Version { name, version } => {
-                let version = if version.eq_ignore_ascii_case("latest") {
-                    self.latest_version(name).await?
-                } else {
-                    version.clone()
-                };
-                self.download_uri(name, &version).await?
+            ModelUri::Artifact(a) => return Ok(Some(a.clone())),
+            ModelUri::Run { run_id, path } => {
+                return self.run_model_uri(run_id, path).await.map(Some)
             }
-            ModelUri::Alias { name, alias } => {
-                let v = self
-                    .api_get(
-                        "registered-models/alias",
-                        &[("name", name), ("alias", alias)],
-                    )
-                    .await?;
-                let version = v["model_version"]["version"]
-                    .as_str()
-                    .ok_or_else(|| remote("registered-models/alias returned no version"))?
-                    .to_string();
-                self.download_uri(name, &version).await?
+            ModelUri::Registry(r) => r,
+        };
+        let client = self.server()?;
+        let (name, version) = match registry {
+            RegistryUri::ModelId(id) => {
+                let model = client.get_logged_model(id).await.map_err(from_client)?;
+                return Ok(Some(model.artifact_uri));
             }
-            ModelUri::LoggedModel { model_id, path } => {
-                let v = self
-                    .api_get(&format!("logged-models/{model_id}"), &[])
-                    .await?;
-                let root = v["model"]["info"]["artifact_uri"]
-                    .as_str()
-                    .ok_or_else(|| remote("logged model has no artifact_uri"))?;
-                join_uri(root, path)
+            RegistryUri::Version { name, version } => (name, version.clone()),
+            RegistryUri::Alias { name, alias } => {
+                let v = client
+                    .get_model_version_by_alias(name, alias)
+                    .await
+                    .map_err(from_client)?;
+                (name, v.version)
             }
-            ModelUri::Run { run_id, path } => self.run_model_uri(run_id, path).await?,
-        }))
+            RegistryUri::Latest { name } => (name, self.latest_version(name, None).await?),
+            RegistryUri::Stage { name, stage } => {
+                (name, self.latest_version(name, Some(stage)).await?)
+            }
+        };
+        client
+            .get_model_version_download_uri(name, &version)
+            .await
+            .map(Some)
+            .map_err(from_client)
     }
 
-    async fn download_uri(&self, name: &str, version: &str) -> Result<String> {
-        let v = self
-            .api_get(
-                "model-versions/get-download-uri",
-                &[("name", name), ("version", version)],
-            )
-            .await?;
-        v["artifact_uri"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| remote("get-download-uri returned no artifact_uri"))
-    }
-
-    async fn latest_version(&self, name: &str) -> Result<String> {
-        let v = self
-            .api_post(
-                "registered-models/get-latest-versions",
-                &json!({"name": name}),
-            )
-            .await?;
-        v["model_versions"]
-            .as_array()
-            .and_then(|vs| {
-                vs.iter()
-                    .filter_map(|m| m["version"].as_str()?.parse::<u64>().ok())
-                    .max()
-            })
+    /// The newest version of a registered model, or the newest in `stage` (as MLflow
+    /// resolves `models:/<name>/latest` and `models:/<name>/<stage>`).
+    async fn latest_version(&self, name: &str, stage: Option<&str>) -> Result<String> {
+        let stages: Vec<&str> = stage.into_iter().collect();
+        let versions = self
+            .server()?
+            .get_latest_versions(name, &stages)
+            .await
+            .map_err(from_client)?;
+        versions
+            .iter()
+            .filter_map(|m| m.version.parse::<u64>().ok())
+            .max()
             .map(|n| n.to_string())
             .ok_or_else(|| {
-                ServeError::NotFound(format!("registered model '{name}' has no versions"))
+                ServeError::NotFound(match stage {
+                    Some(stage) => {
+                        format!("registered model '{name}' has no version in stage '{stage}'")
+                    }
+                    None => format!("registered model '{name}' has no versions"),
+                })
             })
     }
 
     /// `runs:/<run>/<path>`: the run's own artifacts when they hold a model there, else the
     /// logged model of that name from that run (MLflow 3 `log_model(name=...)`).
     async fn run_model_uri(&self, run_id: &str, path: &str) -> Result<String> {
-        let run = self.api_get("runs/get", &[("run_id", run_id)]).await?;
-        let info = &run["run"]["info"];
-        let root = info["artifact_uri"]
-            .as_str()
+        let client = self.server()?;
+        let run = client.get_run(run_id).await.map_err(from_client)?;
+        let root = run
+            .info
+            .artifact_uri
+            .as_deref()
             .ok_or_else(|| remote("run has no artifact_uri"))?;
         let direct = join_uri(root, path);
         if self
@@ -276,29 +222,21 @@ impl Resolver {
             return Ok(direct);
         }
         let (name, rest) = path.split_once('/').unwrap_or((path, ""));
-        let experiment = info["experiment_id"].as_str().unwrap_or("0");
+        let filter = format!("name = '{}'", name.replace('\'', "\\'"));
         let mut token: Option<String> = None;
         loop {
-            let mut body = json!({
-                "experiment_ids": [experiment],
-                "filter": format!("name = '{}'", name.replace('\'', "\\'")),
-                "max_results": 100,
-            });
-            if let Some(t) = &token {
-                body["page_token"] = json!(t);
+            let page = client
+                .search_logged_models(&[&run.info.experiment_id], &filter, 100, token.as_deref())
+                .await
+                .map_err(from_client)?;
+            if let Some(m) = page
+                .items
+                .iter()
+                .find(|m| m.source_run_id.as_deref() == Some(run_id))
+            {
+                return Ok(join_uri(&m.artifact_uri, rest));
             }
-            let page = self.api_post("logged-models/search", &body).await?;
-            for m in page["models"].as_array().into_iter().flatten() {
-                if m["info"]["source_run_id"] == run_id {
-                    if let Some(uri) = m["info"]["artifact_uri"].as_str() {
-                        return Ok(join_uri(uri, rest));
-                    }
-                }
-            }
-            token = page["next_page_token"]
-                .as_str()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
+            token = page.next_page_token;
             if token.is_none() {
                 break;
             }
@@ -363,21 +301,8 @@ impl Resolver {
 
     async fn exists(&self, artifact: &str) -> Result<bool> {
         match Store::open(self, artifact)? {
-            Store::Proxy { base, path } => {
-                let url = format!(
-                    "{base}/api/2.0/mlflow-artifacts/artifacts/{}",
-                    url_path(&path)
-                );
-                let resp = self
-                    .http
-                    .send(self.http.request(reqwest::Method::HEAD, &url))
-                    .await
-                    .map_err(remote)?;
-                if resp.status().as_u16() == 405 {
-                    let resp = self.http.send(self.http.get(&url)).await.map_err(remote)?;
-                    return Ok(resp.status().is_success());
-                }
-                Ok(resp.status().is_success())
+            Store::Proxy { client, path } => {
+                client.artifact_exists(&path).await.map_err(from_client)
             }
             Store::Object(repo) => Ok(repo.get("").await.is_ok()
                 || repo.list("").await.map(|l| l.is_some()).unwrap_or(false)),
@@ -388,35 +313,24 @@ impl Resolver {
         std::fs::create_dir_all(dst)
             .map_err(ServeError::io(format!("creating {}", dst.display())))?;
         match Store::open(self, artifact)? {
-            Store::Proxy { base, path } => {
+            Store::Proxy { client, path } => {
                 let mut stack = vec![String::new()];
                 while let Some(rel) = stack.pop() {
-                    let list_url = format!("{base}/api/2.0/mlflow-artifacts/artifacts");
-                    let full = join_path(&path, &rel);
-                    let resp = self
-                        .http
-                        .send(self.http.get(&list_url).query(&[("path", full.as_str())]))
+                    let entries = client
+                        .list_artifacts(&join_path(&path, &rel))
                         .await
-                        .map_err(remote)?;
-                    let listing = self.answer(resp).await?;
-                    for f in listing["files"].as_array().into_iter().flatten() {
-                        let name = f["path"].as_str().unwrap_or_default();
-                        let child = join_path(&rel, name.rsplit('/').next().unwrap_or(name));
-                        if f["is_dir"].as_bool().unwrap_or(false) {
+                        .map_err(from_client)?;
+                    for f in entries {
+                        let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+                        let child = join_path(&rel, name);
+                        if f.is_dir {
                             stack.push(child);
                             continue;
                         }
-                        let url = format!(
-                            "{base}/api/2.0/mlflow-artifacts/artifacts/{}",
-                            url_path(&join_path(&path, &child))
-                        );
-                        let resp = self.http.send(self.http.get(&url)).await.map_err(remote)?;
-                        if !resp.status().is_success() {
-                            return Err(remote(format!(
-                                "downloading {child}: HTTP {}",
-                                resp.status()
-                            )));
-                        }
+                        let resp = client
+                            .download_artifact(&join_path(&path, &child))
+                            .await
+                            .map_err(|e| remote(format!("downloading {child}: {e}")))?;
                         write_stream(
                             &dst.join(&child),
                             resp.bytes_stream().map(|c| c.map_err(remote)),
@@ -449,9 +363,9 @@ impl Resolver {
 }
 
 enum Store {
-    /// The tracking server's `mlflow-artifacts` proxy.
+    /// A tracking server's `mlflow-artifacts` proxy, and the path inside its store.
     Proxy {
-        base: String,
+        client: TrackingClient,
         path: String,
     },
     Object(mlox_artifacts::ArtifactRepo),
@@ -459,28 +373,12 @@ enum Store {
 
 impl Store {
     fn open(resolver: &Resolver, artifact: &str) -> Result<Store> {
-        if let Some(rest) = artifact.strip_prefix("mlflow-artifacts:") {
-            // mlflow-artifacts:/path or mlflow-artifacts://host:port/path
-            let (base, path) = match rest.strip_prefix("//") {
-                Some(hostpath) => {
-                    let (host, path) = hostpath.split_once('/').unwrap_or((hostpath, ""));
-                    let scheme = if resolver.server().is_ok_and(|s| s.starts_with("https")) {
-                        "https"
-                    } else {
-                        "http"
-                    };
-                    if host.is_empty() {
-                        (resolver.server()?.to_string(), path.to_string())
-                    } else {
-                        (format!("{scheme}://{host}"), path.to_string())
-                    }
-                }
-                None => (resolver.server()?.to_string(), rest.to_string()),
-            };
-            return Ok(Store::Proxy {
-                base,
-                path: path.trim_matches('/').to_string(),
-            });
+        if mlox_client::proxied_location(artifact).is_some() {
+            let (client, path) = resolver
+                .server()?
+                .artifact_proxy(artifact)
+                .ok_or_else(|| remote(format!("not a proxied artifact URI: {artifact}")))?;
+            return Ok(Store::Proxy { client, path });
         }
         mlox_artifacts::ArtifactRepo::from_uri(artifact)
             .map(Store::Object)
@@ -536,22 +434,6 @@ fn join_path(a: &str, b: &str) -> String {
     }
 }
 
-fn url_path(p: &str) -> String {
-    p.split('/')
-        .map(|s| {
-            s.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -570,26 +452,45 @@ mod tests {
                 path: "model".into()
             }
         );
+        let reg = |u: RegistryUri| ModelUri::Registry(u);
         assert_eq!(
             p("models:/fraud/3"),
-            ModelUri::Version {
+            reg(RegistryUri::Version {
                 name: "fraud".into(),
                 version: "3".into()
-            }
+            })
         );
         assert_eq!(
             p("models:/fraud@champion"),
-            ModelUri::Alias {
+            reg(RegistryUri::Alias {
                 name: "fraud".into(),
                 alias: "champion".into()
-            }
+            })
         );
         assert_eq!(
             p("models:/m-0123abc"),
-            ModelUri::LoggedModel {
-                model_id: "m-0123abc".into(),
-                path: "".into()
-            }
+            reg(RegistryUri::ModelId("m-0123abc".into()))
+        );
+        // A stage is a stage, not a version; a model named m-… is a registered model.
+        assert_eq!(
+            p("models:/fraud/Production"),
+            reg(RegistryUri::Stage {
+                name: "fraud".into(),
+                stage: "Production".into()
+            })
+        );
+        assert_eq!(
+            p("models:/m-foo/3"),
+            reg(RegistryUri::Version {
+                name: "m-foo".into(),
+                version: "3".into()
+            })
+        );
+        assert_eq!(
+            p("models:/fraud/latest"),
+            reg(RegistryUri::Latest {
+                name: "fraud".into()
+            })
         );
         assert_eq!(
             p("mlflow-artifacts:/1/x/artifacts"),
@@ -610,7 +511,6 @@ mod tests {
             "mlflow-artifacts:/1/r/artifacts/model"
         );
         assert_eq!(join_uri("s3://b/k", ""), "s3://b/k");
-        assert_eq!(url_path("a b/c"), "a%20b/c");
     }
 
     #[tokio::test]
@@ -620,5 +520,12 @@ mod tests {
         assert!(e.to_string().contains("MLFLOW_TRACKING_URI"), "{e}");
         let e = r.resolve("/definitely/not/here").await.unwrap_err();
         assert!(matches!(e, ServeError::NotFound(_)));
+        let r = Resolver::new(Some("sqlite:///x.db"), std::env::temp_dir());
+        let e = r.resolve("models:/x/1").await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("'sqlite:///x.db' is not a tracking server URL"),
+            "{e}"
+        );
     }
 }

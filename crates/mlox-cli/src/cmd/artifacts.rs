@@ -1,5 +1,5 @@
 //! `mlox artifacts`: a run's artifacts on any MLflow-compatible tracking server, with
-//! progress bars on transfers. Talks REST only.
+//! progress bars on transfers. Talks REST only, through `mlox_client`.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
+use mlox_client::TrackingClient;
 
 #[derive(Args, Debug, Clone)]
 pub struct Target {
@@ -57,11 +57,9 @@ pub enum ArtifactsCommand {
     },
 }
 
+/// The proxy holding a run's artifacts, and where the run's root is inside its store.
 struct Client {
-    /// Credentials, TLS and retries from MLflow's environment variables.
-    http: mlox_client::Http,
-    base: String,
-    /// Path of the run's artifact root inside the proxied artifact store.
+    proxy: TrackingClient,
     root: String,
 }
 
@@ -71,24 +69,6 @@ fn join(a: &str, b: &str) -> String {
         (a, "") => a.to_string(),
         (a, b) => format!("{a}/{b}"),
     }
-}
-
-/// Percent-encodes each segment of an artifact path for a URL.
-fn url_path(p: &str) -> String {
-    p.split('/').map(url_encode).collect::<Vec<_>>().join("/")
-}
-
-fn url_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn bar(len: u64, msg: String) -> ProgressBar {
@@ -104,95 +84,39 @@ fn bar(len: u64, msg: String) -> ProgressBar {
     pb
 }
 
-async fn error_text(resp: reqwest::Response) -> String {
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
-    match serde_json::from_str::<Value>(&body) {
-        Ok(v) => format!(
-            "{status}: {} {}",
-            v["error_code"].as_str().unwrap_or(""),
-            v["message"].as_str().unwrap_or(&body)
-        ),
-        Err(_) => format!("{status}: {body}"),
-    }
-}
-
 impl Client {
     async fn connect(t: &Target) -> anyhow::Result<Self> {
-        let http = mlox_client::Http::from_env();
-        let base = t.tracking_uri.trim_end_matches('/').to_string();
-        let resp = http
-            .send(
-                http.get(&format!("{base}/api/2.0/mlflow/runs/get"))
-                    .query(&[("run_id", &t.run_id)]),
-            )
+        let server = TrackingClient::connect(&t.tracking_uri)?;
+        let run = server
+            .get_run(&t.run_id)
             .await
-            .with_context(|| format!("cannot reach the tracking server at {base}"))?;
-        if !resp.status().is_success() {
-            bail!("cannot get run {}: {}", t.run_id, error_text(resp).await);
-        }
-        let run: Value = resp.json().await?;
-        let uri = run["run"]["info"]["artifact_uri"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let Some(rest) = uri.strip_prefix("mlflow-artifacts:") else {
+            .with_context(|| format!("cannot get run {}", t.run_id))?;
+        let uri = run.info.artifact_uri.unwrap_or_default();
+        let Some((proxy, root)) = server.artifact_proxy(&uri) else {
             bail!("run {} stores artifacts directly at '{uri}', not through the server; use that store's own tools", t.run_id);
         };
-        let rest = rest
-            .strip_prefix("//")
-            .map_or(rest, |r| r.find('/').map_or("", |i| &r[i..]));
-        Ok(Client {
-            http,
-            base,
-            root: rest.trim_start_matches('/').to_string(),
-        })
-    }
-
-    fn url(&self, rel: &str) -> String {
-        format!(
-            "{}/api/2.0/mlflow-artifacts/artifacts/{}",
-            self.base,
-            url_path(&join(&self.root, rel))
-        )
+        Ok(Client { proxy, root })
     }
 
     /// Entries of a directory as (path relative to the run root, is_dir, size); empty for a file.
     async fn list(&self, rel: &str) -> anyhow::Result<Vec<(String, bool, u64)>> {
-        let resp = self
-            .http
-            .send(
-                self.http
-                    .get(&format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base))
-                    .query(&[("path", join(&self.root, rel))]),
-            )
-            .await?;
-        if !resp.status().is_success() {
-            bail!("cannot list '{rel}': {}", error_text(resp).await);
-        }
-        let body: Value = resp.json().await?;
-        Ok(body["files"]
-            .as_array()
-            .map(|files| {
-                files
-                    .iter()
-                    .map(|f| {
-                        (
-                            join(rel, f["path"].as_str().unwrap_or_default()),
-                            f["is_dir"].as_bool().unwrap_or(false),
-                            f["file_size"].as_u64().unwrap_or(0),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        let entries = self
+            .proxy
+            .list_artifacts(&join(&self.root, rel))
+            .await
+            .with_context(|| format!("cannot list '{rel}'"))?;
+        Ok(entries
+            .into_iter()
+            .map(|f| (join(rel, &f.path), f.is_dir, f.file_size.unwrap_or(0)))
+            .collect())
     }
 
     async fn download_file(&self, rel: &str, dst: &Path) -> anyhow::Result<()> {
-        let resp = self.http.send(self.http.get(&self.url(rel))).await?;
-        if !resp.status().is_success() {
-            bail!("cannot download '{rel}': {}", error_text(resp).await);
-        }
+        let resp = self
+            .proxy
+            .download_artifact(&join(&self.root, rel))
+            .await
+            .with_context(|| format!("cannot download '{rel}'"))?;
         if let Some(parent) = dst.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
@@ -223,25 +147,16 @@ impl Client {
                 progress.inc(c.len() as u64);
             }
         });
-        // A streamed body is sent once (it cannot be replayed for a retry).
-        let resp = self
-            .http
-            .send(
-                self.http
-                    .put(&self.url(rel))
-                    .header(reqwest::header::CONTENT_LENGTH, len)
-                    .body(reqwest::Body::wrap_stream(stream)),
+        let result = self
+            .proxy
+            .upload_artifact(
+                &join(&self.root, rel),
+                len,
+                reqwest::Body::wrap_stream(stream),
             )
-            .await?;
+            .await;
         pb.finish_and_clear();
-        if !resp.status().is_success() {
-            bail!(
-                "cannot upload '{}': {}",
-                local.display(),
-                error_text(resp).await
-            );
-        }
-        Ok(())
+        result.with_context(|| format!("cannot upload '{}'", local.display()))
     }
 }
 

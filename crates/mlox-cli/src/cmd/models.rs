@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use mlox_client::{Auth, ModelVersion, RegisteredModel, TrackingClient};
+use mlox_client::{ModelVersion, RegisteredModel, TrackingClient};
 
 #[derive(Args, Debug, Clone)]
 pub struct Server {
@@ -55,8 +55,8 @@ pub enum ModelsCommand {
     BuildDocker(super::serve::BuildDockerArgs),
 }
 
-fn client(server: &Server) -> TrackingClient {
-    TrackingClient::new(&server.tracking_uri).with_auth(Auth::from_env())
+fn client(server: &Server) -> anyhow::Result<TrackingClient> {
+    Ok(TrackingClient::connect(&server.tracking_uri)?)
 }
 
 fn aliases_of(model: &RegisteredModel, version: &str) -> String {
@@ -110,7 +110,7 @@ pub async fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
         }
         ModelsCommand::BuildDocker(args) => return super::serve::build_docker(args).await,
         ModelsCommand::List { server, filter } => {
-            let client = client(&server);
+            let client = client(&server)?;
             let mut models = Vec::new();
             let mut token: Option<String> = None;
             loop {
@@ -155,7 +155,7 @@ pub async fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
             print_table(&["NAME", "LATEST", "ALIASES", "DESCRIPTION"], &rows);
         }
         ModelsCommand::Versions { server, name } => {
-            let client = client(&server);
+            let client = client(&server)?;
             // Filter strings are not unescaped: quote with whichever quote the name lacks.
             let filter = if name.contains('\'') {
                 format!("name = \"{name}\"")
@@ -209,7 +209,7 @@ pub async fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
             alias,
             version,
         } => {
-            let client = client(&server);
+            let client = client(&server)?;
             client
                 .set_registered_model_alias(&name, &alias, &version)
                 .await

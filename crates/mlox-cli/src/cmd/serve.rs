@@ -15,7 +15,8 @@ use mlox_serving::uri::{default_cache_dir, Resolver};
 #[derive(Args, Debug, Clone)]
 pub struct ModelSource {
     /// The model: a folder, runs:/<run>/<path>, models:/<name>/<version>,
-    /// models:/<name>@<alias>, models:/<model_id>, mlflow-artifacts:/…, s3://…
+    /// models:/<name>@<alias>, models:/<name>/<stage>, models:/<name>/latest,
+    /// models:/<model_id>, mlflow-artifacts:/…, s3://…
     #[arg(long, short = 'm')]
     pub model_uri: String,
     /// The tracking server that resolves runs:/ and models:/ URIs.
