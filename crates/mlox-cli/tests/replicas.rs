@@ -12,10 +12,18 @@ use serde_json::{json, Value};
 
 mod common;
 
+/// The test PostgreSQL server; `None` (the test is skipped, and says so) when there is none,
+/// unless `MLOX_TEST_REQUIRE_POSTGRES` is set, as `scripts/test.sh` does: then a missing
+/// server fails the test.
 fn pg_url() -> Option<String> {
-    std::env::var("MLOX_TEST_POSTGRES_URL")
+    let url = std::env::var("MLOX_TEST_POSTGRES_URL")
         .ok()
-        .filter(|u| !u.is_empty())
+        .filter(|u| !u.is_empty());
+    assert!(
+        url.is_some() || std::env::var_os("MLOX_TEST_REQUIRE_POSTGRES").is_none(),
+        "MLOX_TEST_REQUIRE_POSTGRES is set but MLOX_TEST_POSTGRES_URL is not"
+    );
+    url
 }
 
 async fn post(http: &reqwest::Client, url: &str, path: &str, body: Value) -> Value {
@@ -63,7 +71,7 @@ async fn history_steps(http: &reqwest::Client, url: &str, run_id: &str, key: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_one_postgres_database() {
     let Some(db) = pg_url() else {
-        eprintln!("MLOX_TEST_POSTGRES_URL is not set: skipping");
+        eprintln!("SKIPPED: MLOX_TEST_POSTGRES_URL is not set");
         return;
     };
     let a = common::start(&["--backend-store-uri", &db]);
@@ -202,7 +210,7 @@ fn psql(url: &str, sql: &str) -> String {
 async fn reads_go_to_the_standby_and_a_writer_reads_its_writes() {
     let (Some(primary), Ok(standby)) = (pg_url(), std::env::var("MLOX_TEST_POSTGRES_STANDBY_URL"))
     else {
-        eprintln!("MLOX_TEST_POSTGRES_URL or MLOX_TEST_POSTGRES_STANDBY_URL is not set: skipping");
+        eprintln!("SKIPPED: MLOX_TEST_POSTGRES_URL or MLOX_TEST_POSTGRES_STANDBY_URL is not set");
         return;
     };
     let server = common::start(&[

@@ -94,9 +94,52 @@ impl SecurityConfig {
     }
 }
 
+/// An allowed-hosts or origins entry, split once at start-up: a name compared as it is, or
+/// an `fnmatch` pattern kept as characters.
+enum Pattern {
+    Exact(String),
+    Glob(Vec<char>),
+}
+
+impl Pattern {
+    fn new(p: &str) -> Pattern {
+        if p.contains('*') {
+            Pattern::Glob(p.chars().collect())
+        } else {
+            Pattern::Exact(p.to_string())
+        }
+    }
+
+    /// Whether `text` (given as characters too, for the globs) matches.
+    fn matches(&self, text: &str, chars: &[char]) -> bool {
+        match self {
+            Pattern::Exact(e) => e == text,
+            Pattern::Glob(p) => fnmatch_chars(p, chars),
+        }
+    }
+}
+
+/// Whether any of `patterns` matches `text` (its characters collected once, and only when
+/// an exact name has not matched already).
+fn any_matches(patterns: &[Pattern], text: &str) -> bool {
+    if patterns
+        .iter()
+        .any(|p| matches!(p, Pattern::Exact(e) if e == text))
+    {
+        return true;
+    }
+    if !patterns.iter().any(|p| matches!(p, Pattern::Glob(_))) {
+        return false;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    patterns.iter().any(|p| p.matches(text, &chars))
+}
+
 struct Compiled {
     /// `None`: every host is allowed (`*`).
-    hosts: Option<Vec<String>>,
+    hosts: Option<Vec<Pattern>>,
+    /// The CORS origins entries as patterns, for `blocks`.
+    origin_patterns: Vec<Pattern>,
     /// Explicit CORS origins (exact match grants; `fnmatch` patterns only escape the block).
     origins: Vec<String>,
     wildcard_origins: bool,
@@ -110,7 +153,12 @@ impl Compiled {
         let wildcard_origins = cfg.cors_allowed_origins.iter().any(|o| o == "*");
         let xfo = cfg.x_frame_options.to_uppercase();
         Compiled {
-            hosts,
+            hosts: hosts.map(|h| h.iter().map(|p| Pattern::new(p)).collect()),
+            origin_patterns: cfg
+                .cors_allowed_origins
+                .iter()
+                .map(|p| Pattern::new(p))
+                .collect(),
             origins: cfg.cors_allowed_origins,
             wildcard_origins,
             x_frame_options: (xfo != "NONE")
@@ -126,13 +174,7 @@ impl Compiled {
         let Some(host) = host.filter(|h| !h.is_empty()) else {
             return false;
         };
-        patterns.iter().any(|p| {
-            if p.contains('*') {
-                fnmatch(p, host)
-            } else {
-                p == host
-            }
-        })
+        any_matches(patterns, host)
     }
 
     /// Whether the CORS layer grants `origin` (Starlette: exact entry or the localhost regex).
@@ -150,13 +192,7 @@ impl Compiled {
         if self.wildcard_origins || !is_state_changing(method) || is_localhost_origin(origin) {
             return false;
         }
-        !self.origins.iter().any(|allowed| {
-            if allowed.contains('*') {
-                fnmatch(allowed, origin)
-            } else {
-                allowed == origin
-            }
-        })
+        !any_matches(&self.origin_patterns, origin)
     }
 }
 
@@ -230,6 +266,11 @@ fn is_localhost_origin(origin: &str) -> bool {
 pub fn fnmatch(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
+    fnmatch_chars(&p, &t)
+}
+
+/// [`fnmatch`] on characters collected beforehand.
+fn fnmatch_chars(p: &[char], t: &[char]) -> bool {
     // Iterative matcher with backtracking to the last `*`.
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
@@ -241,7 +282,7 @@ pub fn fnmatch(pattern: &str, text: &str) -> bool {
                 continue;
             }
             Some('?') => Some(pi + 1),
-            Some('[') => match class(&p, pi, t[ti]) {
+            Some('[') => match class(p, pi, t[ti]) {
                 Some((true, next)) => Some(next),
                 Some((false, _)) => None,
                 // An unclosed `[` is a literal.

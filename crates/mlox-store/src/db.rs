@@ -144,7 +144,16 @@ impl From<DbError> for MlflowError {
 fn pg_detail(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
-        None => e.to_string(),
+        // "error connecting to server" and the like: with their cause ("Connection refused").
+        None => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 

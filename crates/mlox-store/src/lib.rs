@@ -103,6 +103,7 @@ impl Db {
 pub struct SqlStore {
     db: Db,
     artifact_root: String,
+    allowed_host_schemes: Vec<String>,
     planner_stats: PlannerStats,
     search_plans: SearchPlans,
 }
@@ -161,6 +162,11 @@ pub struct StoreOptions {
     /// A PostgreSQL streaming standby of the backend store that serves reads
     /// (`--read-replica-backend-store-uri`); PostgreSQL stores only.
     pub read_replica: Option<StoreUri>,
+    /// URI schemes a model version's source may use with a host in it (`s3`, `gs`, …),
+    /// besides the server's own artifact root: MLflow's
+    /// `MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES`, lower-case. The binary reads the
+    /// variable; the store does not.
+    pub allowed_host_schemes: Vec<String>,
 }
 
 /// What a write has survived when it is acknowledged.
@@ -200,6 +206,7 @@ impl Default for StoreOptions {
             search_plans: SearchPlans::default(),
             durability: Durability::default(),
             read_replica: None,
+            allowed_host_schemes: Vec::new(),
         }
     }
 }
@@ -253,6 +260,7 @@ impl SqlStore {
         let store = SqlStore {
             db,
             artifact_root: opts.default_artifact_root,
+            allowed_host_schemes: opts.allowed_host_schemes,
             search_plans: opts.search_plans,
             planner_stats: PlannerStats::new(runs.max(analyzed_at), analyzed_at),
         };

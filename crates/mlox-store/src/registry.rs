@@ -1205,12 +1205,7 @@ impl crate::SqlStore {
     fn source_policy(&self) -> SourcePolicy {
         SourcePolicy {
             artifact_root: self.artifact_root.clone(),
-            allowed_host_schemes: std::env::var("MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES")
-                .unwrap_or_default()
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            allowed_host_schemes: self.allowed_host_schemes.clone(),
         }
     }
 }

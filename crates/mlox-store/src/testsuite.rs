@@ -2241,8 +2241,14 @@ macro_rules! store_test_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let Some(store) = $make.await else { return };
+                // `make` gives whatever keeps the store's files alive (a temporary folder,
+                // say) as long as it is held, and the store through `AsRef`.
+                let Some(fixture) = $make.await else { return };
+                let store = ::std::sync::Arc::clone(::std::convert::AsRef::<
+                    ::std::sync::Arc<$crate::SqlStore>,
+                >::as_ref(&fixture));
                 $crate::testsuite::$name(store).await;
+                drop(fixture);
             }
         )*
     };

@@ -232,6 +232,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 Durability::Process => mlox_store::Durability::Process,
             },
             read_replica,
+            allowed_host_schemes: allowed_host_schemes(),
             ..StoreOptions::default()
         },
     )
@@ -325,4 +326,15 @@ fn redact(uri: &str) -> String {
         }
         _ => uri.to_string(),
     }
+}
+
+/// MLflow's `MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES`: URI schemes (comma-separated)
+/// a model version's source may use with a host in it.
+fn allowed_host_schemes() -> Vec<String> {
+    std::env::var("MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
