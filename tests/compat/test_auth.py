@@ -456,9 +456,8 @@ def test_traces_follow_the_experiments_permission(url, alice, bob):
             c.delete_traces(exp_id, trace_ids=[trace_id])
         denied(e)
     for path in (f"/api/3.0/mlflow/traces/{trace_id}", f"/ajax-api/3.0/mlflow/traces/{trace_id}"):
-        r = requests.get(url + path, auth=(bob, PASSWORD), timeout=30)
-        assert r.status_code == 403
-        assert r.json()["error_code"] == "PERMISSION_DENIED"
+        # (MLflow answers its 403 as text, mlox as MLflow's JSON error.)
+        assert requests.get(url + path, auth=(bob, PASSWORD), timeout=30).status_code == 403
     with as_user(alice, PASSWORD):
         info = MlflowClient(url).get_trace(trace_id).info
         assert "k" not in info.tags
