@@ -69,6 +69,10 @@ run() {
     if [[ $auth == 1 ]]; then
         curl -sf -u "admin:$ADMIN_PW" -H 'Content-Type: application/json' \
             -d "{\"username\":\"bench\",\"password\":\"$USER_PW\"}" "$url/api/2.0/mlflow/users/create" >/dev/null
+        # The scenarios write into the Default experiment (0): an EDIT grant, as a team would.
+        curl -sf -u "admin:$ADMIN_PW" -H 'Content-Type: application/json' \
+            -d '{"username":"bench","resource_type":"experiment","resource_id":"0","permission":"EDIT"}' \
+            "$url/api/3.0/mlflow/users/permissions/grant" >/dev/null
         env=(MLFLOW_TRACKING_USERNAME=bench "MLFLOW_TRACKING_PASSWORD=$USER_PW")
     fi
     for s in create-run log-metric; do
