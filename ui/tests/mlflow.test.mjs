@@ -359,6 +359,47 @@ test('chart view: a panel per metric over 100 runs, bars for single values, reme
   await page.click('[data-testid=reset-charts]');
 });
 
+test('experiments list: active run counts per row (deleted runs not counted), tags and description', async () => {
+  await go('/');
+  const row = (name) => page.locator('[data-testid=experiments] tr', { has: page.getByRole('link', { name, exact: true }) });
+  const count = (name) => row(name).locator('[data-testid=exp-run-count]');
+  // client-exp: the parent and its two children; its deleted run is not counted.
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=exp-run-count]')].every((e) => e.dataset.count !== ''));
+  assert.equal(await count('client-exp').getAttribute('data-count'), '3');
+  assert.equal(await count('chart-exp').getAttribute('data-count'), '100');
+  assert.match(await row('client-exp').innerText(), /team=vision/);
+  assert.match(await row('client-exp').innerText(), /Experiment notes: compare with a > b && c < d/);
+  // A new run shows up in the count on the next visit.
+  const r = await api.post('runs/create', { experiment_id: seed.exp, start_time: Date.now() });
+  await go('/');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=exp-run-count]')].every((e) => e.dataset.count !== ''));
+  assert.equal(await count('client-exp').getAttribute('data-count'), '4');
+  await shot('30-experiments-counts');
+  await api.post('runs/delete', { run_id: r.run.info.run_id });
+});
+
+test('chart view: parallel coordinates of params and metrics over the runs, axes remembered', async () => {
+  await go(`/experiments/${chartExp}/charts`);
+  await page.locator('[data-testid=chart-panel]').nth(9).waitFor();
+  await page.click('[data-testid=add-parallel]');
+  const pc = page.locator('[data-testid=chart-panel][data-key^="parallel:"]');
+  await pc.waitFor();
+  const axes = () => pc.locator('[data-testid=parallel-axes] [data-axis]').evaluateAll((l) => l.map((e) => e.dataset.axis));
+  // Defaults: the param that varies (width), then the first metrics.
+  assert.deepEqual(await axes(), ['p:width', 'm:constant', 'm:curve_0', 'm:curve_1']);
+  await page.waitForFunction(() => document.querySelector('[data-testid=chart-panel][data-key^="parallel:"] [data-testid=parallel]')?.dataset.lines === '100');
+  await pc.locator('[data-axis="m:constant"] [data-testid=parallel-axis-remove]').click();
+  await pc.locator('[data-testid=parallel-add-axis]').selectOption('m:final_0');
+  assert.deepEqual(await axes(), ['p:width', 'm:curve_0', 'm:curve_1', 'm:final_0']);
+  await pc.scrollIntoViewIfNeeded();
+  await shot('31-chart-parallel');
+  await page.reload();
+  await page.locator('[data-testid=chart-panel][data-key^="parallel:"] [data-testid=parallel]').waitFor();
+  assert.deepEqual(await axes(), ['p:width', 'm:curve_0', 'm:curve_1', 'm:final_0']);
+  await page.waitForFunction(() => document.querySelector('[data-testid=chart-panel][data-key^="parallel:"] [data-testid=parallel]')?.dataset.lines === '100');
+  await page.click('[data-testid=reset-charts]');
+});
+
 test('compare scatter: a constant value sits mid-frame with its own label, no ±1 padding', async () => {
   await go(`/compare?runs=${chartRuns.slice(0, 5).join(',')}&exps=${chartExp}`);
   await page.locator('[data-testid=compare-title]', { hasText: 'Comparing 5 runs' }).waitFor();
