@@ -359,6 +359,29 @@ test('chart view: a panel per metric over 100 runs, bars for single values, reme
   await page.click('[data-testid=reset-charts]');
 });
 
+test('chart view: line panels below the fold fetch their points only when scrolled to', async () => {
+  await page.setViewportSize({ width: 700, height: 300 });
+  try {
+    // From a blank page, so no request of the previous page is counted.
+    await page.goto('about:blank');
+    const fetched = new Set();
+    const seen = (req) => req.url().includes('get-history-bulk-interval') && fetched.add(new URL(req.url()).searchParams.get('metric_key'));
+    page.on('request', seen);
+    await go(`/experiments/${chartExp}/charts`);
+    await page.locator('[data-testid=chart-panel] [data-testid=chart]').first().waitFor();
+    await page.waitForTimeout(300);
+    // One panel a row at 700 px: only the first line charts are near a 300 px viewport.
+    const pending = await page.locator('[data-testid=chart-pending]').count();
+    assert.ok(fetched.size >= 1 && fetched.size < 5 && pending >= 1, `fetched ${[...fetched].join(',')}; ${pending} pending`);
+    await page.locator('[data-testid=chart-panel][data-key=curve_4]').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=chart-panel][data-key=curve_4] [data-testid=chart]')?.dataset.points) > 0);
+    assert.ok(fetched.has('curve_4'));
+    page.off('request', seen);
+  } finally {
+    await page.setViewportSize({ width: 1440, height: 900 });
+  }
+});
+
 test('experiments list: active run counts per row (deleted runs not counted), tags and description', async () => {
   await go('/');
   const row = (name) => page.locator('[data-testid=experiments] tr', { has: page.getByRole('link', { name, exact: true }) });

@@ -1,7 +1,8 @@
 // The experiment's chart view (MLflow's "Chart" view): a panel per metric over the
 // experiment's visible runs — line charts for histories (down-sampled by the server),
-// bar charts for single values — added, removed and reordered, remembered per
-// experiment in localStorage.
+// bar charts for single values, scatter and parallel-coordinates panels — added, removed
+// and reordered, remembered per experiment in localStorage. Line charts fetch and draw
+// once they scroll near the viewport.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { Link, useQuery } from '../router.js';
@@ -135,7 +136,9 @@ export function ChartsPage({ expId }) {
               ) : isScatter(k) ? (
                 <ScatterPanel runs={runs} keys={allKeys} spec={k} onChange={(nk) => save(panels.map((x) => (x === k ? nk : x)))} />
               ) : kinds.get(k) ? (
-                <MetricChart runs={chartRuns} metricKey={k} xMode={xMode} log={log} smoothing={smoothing} height={220} compact />
+                <OnView height={220}>
+                  <MetricChart runs={chartRuns} metricKey={k} xMode={xMode} log={log} smoothing={smoothing} height={220} compact />
+                </OnView>
               ) : (
                 <BarChart runs={runs} metricKey={k} log={log} />
               )}
@@ -144,6 +147,23 @@ export function ChartsPage({ expId }) {
       </div>
     </div>
   );
+}
+
+/**
+ * Mounts its children (a line chart, which fetches its points) once it comes within
+ * 300 px of the viewport, and keeps them: a view of many panels fetches and draws only
+ * what is seen. Until then, an empty box of the chart's height.
+ */
+function OnView({ height, children }) {
+  const ref = useRef(null);
+  const [seen, setSeen] = useState(false);
+  useEffect(() => {
+    if (seen) return;
+    const io = new IntersectionObserver((es) => es.some((e) => e.isIntersecting) && (io.disconnect(), setSeen(true)), { rootMargin: '300px' });
+    io.observe(ref.current);
+    return () => io.disconnect();
+  }, [seen]);
+  return seen ? children : <div ref={ref} style={{ height: height + 'px' }} data-testid="chart-pending" />;
 }
 
 const SCATTER = 'scatter:';
