@@ -2,10 +2,13 @@
 // through the REST API, then times three pages in Debian's chromium:
 //   1. the runs table of an experiment with 100,000 runs (navigation → first rows visible),
 //   2. the chart of a metric with 1,000,000 points (navigation → chart drawn),
-//   3. a compare of 100 runs (navigation → table, parallel coordinates and chart drawn).
+//   3. a compare of 100 runs (navigation → table, parallel coordinates and chart drawn),
+//   4. mlox only: the experiment's chart view of 100 runs × 10 metrics (5 histories of 200
+//      steps, 5 single values; navigation → every panel drawn). BENCH_ONLY=chartview seeds
+//      and times this one alone and prints it (UI_RESULTS.md is left as it is).
 // Each figure is the median of BENCH_REPEAT navigations after one warm-up; the server's
 // share is measured separately (the same API call timed from node).
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -23,6 +26,7 @@ const REPEAT = env('BENCH_REPEAT', 5);
 const SKIP_MLFLOW = !!process.env.BENCH_SKIP_MLFLOW;
 const SKIP_MLOX = !!process.env.BENCH_SKIP_MLOX;
 const OUT = process.env.BENCH_OUT || join(REPO, 'bench', 'UI_RESULTS.md');
+const ONLY_CHARTVIEW = process.env.BENCH_ONLY === 'chartview';
 const CONC = 16;
 const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -127,6 +131,11 @@ const MLOX_READY = {
     document.querySelectorAll('[data-testid=compare-table] tbody tr').length > 0 &&
     Number(document.querySelector('[data-testid=chart]')?.dataset.points) > 0 &&
     performance.now(),
+  chartView: () => {
+    const lines = [...document.querySelectorAll('[data-testid=chart-panel] [data-testid=chart]')];
+    const bars = [...document.querySelectorAll('[data-testid=chart-panel] [data-testid=bar-chart]')];
+    return lines.length === 5 && lines.every((c) => Number(c.dataset.points) > 0) && bars.length === 5 && bars.every((b) => b.dataset.bars === '100') && performance.now();
+  },
 };
 
 // MLflow 3's UI: ag-grid rows for the runs table; Plotly SVG traces for charts.
@@ -140,6 +149,20 @@ const MLFLOW_READY = {
   compare: () => document.querySelector('.pcp-plot .gl-canvas') && document.querySelector('.mlflow-compare-run-table') && document.body.innerText.includes('cmp-000') && performance.now(),
 };
 
+/** 100 runs × 10 metrics for the chart view: 5 histories of 200 steps, 5 single values. */
+async function seedChartView(c) {
+  const exp = await c.createExperiment('bench-chart-view');
+  await pool(Array.from({ length: 100 }, (_, i) => i), CONC, async (i) => {
+    const run = await c.createRun(exp, `cv-${String(i).padStart(3, '0')}`, T0 + i * 1000);
+    const metrics = [];
+    for (let k = 0; k < 5; k++) for (let s = 0; s < 200; s++) metrics.push({ key: `curve_${k}`, value: Math.exp(-s / (30 + i + k * 10)) + k, timestamp: T0 + s * 100, step: s });
+    for (let k = 0; k < 5; k++) metrics.push({ key: `final_${k}`, value: ((i * (k + 3)) % 17) / 17 + k, timestamp: T0, step: 0 });
+    for (let k = 0; k < metrics.length; k += 900) await c.logBatch(run.info.run_id, { metrics: metrics.slice(k, k + 900) });
+    await c.finish(run.info.run_id);
+  });
+  return exp;
+}
+
 async function seedAll(base, label, { runs, points, restRuns, mlflowDb }) {
   const c = client(base);
   const s = {};
@@ -152,6 +175,7 @@ async function seedAll(base, label, { runs, points, restRuns, mlflowDb }) {
     s.seedRunsSeconds = await seedRuns(c, s.exp, 0, runs, label);
   }
   log(`${label}: ${runs} runs seeded`);
+  if (!mlflowDb) s.chartViewExp = await seedChartView(c);
   const cexp = await c.createExperiment('bench-metric');
   s.chartExp = cexp;
   const run = await c.createRun(cexp, 'big-metric', T0);
@@ -257,7 +281,28 @@ async function measure(ctx, base, s, ready, mlflow) {
     ? `${base}/#/compare-runs?runs=${encodeURIComponent(JSON.stringify(ids))}&experiments=${encodeURIComponent(JSON.stringify([s.cmpExp]))}`
     : `${base}/compare?runs=${ids.join(',')}&exps=${s.cmpExp}`;
   r.compare = await timePage(ctx, url, ready.compare, ids.length, mlflow ? '/runs/' : 'runs/search');
+  if (!mlflow) r.chartView = await timeChartView(ctx, base, s.chartViewExp);
   return r;
+}
+
+async function timeChartView(ctx, base, exp) {
+  log('chart view');
+  return timePage(ctx, `${base}/experiments/${exp}/charts`, MLOX_READY.chartView, undefined, 'get-history-bulk-interval');
+}
+
+if (ONLY_CHARTVIEW) {
+  const ctx = await launch();
+  const m = await startServer();
+  try {
+    const exp = await seedChartView(client(m.url));
+    const r = await timeChartView(ctx, m.url, exp);
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(JSON.stringify({ chartView: r, loadavg: load, repeat: REPEAT }));
+  } finally {
+    await m.stop();
+    await ctx.close();
+  }
+  process.exit(0);
 }
 
 const results = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' };
@@ -323,6 +368,7 @@ ${r.mlflowSeed ? `- Seeding MLflow: ${r.mlflowSeed.runsNote || 'all over REST'} 
 ${row(`runs table, experiment of ${RUNS.toLocaleString('en')} runs (first page)`, 1000, 'table')}
 ${row(`chart of a ${POINTS.toLocaleString('en')}-point metric`, 1000, 'chart')}
 ${row('compare of 100 runs', 1000, 'compare')}
+${row('chart view of 100 runs × 10 metrics (mlox only)', 1000, 'chartView')}
 
 Where the time goes: the same API call the page makes, timed from node (median of ${REPEAT}):
 

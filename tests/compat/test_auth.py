@@ -376,3 +376,116 @@ def test_full_fluent_run_as_normal_user(url, alice, tmp_path):
         assert r.content == b"hello from alice"
     finally:
         mlflow.set_tracking_uri(previous)
+
+
+# ---- traces (authorized through their experiment) ----------------------------------------
+
+
+def _trace_in(url, user, exp_id) -> str:
+    """A trace logged by `user` with `@mlflow.trace` into `exp_id`; its id."""
+    import mlflow
+
+    @mlflow.trace
+    def answer(question):
+        return {"answer": question.upper()}
+
+    previous = mlflow.get_tracking_uri()
+    try:
+        mlflow.set_tracking_uri(url)
+        with as_user(user, PASSWORD):
+            mlflow.set_experiment(experiment_id=exp_id)
+            assert answer("why") == {"answer": "WHY"}
+            trace_id = mlflow.get_last_active_trace_id()
+            mlflow.flush_trace_async_logging()
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert trace_id
+    return trace_id
+
+
+def test_edit_user_logs_and_reads_traces(url, alice, bob):
+    exp_id = owned_experiment(url, alice)
+    with as_user(alice, PASSWORD):
+        app_client(url).grant_user_permission(bob, "experiment", exp_id, "EDIT")
+    trace_id = _trace_in(url, bob, exp_id)
+    with as_user(bob, PASSWORD):
+        c = MlflowClient(url)
+        trace = c.get_trace(trace_id)
+        assert trace.info.experiment_id == exp_id
+        assert [s.name for s in trace.data.spans] == ["answer"]
+        found = c.search_traces(locations=[exp_id])
+        assert [t.info.trace_id for t in found] == [trace_id]
+        c.set_trace_tag(trace_id, "reviewed", "yes")
+        assert c.get_trace(trace_id).info.tags["reviewed"] == "yes"
+
+
+def test_traces_follow_the_experiments_permission(url, alice, bob):
+    exp_id = owned_experiment(url, alice)
+    trace_id = _trace_in(url, alice, exp_id)
+    carol = new_user(url, "carol")
+    # Default READ: Carol may read the trace but not tag it or add traces.
+    with as_user(carol, PASSWORD):
+        c = MlflowClient(url)
+        assert c.get_trace(trace_id).info.trace_id == trace_id
+        with pytest.raises(MlflowException) as e:
+            c.set_trace_tag(trace_id, "k", "v")
+        denied(e)
+    r = requests.post(
+        f"{url}/v1/traces",
+        data=b"",
+        headers={"Content-Type": "application/x-protobuf", "X-Mlflow-Experiment-Id": exp_id},
+        auth=(carol, PASSWORD),
+        timeout=30,
+    )
+    assert r.status_code == 403
+    # DENY: nothing of the experiment's traces is reachable.
+    with as_user(alice, PASSWORD):
+        app_client(url).grant_user_permission(bob, "experiment", exp_id, "DENY")
+    with as_user(bob, PASSWORD):
+        c = MlflowClient(url)
+        with pytest.raises(MlflowException) as e:
+            c.get_trace(trace_id)
+        denied(e)
+        with pytest.raises(MlflowException) as e:
+            c.search_traces(locations=[exp_id])
+        denied(e)
+        with pytest.raises(MlflowException) as e:
+            c.set_trace_tag(trace_id, "k", "v")
+        denied(e)
+        with pytest.raises(MlflowException) as e:
+            c.delete_traces(exp_id, trace_ids=[trace_id])
+        denied(e)
+    for path in (f"/api/3.0/mlflow/traces/{trace_id}", f"/ajax-api/3.0/mlflow/traces/{trace_id}"):
+        # (MLflow answers its 403 as text, mlox as MLflow's JSON error.)
+        assert requests.get(url + path, auth=(bob, PASSWORD), timeout=30).status_code == 403
+    with as_user(alice, PASSWORD):
+        info = MlflowClient(url).get_trace(trace_id).info
+        assert "k" not in info.tags
+
+
+def test_no_api_route_is_open_to_anonymous_callers(url):
+    """Every route of MLflow's API (and mlox's own) asks for a login, but /health and
+    server-info."""
+    from mlflow.server.handlers import get_endpoints
+
+    routes = {(path, method) for path, _, methods in get_endpoints() for method in methods}
+    routes |= {
+        ("/v1/traces", "POST"),
+        ("/metrics", "GET"),
+        ("/version", "GET"),
+        ("/api/2.0/mlox/tokens/list", "GET"),
+        ("/api/2.0/mlflow-artifacts/artifacts/0/x", "GET"),
+        ("/api/2.0/mlflow-artifacts/artifacts/0/x", "PUT"),
+    }
+    checked = 0
+    for path, method in sorted(routes):
+        concrete = path
+        while "<" in concrete:
+            start = concrete.index("<")
+            concrete = concrete[:start] + "x1" + concrete[concrete.index(">", start) + 1 :]
+        if concrete.endswith("/server-info") or not concrete.startswith("/"):
+            continue
+        r = requests.request(method, url + concrete, timeout=30)
+        assert r.status_code == 401, (method, concrete, r.status_code)
+        checked += 1
+    assert checked > 100

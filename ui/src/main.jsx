@@ -8,6 +8,7 @@ import { ModelsPage, ModelPage, ModelVersionPage } from './pages/models.jsx';
 import { LoggedModelsPage, LoggedModelPage } from './pages/logged_models.jsx';
 import { TracesPage } from './pages/traces.jsx';
 import { ChartsPage } from './pages/charts.jsx';
+import { AdminUsersPage, UserBadge } from './pages/auth.jsx';
 import { matchRoute } from './routes.js';
 import './styles.css';
 
@@ -38,6 +39,8 @@ function page(r) {
       return ['models', <ModelPage key={r.name} name={r.name} />];
     case 'model-version':
       return ['models', <ModelVersionPage key={r.name + '/' + r.version} name={r.name} version={r.version} />];
+    case 'admin-users':
+      return ['admin', <AdminUsersPage />];
     default:
       return [
         '',
@@ -68,6 +71,7 @@ function App() {
             Models
           </Link>
         </nav>
+        <UserBadge />
       </header>
       <main>{view}</main>
     </div>

@@ -46,6 +46,7 @@ export function matchRoute(path) {
     if (c === 'versions' && d) return { page: 'model-version', name: dec(b), version: d };
     return { page: 'model', name: dec(b) };
   }
+  if (a === 'admin' && (!b || b === 'users')) return { page: 'admin-users' };
   if (a === 'logged-models' && b) return { page: 'logged-model', expId: null, modelId: dec(b), tab: c || 'overview', sub: c === 'artifacts' ? rest(3) : '' };
   return { page: '', path };
 }

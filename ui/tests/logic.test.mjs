@@ -117,6 +117,7 @@ test("matchRoute: MLflow's routes and mlox's own", () => {
   assert.deepEqual(matchRoute('/metric/a%2Fb'), { page: 'compare', metric: 'a/b' });
   assert.deepEqual(matchRoute('/models/a%20b/versions/3'), { page: 'model-version', name: 'a b', version: '3' });
   assert.deepEqual(matchRoute('/models/a%20b'), { page: 'model', name: 'a b' });
+  assert.equal(matchRoute('/admin/users').page, 'admin-users');
   assert.equal(matchRoute('/nope').page, '');
 });
 

@@ -359,6 +359,70 @@ test('chart view: a panel per metric over 100 runs, bars for single values, reme
   await page.click('[data-testid=reset-charts]');
 });
 
+test('chart view: line panels below the fold fetch their points only when scrolled to', async () => {
+  await page.setViewportSize({ width: 700, height: 300 });
+  try {
+    // From a blank page, so no request of the previous page is counted.
+    await page.goto('about:blank');
+    const fetched = new Set();
+    const seen = (req) => req.url().includes('get-history-bulk-interval') && fetched.add(new URL(req.url()).searchParams.get('metric_key'));
+    page.on('request', seen);
+    await go(`/experiments/${chartExp}/charts`);
+    await page.locator('[data-testid=chart-panel] [data-testid=chart]').first().waitFor();
+    await page.waitForTimeout(300);
+    // One panel a row at 700 px: only the first line charts are near a 300 px viewport.
+    const pending = await page.locator('[data-testid=chart-pending]').count();
+    assert.ok(fetched.size >= 1 && fetched.size < 5 && pending >= 1, `fetched ${[...fetched].join(',')}; ${pending} pending`);
+    await page.locator('[data-testid=chart-panel][data-key=curve_4]').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=chart-panel][data-key=curve_4] [data-testid=chart]')?.dataset.points) > 0);
+    assert.ok(fetched.has('curve_4'));
+    page.off('request', seen);
+  } finally {
+    await page.setViewportSize({ width: 1440, height: 900 });
+  }
+});
+
+test('experiments list: active run counts per row (deleted runs not counted), tags and description', async () => {
+  await go('/');
+  const row = (name) => page.locator('[data-testid=experiments] tr', { has: page.getByRole('link', { name, exact: true }) });
+  const count = (name) => row(name).locator('[data-testid=exp-run-count]');
+  // client-exp: the parent and its two children; its deleted run is not counted.
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=exp-run-count]')].every((e) => e.dataset.count !== ''));
+  assert.equal(await count('client-exp').getAttribute('data-count'), '3');
+  assert.equal(await count('chart-exp').getAttribute('data-count'), '100');
+  assert.match(await row('client-exp').innerText(), /team=vision/);
+  assert.match(await row('client-exp').innerText(), /Experiment notes: compare with a > b && c < d/);
+  // A new run shows up in the count on the next visit.
+  const r = await api.post('runs/create', { experiment_id: seed.exp, start_time: Date.now() });
+  await go('/');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=exp-run-count]')].every((e) => e.dataset.count !== ''));
+  assert.equal(await count('client-exp').getAttribute('data-count'), '4');
+  await shot('30-experiments-counts');
+  await api.post('runs/delete', { run_id: r.run.info.run_id });
+});
+
+test('chart view: parallel coordinates of params and metrics over the runs, axes remembered', async () => {
+  await go(`/experiments/${chartExp}/charts`);
+  await page.locator('[data-testid=chart-panel]').nth(9).waitFor();
+  await page.click('[data-testid=add-parallel]');
+  const pc = page.locator('[data-testid=chart-panel][data-key^="parallel:"]');
+  await pc.waitFor();
+  const axes = () => pc.locator('[data-testid=parallel-axes] [data-axis]').evaluateAll((l) => l.map((e) => e.dataset.axis));
+  // Defaults: the param that varies (width), then the first metrics.
+  assert.deepEqual(await axes(), ['p:width', 'm:constant', 'm:curve_0', 'm:curve_1']);
+  await page.waitForFunction(() => document.querySelector('[data-testid=chart-panel][data-key^="parallel:"] [data-testid=parallel]')?.dataset.lines === '100');
+  await pc.locator('[data-axis="m:constant"] [data-testid=parallel-axis-remove]').click();
+  await pc.locator('[data-testid=parallel-add-axis]').selectOption('m:final_0');
+  assert.deepEqual(await axes(), ['p:width', 'm:curve_0', 'm:curve_1', 'm:final_0']);
+  await pc.scrollIntoViewIfNeeded();
+  await shot('31-chart-parallel');
+  await page.reload();
+  await page.locator('[data-testid=chart-panel][data-key^="parallel:"] [data-testid=parallel]').waitFor();
+  assert.deepEqual(await axes(), ['p:width', 'm:curve_0', 'm:curve_1', 'm:final_0']);
+  await page.waitForFunction(() => document.querySelector('[data-testid=chart-panel][data-key^="parallel:"] [data-testid=parallel]')?.dataset.lines === '100');
+  await page.click('[data-testid=reset-charts]');
+});
+
 test('compare scatter: a constant value sits mid-frame with its own label, no ±1 padding', async () => {
   await go(`/compare?runs=${chartRuns.slice(0, 5).join(',')}&exps=${chartExp}`);
   await page.locator('[data-testid=compare-title]', { hasText: 'Comparing 5 runs' }).waitFor();

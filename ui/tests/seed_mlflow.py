@@ -24,6 +24,8 @@ client.set_experiment_tag(
     "Experiment **notes**: compare with `a > b && c < d`.\n\n```python\nif x > 1 and y < 2:\n    print('a & b')\n```\n",
 )
 
+client.set_experiment_tag(exp.experiment_id, "team", "vision")
+
 X = pd.DataFrame({"sepal_length": [5.1, 4.9, 6.2, 5.9], "petal_width": [0.2, 0.2, 1.8, 1.5]})
 y = [0, 0, 1, 1]
 

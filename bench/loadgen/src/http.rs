@@ -20,8 +20,24 @@ pub struct Api {
 }
 
 impl Api {
+    /// A client of `base`; with `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD` set
+    /// (as the official client reads them), every request carries HTTP Basic credentials
+    /// (the authenticated scenarios of bench/auth).
     pub fn new(base: &str) -> Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let (Ok(user), Ok(password)) = (
+            std::env::var("MLFLOW_TRACKING_USERNAME"),
+            std::env::var("MLFLOW_TRACKING_PASSWORD"),
+        ) {
+            use base64::Engine;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {token}"))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .pool_max_idle_per_host(4096)
             .tcp_nodelay(true)
             // MLflow can take many seconds for the big reads; never hang forever.

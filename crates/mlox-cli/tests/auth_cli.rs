@@ -335,3 +335,54 @@ async fn trusted_proxy_header_only_from_trusted_addresses() {
     assert_eq!(me["user"]["username"], "carol");
     assert_eq!(me["user"]["is_admin"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_are_for_administrators() {
+    // MLflow's exporter route has no authorization rule of its own, and its fail-closed
+    // default leaves such routes to administrators.
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("prom");
+    let server = auth_server(dir.path(), &["--expose-prometheus", prom.to_str().unwrap()]);
+    create_user(&server, "mia").await;
+    let http = reqwest::Client::new();
+    let metrics = |auth: Option<(&str, &str)>| {
+        let mut req = http.get(format!("{}/metrics", server.url));
+        if let Some((u, p)) = auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        req.send()
+    };
+    let anon = metrics(None).await.unwrap();
+    assert_eq!(anon.status(), 401);
+    assert!(anon.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    assert_eq!(
+        metrics(Some(("mia", "wrong-password")))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let user = metrics(Some(("mia", PASSWORD))).await.unwrap();
+    assert_eq!(user.status(), 403);
+    let body: Value = user.json().await.unwrap();
+    assert_eq!(body["error_code"], "PERMISSION_DENIED");
+    let admin = metrics(Some(("admin", ADMIN_PASSWORD))).await.unwrap();
+    assert_eq!(admin.status(), 200);
+    assert!(admin
+        .text()
+        .await
+        .unwrap()
+        .contains("mlflow_http_request_total"));
+    // The security middleware guards it too: a foreign Host is refused.
+    let foreign = http
+        .get(format!("{}/metrics", server.url))
+        .header("Host", "evil.example.com")
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+}

@@ -65,7 +65,7 @@ pub(crate) async fn fallback(
 /// The app's pages (see `ui/src/routes.js`): `/`, `/index.html`, `/experiments…`,
 /// `/runs/…`, `/compare`, `/models…`, `/logged-models/…`, and the path forms of MLflow's
 /// UI routes (`/experiments/<id>/runs/<run>`, `/compare-runs?runs=[…]`, `/metric/<key>`,
-/// `/compare-experiments/…`).
+/// `/compare-experiments/…`), and `/admin/users` (the basic-auth app's users page).
 fn is_app_route(rel: &str) -> bool {
     let first = rel.split('/').next().unwrap_or("");
     matches!(
@@ -79,6 +79,7 @@ fn is_app_route(rel: &str) -> bool {
             | "compare-runs"
             | "compare-experiments"
             | "metric"
+            | "admin"
     )
 }
 

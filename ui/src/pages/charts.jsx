@@ -1,14 +1,15 @@
 // The experiment's chart view (MLflow's "Chart" view): a panel per metric over the
 // experiment's visible runs — line charts for histories (down-sampled by the server),
-// bar charts for single values — added, removed and reordered, remembered per
-// experiment in localStorage.
+// bar charts for single values, scatter and parallel-coordinates panels — added, removed
+// and reordered, remembered per experiment in localStorage. Line charts fetch and draw
+// once they scroll near the viewport.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { Link, useQuery } from '../router.js';
 import { MetricChart, ChartControls } from '../chart.jsx';
 import { fmtNum, runName, color, errText } from '../util.js';
 import { ExperimentHead } from './experiment_head.jsx';
-import { Scatter } from './compare.jsx';
+import { Scatter, Parallel } from './compare.jsx';
 
 export const MAX_CHART_RUNS = 100;
 
@@ -53,7 +54,8 @@ export function ChartsPage({ expId }) {
   const kinds = useMemo(() => metricKinds(runs || []), [runs]);
   const allKeys = useMemo(() => [...kinds.keys()].sort((a, b) => (a.startsWith('system/') ? 1 : 0) - (b.startsWith('system/') ? 1 : 0) || a.localeCompare(b)), [kinds]);
   const isScatter = (k) => k.startsWith(SCATTER);
-  const panels = saved ? saved.filter((k) => kinds.has(k) || isScatter(k)) : allKeys.filter((k) => !k.startsWith('system/')).slice(0, 24);
+  const isParallel = (k) => k.startsWith(PARALLEL);
+  const panels = saved ? saved.filter((k) => kinds.has(k) || isScatter(k) || isParallel(k)) : allKeys.filter((k) => !k.startsWith('system/')).slice(0, 24);
   const save = (list) => {
     setSaved(list);
     localStorage.setItem(storeKey(expId), JSON.stringify(list));
@@ -89,6 +91,9 @@ export function ChartsPage({ expId }) {
         <button onClick={() => save([...panels, SCATTER + [allKeys[0] || '', allKeys[1] || allKeys[0] || ''].join(SEP) + SEP + Date.now().toString(36)])} disabled={!allKeys.length} data-testid="add-scatter">
           + Scatter
         </button>
+        <button onClick={() => save([...panels, PARALLEL + defaultAxes(runs || [], allKeys).join(SEP) + SEP + Date.now().toString(36)])} disabled={!runs || !runs.length} data-testid="add-parallel">
+          + Parallel coordinates
+        </button>
         {saved && (
           <button class="link" onClick={() => (localStorage.removeItem(storeKey(expId)), setSaved(null))} data-testid="reset-charts">
             reset
@@ -113,9 +118,9 @@ export function ChartsPage({ expId }) {
             <div class="card panel" key={k} data-testid="chart-panel" data-key={k}>
               <h3>
                 <span class="grow ellipsis" title={k}>
-                  {isScatter(k) ? 'Scatter' : k}
+                  {isScatter(k) ? 'Scatter' : isParallel(k) ? 'Parallel coordinates' : k}
                 </span>
-                <span class="muted small">{isScatter(k) ? 'last values' : kinds.get(k) ? 'history' : 'last value'}</span>
+                <span class="muted small">{isScatter(k) || isParallel(k) ? 'last values' : kinds.get(k) ? 'history' : 'last value'}</span>
                 <button class="icon" title="move left" onClick={() => move(i, -1)} disabled={i === 0} data-testid="panel-left">
                   ←
                 </button>
@@ -126,10 +131,14 @@ export function ChartsPage({ expId }) {
                   ✕
                 </button>
               </h3>
-              {isScatter(k) ? (
+              {isParallel(k) ? (
+                <ParallelPanel runs={runs} metricKeys={allKeys} spec={k} onChange={(nk) => save(panels.map((x) => (x === k ? nk : x)))} />
+              ) : isScatter(k) ? (
                 <ScatterPanel runs={runs} keys={allKeys} spec={k} onChange={(nk) => save(panels.map((x) => (x === k ? nk : x)))} />
               ) : kinds.get(k) ? (
-                <MetricChart runs={chartRuns} metricKey={k} xMode={xMode} log={log} smoothing={smoothing} height={220} compact />
+                <OnView height={220}>
+                  <MetricChart runs={chartRuns} metricKey={k} xMode={xMode} log={log} smoothing={smoothing} height={220} compact />
+                </OnView>
               ) : (
                 <BarChart runs={runs} metricKey={k} log={log} />
               )}
@@ -138,6 +147,23 @@ export function ChartsPage({ expId }) {
       </div>
     </div>
   );
+}
+
+/**
+ * Mounts its children (a line chart, which fetches its points) once it comes within
+ * 300 px of the viewport, and keeps them: a view of many panels fetches and draws only
+ * what is seen. Until then, an empty box of the chart's height.
+ */
+function OnView({ height, children }) {
+  const ref = useRef(null);
+  const [seen, setSeen] = useState(false);
+  useEffect(() => {
+    if (seen) return;
+    const io = new IntersectionObserver((es) => es.some((e) => e.isIntersecting) && (io.disconnect(), setSeen(true)), { rootMargin: '300px' });
+    io.observe(ref.current);
+    return () => io.disconnect();
+  }, [seen]);
+  return seen ? children : <div ref={ref} style={{ height: height + 'px' }} data-testid="chart-pending" />;
 }
 
 const SCATTER = 'scatter:';
@@ -160,6 +186,65 @@ function ScatterPanel({ runs, keys, spec, onChange }) {
         x {pick(x, 'x')} y {pick(y, 'y')}
       </div>
       <Scatter runs={runs} xs={last(x)} ys={last(y)} xLabel={x} yLabel={y} />
+    </div>
+  );
+}
+
+const PARALLEL = 'parallel:';
+
+/** Param keys of runs, and the ones whose value differs between runs. */
+function paramKeys(runs) {
+  const seen = new Map();
+  for (const r of runs) for (const p of r.data?.params || []) (seen.get(p.key) || seen.set(p.key, new Set()).get(p.key)).add(p.value);
+  const keys = [...seen.keys()].sort();
+  return { keys, varying: keys.filter((k) => seen.get(k).size > 1) };
+}
+
+/** A new panel's axes: params that vary (up to 4), then the first metrics (up to 3). */
+export function defaultAxes(runs, metricKeys) {
+  const { keys, varying } = paramKeys(runs);
+  const params = (varying.length ? varying : keys).slice(0, 4).map((k) => 'p:' + k);
+  return [...params, ...metricKeys.filter((k) => !k.startsWith('system/')).slice(0, 3).map((k) => 'm:' + k)];
+}
+
+/**
+ * Parallel coordinates over the runs: one axis per chosen param or metric (last value),
+ * one line per run coloured by the last axis. The axes are part of the panel's key.
+ */
+function ParallelPanel({ runs, metricKeys, spec, onChange }) {
+  const parts = spec.slice(PARALLEL.length).split(SEP);
+  const id = parts.pop();
+  const axes = parts.filter(Boolean);
+  const params = useMemo(() => paramKeys(runs).keys, [runs]);
+  const set = (list) => onChange(PARALLEL + [...list, id].join(SEP));
+  const value = (r, a) => {
+    const key = a.slice(2);
+    const list = a.startsWith('p:') ? r.data?.params : r.data?.metrics;
+    const hit = (list || []).find((x) => x.key === key);
+    return hit ? (a.startsWith('m:') ? Number(hit.value) : hit.value) : undefined;
+  };
+  const choices = [...params.map((k) => 'p:' + k), ...metricKeys.map((k) => 'm:' + k)].filter((a) => !axes.includes(a));
+  return (
+    <div>
+      <div class="row small axes-pick" data-testid="parallel-axes">
+        {axes.map((a) => (
+          <span key={a} class="chip" data-axis={a} title={(a.startsWith('p:') ? 'param ' : 'metric ') + a.slice(2)}>
+            {a.slice(2)}{' '}
+            <button class="icon" title="remove axis" onClick={() => set(axes.filter((x) => x !== a))} data-testid="parallel-axis-remove">
+              ✕
+            </button>
+          </span>
+        ))}
+        <select value="" onChange={(e) => e.target.value && set([...axes, e.target.value])} data-testid="parallel-add-axis" disabled={!choices.length}>
+          <option value="">+ axis…</option>
+          {choices.map((a) => (
+            <option key={a} value={a}>
+              {(a.startsWith('p:') ? 'param ' : 'metric ') + a.slice(2)}
+            </option>
+          ))}
+        </select>
+      </div>
+      <Parallel runs={runs} axes={axes.map((a) => ({ label: a.slice(2), values: runs.map((r) => value(r, a)) }))} />
     </div>
   );
 }

@@ -307,7 +307,7 @@ export function Scatter({ runs, xs, ys, xLabel, yLabel }) {
   );
 }
 
-function Parallel({ runs, axes }) {
+export function Parallel({ runs, axes }) {
   const H = 320,
     pad = { l: 30, r: 30, t: 28, b: 24 };
   const ref = useCanvas(

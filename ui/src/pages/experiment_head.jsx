@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import { Link } from '../router.js';
 import { safeMarkdown } from '../markdown.js';
 import { errText } from '../util.js';
+import { PermissionsPanel } from './auth.jsx';
 
 export function useExperiments(expIds) {
   const [exps, setExps] = useState([]);
@@ -43,6 +44,7 @@ export function ExperimentHead({ expIds, exps, tab, children }) {
       </div>
       {error && <div class="error">{errText(error)}</div>}
       {list.length === 1 && <ExperimentDescription exp={list[0]} />}
+      {one && list.length === 1 && <PermissionsPanel resourceType="experiment" resourceId={one} />}
       {tabs.length > 0 && (
         <div class="tabs" data-testid="experiment-tabs">
           {tabs.map(([t, label, href]) => (

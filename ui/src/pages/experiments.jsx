@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { Link, navigate, setQuery, useQuery } from '../router.js';
 import { fmtTime, errText } from '../util.js';
@@ -97,6 +97,7 @@ export function ExperimentsPage() {
               <th style="width:28px" />
               <th>Name</th>
               <th>ID</th>
+              <th class="nowrap num" title="Active runs, counted up to 1000">Runs</th>
               <th>Description</th>
               <th>Tags</th>
               <th class="nowrap">Created</th>
@@ -124,6 +125,9 @@ export function ExperimentsPage() {
                   )}
                 </td>
                 <td class="mono">{x.experiment_id}</td>
+                <td class="num">
+                  <RunCount expId={x.experiment_id} key={x.experiment_id + ':' + reload} />
+                </td>
                 <td class="muted ellipsis" title={note(x)}>
                   {plain(note(x))}
                 </td>
@@ -164,6 +168,49 @@ export function ExperimentsPage() {
         </button>
       )}
     </div>
+  );
+}
+
+// MLflow's API has no run count, so each visible row counts its own active runs with
+// runs/search once it scrolls into view: one page of up to COUNT_CAP runs (no filter); more
+// are shown as "1000+". At most COUNT_PARALLEL rows count at a time.
+const COUNT_CAP = 1000;
+const COUNT_PARALLEL = 3;
+let counting = 0;
+const countQueue = [];
+function nextCount() {
+  while (counting < COUNT_PARALLEL && countQueue.length) {
+    const job = countQueue.shift();
+    counting++;
+    job().finally(() => (counting--, nextCount()));
+  }
+}
+
+function RunCount({ expId }) {
+  const ref = useRef(null);
+  const [n, setN] = useState(null);
+  useEffect(() => {
+    let live = true;
+    const io = new IntersectionObserver((es) => {
+      if (!es.some((e) => e.isIntersecting)) return;
+      io.disconnect();
+      countQueue.push(() =>
+        live
+          ? api.searchRuns({ experiment_ids: [expId], run_view_type: 'ACTIVE_ONLY', max_results: COUNT_CAP }).then(
+              (r) => live && setN((r.runs || []).length + (r.next_page_token ? '+' : '')),
+              () => live && setN('?'),
+            )
+          : Promise.resolve(),
+      );
+      nextCount();
+    });
+    io.observe(ref.current);
+    return () => ((live = false), io.disconnect());
+  }, [expId]);
+  return (
+    <span ref={ref} data-testid="exp-run-count" data-count={n ?? ''}>
+      {n ?? '…'}
+    </span>
   );
 }
 

@@ -6,6 +6,7 @@ import { loggedModelIdOf } from '../logic.js';
 import { DescriptionCard, TagsCard } from '../widgets.jsx';
 import { ModelSchema } from './logged_models.jsx';
 import { proxiedSource } from './artifacts.jsx';
+import { PermissionsPanel } from './auth.jsx';
 
 const STAGES = ['None', 'Staging', 'Production', 'Archived'];
 const q1 = (s) => s.replace(/'/g, "\\'");
@@ -124,6 +125,7 @@ export function ModelPage({ name }) {
         </button>
       </div>
       {error && <div class="error">{errText(error)}</div>}
+      <PermissionsPanel resourceType="registered_model" resourceId={model.name} />
       <div class="cols2">
         <section class="card">
           <h3>Details</h3>

@@ -65,6 +65,7 @@ pub struct Auth {
     verified: Mutex<HashMap<(String, [u8; 32]), String>>,
     grants: RwLock<HashMap<GrantKey, Option<Permission>>>,
     run_experiments: RwLock<HashMap<String, String>>,
+    trace_experiments: RwLock<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -105,6 +106,7 @@ impl Auth {
             verified: Mutex::default(),
             grants: RwLock::default(),
             run_experiments: RwLock::default(),
+            trace_experiments: RwLock::default(),
         }))
     }
 
@@ -114,6 +116,12 @@ impl Auth {
         router
             .merge(users::router().with_state(self.clone()))
             .layer(axum::middleware::from_fn_with_state(self, middleware))
+    }
+
+    /// `router` behind the authentication and authorization layer only (for routes served
+    /// outside the main router, such as `/metrics`).
+    pub fn guard(self: Arc<Self>, router: Router) -> Router {
+        router.layer(axum::middleware::from_fn_with_state(self, middleware))
     }
 
     // ------------------------------------------------------------------ users
@@ -324,6 +332,65 @@ impl Auth {
         Ok(Some(exp))
     }
 
+    /// The experiment of trace `trace_id` (`None`: no such trace).
+    async fn trace_experiment(&self, trace_id: &str) -> Result<Option<String>, MlflowError> {
+        if let Some(e) = self.trace_experiments.read().unwrap().get(trace_id) {
+            return Ok(Some(e.clone()));
+        }
+        let exp = match self.tracking.models.traces.get_trace_info(trace_id).await {
+            Ok(info) => info.experiment_id,
+            Err(e) if e.code == ErrorCode::RESOURCE_DOES_NOT_EXIST => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut cache = self.trace_experiments.write().unwrap();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(trace_id.to_string(), exp.clone());
+        Ok(Some(exp))
+    }
+
+    /// Whether `user` may do `action` on every experiment of `ids` (none: no).
+    async fn allowed_on_all(
+        &self,
+        user: &User,
+        ids: &[String],
+        action: Action,
+    ) -> Result<bool, MlflowError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        for id in ids {
+            if !permits(self.experiment_permission(user, id).await?, action) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether `user` may do `action` on the experiment of each trace of `ids` (an unknown
+    /// trace: no, as MLflow answers it, so that ids are no oracle).
+    async fn allowed_on_traces(
+        &self,
+        user: &User,
+        ids: &[String],
+        action: Action,
+    ) -> Result<bool, MlflowError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        for id in ids {
+            let ok = match self.trace_experiment(id).await? {
+                Some(exp) => permits(self.experiment_permission(user, &exp).await?, action),
+                None => false,
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Whether `user` may do `action` on `target`; `Ok(None)` lets the handler answer (a
     /// resource that does not exist where MLflow reports it as such).
     async fn allowed(
@@ -404,6 +471,60 @@ impl Auth {
                 }
             }
             Target::ModelNameParam => self.model_permission(user, &param("name")?).await?,
+            Target::ExperimentIdsParam => {
+                return Ok(self
+                    .allowed_on_all(user, &string_list(params.get("experiment_ids")), action)
+                    .await?)
+            }
+            Target::StartTraceExperiment => {
+                let id = params
+                    .get("trace")
+                    .and_then(|t| t.get("trace_info"))
+                    .and_then(|t| t.get("trace_location"))
+                    .and_then(|t| t.get("mlflow_experiment"))
+                    .and_then(|t| t.get("experiment_id"));
+                let ids = string_list(id);
+                return Ok(self.allowed_on_all(user, &ids, action).await?);
+            }
+            Target::TraceLocations => {
+                let ids: Vec<String> = match params.get("locations") {
+                    Some(Value::Array(locs)) => locs
+                        .iter()
+                        .flat_map(|l| {
+                            string_list(
+                                l.get("mlflow_experiment")
+                                    .and_then(|e| e.get("experiment_id")),
+                            )
+                        })
+                        .collect(),
+                    _ => vec![],
+                };
+                return Ok(self.allowed_on_all(user, &ids, action).await?);
+            }
+            Target::Trace(id) => {
+                return Ok(self
+                    .allowed_on_traces(user, std::slice::from_ref(id), action)
+                    .await?)
+            }
+            Target::TraceParam(key) => {
+                let id = param(key)?;
+                return Ok(self.allowed_on_traces(user, &[id], action).await?);
+            }
+            Target::TraceIdsParam => {
+                let ids = string_list(params.get("trace_ids"));
+                return Ok(self.allowed_on_traces(user, &ids, action).await?);
+            }
+            Target::LinkTracesToRun => {
+                let run_id = param("run_id")?;
+                let run_ok = match self.run_experiment(&run_id).await? {
+                    Some(exp) => permits(self.experiment_permission(user, &exp).await?, action),
+                    None => false,
+                };
+                let ids = string_list(params.get("trace_ids"));
+                return Ok(run_ok && self.allowed_on_traces(user, &ids, Action::Read).await?);
+            }
+            // Resolved from the request's headers by the layer.
+            Target::ExperimentHeader => Permission::NoPermissions,
         };
         Ok(permits(permission, action))
     }
@@ -419,6 +540,20 @@ impl Auth {
         self.model_permission(user, name)
             .await
             .is_ok_and(|p| p.can_read())
+    }
+}
+
+/// A list field (or a single value) as strings; numbers as their digits.
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    let one = |v: &Value| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(one).collect(),
+        Some(v) => one(v).into_iter().collect(),
+        None => vec![],
     }
 }
 
@@ -600,8 +735,13 @@ async fn authorize(
             }
         }
         Rule::Check(target, action) => {
-            let (req, params) = if matches!(target, Target::Experiment(_) | Target::LoggedModel(_))
-            {
+            let (req, params) = if matches!(
+                target,
+                Target::Experiment(_)
+                    | Target::LoggedModel(_)
+                    | Target::Trace(_)
+                    | Target::ExperimentHeader
+            ) {
                 let q = query_fields(req.uri().query().unwrap_or(""));
                 (req, q)
             } else {
@@ -619,6 +759,18 @@ async fn authorize(
                         .and_then(rules::experiment_of_path)
                     {
                         Some(e) => Target::Experiment(e),
+                        None => return deny(),
+                    }
+                }
+                // OTLP names its experiment in a header (missing: refused, nothing stored).
+                Target::ExperimentHeader => {
+                    match req
+                        .headers()
+                        .get("x-mlflow-experiment-id")
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|v| !v.is_empty())
+                    {
+                        Some(e) => Target::Experiment(e.to_string()),
                         None => return deny(),
                     }
                 }

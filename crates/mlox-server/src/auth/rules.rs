@@ -29,6 +29,23 @@ pub(crate) enum Target {
     LoggedModel(String),
     /// A registered model (or prompt) by the request parameter `name`.
     ModelNameParam,
+    /// Every experiment of the `experiment_ids` list (none: refused).
+    ExperimentIdsParam,
+    /// The experiment named by the `X-Mlflow-Experiment-Id` header (OTLP export).
+    ExperimentHeader,
+    /// The experiment a `StartTraceV3` body puts its trace in
+    /// (`trace.trace_info.trace_location.mlflow_experiment.experiment_id`).
+    StartTraceExperiment,
+    /// The experiments of a trace search's `locations` (none: refused).
+    TraceLocations,
+    /// A trace named in the path: through its experiment.
+    Trace(String),
+    /// A trace by the request parameter of this name (`trace_id`, `request_id`).
+    TraceParam(&'static str),
+    /// Every trace of the `trace_ids` list, through their experiments (none: refused).
+    TraceIdsParam,
+    /// Linking traces to a run: UPDATE on the run and READ on every trace.
+    LinkTracesToRun,
 }
 
 /// What the authorization layer does with a request.
@@ -74,6 +91,19 @@ pub(crate) fn classify(method: &Method, path: &str) -> Rule {
     if matches!(path, "/health" | "/favicon.ico") || path.ends_with("/mlflow/server-info") {
         return Rule::Public;
     }
+    // Prometheus metrics: MLflow's exporter route has no validator, and its fail-closed
+    // default (`MLFLOW_BASIC_AUTH_FAIL_CLOSED`) leaves it to administrators.
+    if path == "/metrics" {
+        return Rule::Admin;
+    }
+    // OTLP export into the experiment of the `X-Mlflow-Experiment-Id` header.
+    if path == "/v1/traces" || path.starts_with("/v1/traces/") {
+        return if method == Method::POST {
+            Rule::Check(Target::ExperimentHeader, Action::Update)
+        } else {
+            Rule::Unknown
+        };
+    }
     for prefix in [
         "/api/2.0/mlflow-artifacts/",
         "/ajax-api/2.0/mlflow-artifacts/",
@@ -92,22 +122,26 @@ pub(crate) fn classify(method: &Method, path: &str) -> Rule {
             Rule::Unknown
         };
     }
-    let suffix = [
-        "/api/2.0/mlflow/",
-        "/ajax-api/2.0/mlflow/",
-        "/api/3.0/mlflow/",
-        "/ajax-api/3.0/mlflow/",
+    let found = [
+        ("/api/2.0/mlflow/", "2.0"),
+        ("/ajax-api/2.0/mlflow/", "2.0"),
+        ("/api/3.0/mlflow/", "3.0"),
+        ("/ajax-api/3.0/mlflow/", "3.0"),
     ]
     .iter()
-    .find_map(|p| path.strip_prefix(p));
-    let Some(suffix) = suffix else {
-        // The web UI and anything else outside the API: a login is all it needs.
+    .find_map(|(p, v)| path.strip_prefix(p).map(|s| (s, *v)));
+    let Some((suffix, version)) = found else {
+        // The web UI and anything else outside the API: a login is all it needs. (An
+        // unknown API version is an unknown route.)
+        if path.starts_with("/api/") || path.starts_with("/ajax-api/") {
+            return Rule::Unknown;
+        }
         return Rule::Authenticated;
     };
-    api_rule(method, suffix)
+    api_rule(method, suffix, version)
 }
 
-fn api_rule(method: &Method, suffix: &str) -> Rule {
+fn api_rule(method: &Method, suffix: &str, version: &str) -> Rule {
     use Action::*;
     use Target::*;
     let m = method.as_str();
@@ -186,11 +220,77 @@ fn api_rule(method: &Method, suffix: &str) -> Rule {
         // Webhooks are for administrators.
         (_, s) if s == "webhooks" || s.starts_with("webhooks/") => Rule::Admin,
 
-        (_, s) => match s.strip_prefix("logged-models/") {
-            Some(rest) => logged_model_rule(m, rest),
-            None => Rule::Unknown,
+        // Traces, through their experiment.
+        ("POST", "traces") => match version {
+            // StartTraceV3 names the experiment inside the trace; v2's StartTrace as a field.
+            "3.0" => check(StartTraceExperiment, Update),
+            _ => check(ExperimentParam, Update),
         },
+        ("GET", "traces") => check(ExperimentIdsParam, Read),
+        ("GET", "traces/get") => check(TraceParam("trace_id"), Read),
+        ("GET" | "POST", "traces/batchGet" | "traces/batchGetInfos") => check(TraceIdsParam, Read),
+        ("POST", "traces/search") => check(TraceLocations, Read),
+        ("POST", "traces/calculate-filter-correlation" | "traces/metrics") => {
+            check(ExperimentIdsParam, Read)
+        }
+        ("POST", "traces/delete-traces") => check(ExperimentParam, Delete),
+        ("POST", "traces/link-to-run") => check(LinkTracesToRun, Update),
+        ("POST", "traces/link-prompts") => check(TraceParam("trace_id"), Update),
+
+        // Scorers belong to an experiment.
+        ("POST", "scorers/register") => check(ExperimentParam, Update),
+        ("GET", "scorers/get" | "scorers/versions" | "scorers/list" | "scorers/online-configs") => {
+            check(ExperimentParam, Read)
+        }
+        ("DELETE", "scorers/delete") | ("PUT", "scorers/online-config") => {
+            check(ExperimentParam, Update)
+        }
+
+        // Evaluation datasets: create and search are scoped to experiments the user may
+        // write (create) or read (search); the per-dataset routes are resolved through
+        // the dataset's experiments, which only the dataset store knows: until it is
+        // asked, they are refused to non-administrators (fail closed).
+        ("POST", "datasets/create") => check(ExperimentIdsParam, Update),
+        ("GET" | "POST", "datasets/search") => check(ExperimentIdsParam, Read),
+
+        (_, s) => {
+            if let Some(rest) = s.strip_prefix("logged-models/") {
+                logged_model_rule(m, rest)
+            } else if let Some(rest) = s.strip_prefix("traces/") {
+                trace_rule(m, rest)
+            } else {
+                Rule::Unknown
+            }
+        }
     }
+}
+
+/// `/traces/{id}[/info|/tags|/assessments[/{assessment id}]]`.
+fn trace_rule(method: &str, rest: &str) -> Rule {
+    let mut parts = rest.splitn(2, '/');
+    let id = parts.next().unwrap_or("").to_string();
+    if id.is_empty() {
+        return Rule::Unknown;
+    }
+    let action = match (method, parts.next()) {
+        ("GET", None | Some("info")) => Action::Read,
+        // v2's EndTrace.
+        ("PATCH", None) => Action::Update,
+        ("PATCH" | "POST" | "DELETE", Some("tags")) => Action::Update,
+        ("POST", Some("assessments")) => Action::Update,
+        (m, Some(a))
+            if a.starts_with("assessments/") && !a["assessments/".len()..].contains('/') =>
+        {
+            match m {
+                "GET" => Action::Read,
+                // MLflow: deleting an assessment needs what updating it does.
+                "PATCH" | "DELETE" => Action::Update,
+                _ => return Rule::Unknown,
+            }
+        }
+        _ => return Rule::Unknown,
+    };
+    Rule::Check(Target::Trace(id), action)
 }
 
 /// `/logged-models/{id}[/tags[/{key}]|/params]`.
@@ -287,5 +387,80 @@ mod tests {
             classify(&post, "/api/3.0/mlflow/users/permissions/grant"),
             Rule::ManageResource
         );
+    }
+
+    #[test]
+    fn newer_routes() {
+        let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
+        let check = |t, a| Rule::Check(t, a);
+        use Action::*;
+        assert_eq!(classify(&get, "/metrics"), Rule::Admin);
+        assert_eq!(classify(&get, "/version"), Rule::Authenticated);
+        assert_eq!(
+            classify(&post, "/v1/traces"),
+            check(Target::ExperimentHeader, Update)
+        );
+        assert_eq!(classify(&get, "/v1/traces"), Rule::Unknown);
+        assert_eq!(
+            classify(&post, "/api/3.0/mlflow/traces"),
+            check(Target::StartTraceExperiment, Update)
+        );
+        assert_eq!(
+            classify(&post, "/api/2.0/mlflow/traces"),
+            check(Target::ExperimentParam, Update)
+        );
+        assert_eq!(
+            classify(&post, "/ajax-api/3.0/mlflow/traces/search"),
+            check(Target::TraceLocations, Read)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/traces/get"),
+            check(Target::TraceParam("trace_id"), Read)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/traces/batchGet"),
+            check(Target::TraceIdsParam, Read)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/traces/tr-1"),
+            check(Target::Trace("tr-1".into()), Read)
+        );
+        assert_eq!(
+            classify(&patch, "/api/3.0/mlflow/traces/tr-1/tags"),
+            check(Target::Trace("tr-1".into()), Update)
+        );
+        assert_eq!(
+            classify(&delete, "/api/3.0/mlflow/traces/tr-1/assessments/a-1"),
+            check(Target::Trace("tr-1".into()), Update)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/traces/tr-1/assessments/a-1"),
+            check(Target::Trace("tr-1".into()), Read)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/traces/tr-1/no/such"),
+            Rule::Unknown
+        );
+        assert_eq!(
+            classify(&post, "/api/2.0/mlflow/traces/delete-traces"),
+            check(Target::ExperimentParam, Delete)
+        );
+        assert_eq!(
+            classify(&post, "/api/2.0/mlflow/traces/link-to-run"),
+            check(Target::LinkTracesToRun, Update)
+        );
+        assert_eq!(
+            classify(&post, "/api/3.0/mlflow/datasets/create"),
+            check(Target::ExperimentIdsParam, Update)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/datasets/d-1"),
+            Rule::Unknown
+        );
+        assert_eq!(
+            classify(&post, "/api/3.0/mlflow/scorers/register"),
+            check(Target::ExperimentParam, Update)
+        );
+        assert_eq!(classify(&get, "/api/9.9/mlflow/x"), Rule::Unknown);
     }
 }

@@ -75,6 +75,7 @@ pub(crate) struct UiPrefix(pub Bytes);
 pub fn app(state: AppState, guards: crate::Guards, ops: &Ops) -> Router {
     // The guards (security middleware, authentication) stand in front of every handler;
     // the access log and metrics see every request, refused ones too.
+    let metrics_guards = guards.clone();
     let mut inner = crate::guarded_router(state, guards);
     if let Some(prefix) = &ops.static_prefix {
         inner = inner.layer(axum::Extension(UiPrefix(Bytes::from(prefixed_index(
@@ -101,8 +102,9 @@ pub fn app(state: AppState, guards: crate::Guards, ops: &Ops) -> Router {
     };
     if let Some(m) = &ops.metrics {
         let m = m.clone();
-        // At the root even with a prefix, as MLflow's exporter does.
-        app = app.route(
+        // At the root even with a prefix, as MLflow's exporter does, behind the same
+        // guards as the rest (with basic-auth: administrators only, as MLflow).
+        let metrics = Router::new().route(
             "/metrics",
             get(move || {
                 ready((
@@ -114,6 +116,11 @@ pub fn app(state: AppState, guards: crate::Guards, ops: &Ops) -> Router {
                 ))
             }),
         );
+        let metrics = match metrics_guards.auth {
+            Some(auth) => auth.guard(metrics),
+            None => metrics,
+        };
+        app = app.merge(metrics_guards.security.wrap(metrics));
     }
     app
 }
