@@ -1235,6 +1235,7 @@ pub(crate) fn hard_delete_experiment(c: &mut dyn Conn, id: &str) -> Result<()> {
     )?;
     let traces = crate::traces::experiment_trace_ids(c, eid)?;
     crate::traces::remove_traces(c, &traces)?;
+    crate::eval::remove_experiment_scorers(c, eid)?;
     c.execute(
         "DELETE FROM datasets WHERE experiment_id = ?",
         &[eid.into()],
