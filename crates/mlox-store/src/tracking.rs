@@ -652,6 +652,9 @@ pub(crate) fn set_run_lifecycle(c: &mut dyn Conn, run_id: &str, delete: bool) ->
         "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
         &[stage.into(), deleted_time, run_id.into()],
     )?;
+    if delete {
+        crate::traces::delete_run_assessments(c, run_id)?;
+    }
     Ok(())
 }
 
