@@ -1,5 +1,5 @@
 """Logs traces with the official MLflow client for ui/tests/traces.test.mjs: 55 small traces
-(two tagged team=qa), one failing trace with an exception event, and one trace of 5,000
+(two tagged team=qa), one in a run, one failing trace with an exception event, and one trace of 5,000
 spans. Prints SEED:{json} with the ids."""
 
 import json
@@ -33,6 +33,10 @@ for i in range(55):
 for tid in small[:2]:
     mlflow.set_trace_tag(tid, "team", "qa")
 
+with mlflow.start_run(run_name="traced-run") as run:
+    answer("in a run")
+    in_run = mlflow.get_last_active_trace_id()
+
 try:
     broken(7)
 except ValueError:
@@ -49,4 +53,4 @@ with mlflow.start_span("big-root") as root:
                     pass
 big = mlflow.get_last_active_trace_id()
 
-print("SEED:" + json.dumps({"exp": exp.experiment_id, "small": small, "failed": failed, "big": big}), flush=True)
+print("SEED:" + json.dumps({"exp": exp.experiment_id, "small": small, "failed": failed, "big": big, "run": run.info.run_id, "in_run": in_run}), flush=True)

@@ -54,7 +54,7 @@ test('traces list: newest first, filter language, errors, paging', async () => {
   // The newest trace (the big one) comes first.
   assert.match(await rows().first().innerText(), new RegExp(seed.big));
   await page.locator('[data-testid=traces-next]').click();
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=trace-row]').length === 7);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=trace-row]').length === 8);
   await page.locator('[data-testid=traces-prev]').click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=trace-row]').length === 50);
 
@@ -102,6 +102,13 @@ test('trace view: span tree, attributes, exception event, feedback', async () =>
   const ev = await page.locator('[data-testid=span-event]').innerText();
   assert.match(ev, /exception/);
   assert.match(ev, /bad input 7/);
+});
+
+test('a run page links to its traces', async () => {
+  await page.goto(`${server.url}/experiments/${seed.exp}/runs/${seed.run}`);
+  await page.locator('[data-testid=run-traces-link]').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=trace-row]').length === 1);
+  assert.match(await rows().first().innerText(), new RegExp(seed.in_run));
 });
 
 test('a trace of 5,000 spans opens (timing printed for bench/UI_RESULTS.md)', async () => {

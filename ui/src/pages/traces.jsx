@@ -20,8 +20,9 @@ const clip = (s, n = 80) => (s && s.length > n ? s.slice(0, n) + '…' : s || ''
 export function TracesPage({ expId }) {
   const q = useQuery();
   const selected = q.get('selectedEvaluationId');
-  const [draft, setDraft] = useState('');
-  const [filter, setFilter] = useState('');
+  // `?filter=` opens the list filtered (a run page links to its traces this way).
+  const [draft, setDraft] = useState(() => q.get('filter') || '');
+  const [filter, setFilter] = useState(() => q.get('filter') || '');
   const [tokens, setTokens] = useState(['']);
   const [page, setPage] = useState(null);
   const [error, setError] = useState(null);
