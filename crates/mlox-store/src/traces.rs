@@ -795,7 +795,10 @@ pub(crate) fn experiment_trace_ids(c: &mut dyn Conn, experiment_id: i64) -> Resu
 /// `delete_run` does; the traces themselves stay. Run ids are hex digits, so the pattern
 /// holds no LIKE wildcards.
 pub(crate) fn delete_run_assessments(c: &mut dyn Conn, run_id: &str) -> Result<()> {
-    if !run_id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
+    if !run_id
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+    {
         return Ok(());
     }
     let key = serde_json::to_string(keys::ASSESSMENT_SOURCE_RUN_ID)
