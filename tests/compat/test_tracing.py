@@ -409,3 +409,39 @@ def test_genai_evaluate_with_a_custom_scorer(client, traced_experiment):
         assert values == {"exact": verdict, "expected": expected}
         feedback = next(a for a in trace.info.assessments if a.name == "exact")
         assert feedback.source.source_type == "CODE"
+
+
+def test_deleting_runs_and_experiments_keeps_traces_as_mlflow_does(client, traced_experiment):
+    """Deleting an evaluation's run drops the assessments it produced (their metadata names
+    the run) but keeps the traces; a deleted experiment's traces stay readable until the
+    experiment is garbage-collected."""
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def nonempty(outputs):
+        return bool(outputs)
+
+    result = mlflow.genai.evaluate(
+        data=[{"inputs": {"question": "q"}, "expectations": {"expected": "Q"}}],
+        predict_fn=lambda question: question.upper(),
+        scorers=[nonempty],
+    )
+    (trace,) = mlflow.search_traces(
+        locations=[traced_experiment], run_id=result.run_id, return_type="list"
+    )
+    names = {a.name for a in trace.info.assessments}
+    assert "nonempty" in names
+    # A feedback logged by hand, not by the run, survives the run's deletion.
+    mlflow.log_feedback(trace_id=trace.info.trace_id, name="manual", value=True)
+
+    client.delete_run(result.run_id)
+    after = mlflow.get_trace(trace.info.trace_id)
+    assert after is not None
+    left = {a.name for a in after.info.assessments}
+    assert "nonempty" not in left
+    assert "manual" in left
+
+    _root(1)
+    kept = _last_trace_id()
+    client.delete_experiment(traced_experiment)
+    assert mlflow.get_trace(kept).info.trace_id == kept

@@ -96,13 +96,32 @@ export const setExperimentTag = (experiment_id, key, value) => post('experiments
 export const searchLoggedModels = (body) => post('logged-models/search', body);
 export const getLoggedModel = (id) => call('logged-models/' + encodeURIComponent(id)).then((r) => r.model);
 
-/** Traces of experiments (MLflow's v2 search); an empty list where the server has none. */
-export function searchTraces(experimentIds, maxResults = 100) {
-  return call('traces', { query: { experiment_ids: experimentIds, max_results: maxResults, order_by: 'timestamp_ms DESC' } }).then(
-    (r) => r.traces || [],
-    (e) => (e.status === 404 || e.status === 501 ? [] : Promise.reject(e)),
-  );
+// Traces (MLflow 3): the v3 endpoints the MLflow UI uses, under /ajax-api/3.0/mlflow/.
+// (`/ajax-api/2.0/mlflow/../../3.0/mlflow/x` resolves to `/ajax-api/3.0/mlflow/x`.)
+const call3 = (path, opts) => call('../../3.0/mlflow/' + path, opts);
+
+/** A page of an experiment's traces (v3 search, newest first) with MLflow's trace filter. */
+export function searchTraces(experimentIds, { filter, pageToken, maxResults = 50 } = {}) {
+  const locations = experimentIds.map((id) => ({ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }));
+  return call3('traces/search', {
+    method: 'POST',
+    body: { locations, filter: filter || undefined, max_results: maxResults, order_by: ['timestamp_ms DESC'], page_token: pageToken || undefined },
+  });
 }
+export const getTrace = (traceId) => call3('traces/get', { query: { trace_id: traceId } }).then((r) => r.trace);
+export const logFeedback = (traceId, name, value, rationale) =>
+  call3('traces/' + encodeURIComponent(traceId) + '/assessments', {
+    method: 'POST',
+    body: {
+      assessment: {
+        trace_id: traceId,
+        assessment_name: name,
+        source: { source_type: 'HUMAN', source_id: 'mlox-ui' },
+        feedback: { value },
+        rationale: rationale || undefined,
+      },
+    },
+  }).then((r) => r.assessment);
 
 /** Path inside the proxied artifact store of an `mlflow-artifacts:` URI, or null. */
 export function proxiedPath(uri) {

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod entities;
 pub mod error;
+pub mod eval;
 pub mod logged_model;
 pub mod page_token;
 pub mod registry;

@@ -25,6 +25,8 @@ pub mod keys {
     pub const TRACE_USER: &str = "mlflow.trace.user";
     pub const TRACE_SESSION: &str = "mlflow.trace.session";
     pub const SCHEMA_VERSION: &str = "mlflow.trace_schema.version";
+    /// Assessment metadata: the run (an evaluation) that produced the assessment.
+    pub const ASSESSMENT_SOURCE_RUN_ID: &str = "mlflow.assessment.sourceRunId";
     /// Span attributes.
     pub const SPAN_REQUEST_ID: &str = "mlflow.traceRequestId";
     pub const SPAN_INPUTS: &str = "mlflow.spanInputs";

@@ -48,7 +48,8 @@ impl AppState {
         S: TrackingStore
             + mlox_core::store::ModelRegistryStore
             + mlox_core::store::LoggedModelStore
-            + mlox_core::trace::TraceStore,
+            + mlox_core::trace::TraceStore
+            + mlox_core::eval::EvalStore,
     {
         AppState {
             models: ModelsState::new(store.clone()),

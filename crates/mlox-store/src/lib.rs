@@ -8,6 +8,7 @@
 mod auth;
 mod chunks;
 pub mod db;
+pub(crate) mod eval;
 mod group;
 mod logged_models;
 mod migrate;

@@ -52,6 +52,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_auth.sql"),
         postgres: include_str!("../migrations/postgres/0007_auth.sql"),
     },
+    Migration {
+        version: 8,
+        name: "eval",
+        sqlite: include_str!("../migrations/sqlite/0008_eval.sql"),
+        postgres: include_str!("../migrations/postgres/0008_eval.sql"),
+    },
 ];
 
 /// A backend's way of running work while holding the migration lock.

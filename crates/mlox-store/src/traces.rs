@@ -790,6 +790,26 @@ pub(crate) fn experiment_trace_ids(c: &mut dyn Conn, experiment_id: i64) -> Resu
 
 // ---- assessments -------------------------------------------------------------------------
 
+/// Deleting a run deletes the assessments it produced (those whose metadata names it as
+/// `mlflow.assessment.sourceRunId`, as `mlflow.genai.evaluate` writes), as MLflow's
+/// `delete_run` does; the traces themselves stay. Run ids are hex digits, so the pattern
+/// holds no LIKE wildcards.
+pub(crate) fn delete_run_assessments(c: &mut dyn Conn, run_id: &str) -> Result<()> {
+    if !run_id
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+    {
+        return Ok(());
+    }
+    let key = serde_json::to_string(keys::ASSESSMENT_SOURCE_RUN_ID)
+        .map_err(|e| MlflowError::internal(e.to_string()))?;
+    c.execute(
+        "DELETE FROM assessments WHERE content LIKE ?",
+        &[format!("%{key}:\"{run_id}\"%").into()],
+    )?;
+    Ok(())
+}
+
 fn parse_assessment(content: &str) -> Result<Assessment> {
     serde_json::from_str(content)
         .map_err(|e| MlflowError::internal(format!("corrupt assessment: {e}")))

@@ -652,6 +652,9 @@ pub(crate) fn set_run_lifecycle(c: &mut dyn Conn, run_id: &str, delete: bool) ->
         "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
         &[stage.into(), deleted_time, run_id.into()],
     )?;
+    if delete {
+        crate::traces::delete_run_assessments(c, run_id)?;
+    }
     Ok(())
 }
 
@@ -1246,6 +1249,7 @@ pub(crate) fn hard_delete_experiment(c: &mut dyn Conn, id: &str) -> Result<()> {
     )?;
     let traces = crate::traces::experiment_trace_ids(c, eid)?;
     crate::traces::remove_traces(c, &traces)?;
+    crate::eval::remove_experiment_scorers(c, eid)?;
     c.execute(
         "DELETE FROM datasets WHERE experiment_id = ?",
         &[eid.into()],

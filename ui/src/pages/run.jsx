@@ -68,6 +68,9 @@ export function RunPage({ runId, tab, sub }) {
             {label}
           </Link>
         ))}
+        <Link href={`/experiments/${run.info.experiment_id}/traces?filter=${encodeURIComponent(`trace.run_id = '${runId}'`)}`} data-testid="run-traces-link">
+          Traces
+        </Link>
       </div>
       {tab === 'overview' && <Overview run={run} tags={tags} children={children} onChange={() => setTick((x) => x + 1)} />}
       {tab === 'metrics' && <RunCharts run={run} live={live} system={false} />}

@@ -2,6 +2,7 @@
 //! `/ajax-api/2.0`.
 
 pub(crate) mod artifacts;
+mod eval;
 mod experiments;
 mod logged_models;
 mod metrics;
@@ -70,7 +71,7 @@ pub fn api_router() -> Router<AppState> {
         }
     }
     for prefix in ["/api", "/ajax-api"] {
-        for (path, handler) in traces::routes() {
+        for (path, handler) in traces::routes().into_iter().chain(eval::routes()) {
             router = router.route(&format!("{prefix}{path}"), handler);
         }
     }
