@@ -11,6 +11,7 @@ pub mod db;
 mod group;
 mod logged_models;
 mod migrate;
+pub mod mlflow_import;
 mod names;
 mod ops;
 mod postgres;
