@@ -4,6 +4,10 @@ stopped; `mlox import` copies its database; `mlox server` on the result, with th
 artifact folder, must give the same dump, field for field (ids, timestamps, histories,
 artifact listings, registry, logged models, prompts, webhooks, traces).
 
+The source is a SQLite database, and a PostgreSQL one (given as MLflow's
+`postgresql+psycopg2://` form) when MLOX_TEST_POSTGRES_URL names a server where databases
+may be created (scripts/pg-test-server.sh); with it, an import into PostgreSQL is tested too.
+
 Run: MLOX_BIN=$PWD/target/release/mlox .venv/bin/python -m pytest tests/migrate -q
 """
 
@@ -50,12 +54,39 @@ def _dump(server) -> dict:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def mlflow_store(tmp_path_factory):
-    """An MLflow SQLite database filled through the official client, its artifact folder
-    (tmp/art) and the dump of it read from the real MLflow server."""
-    tmp = tmp_path_factory.mktemp("mlflow-source")
-    server = servers.start_mlflow(tmp, workers=1)
+PG_URL = os.environ.get("MLOX_TEST_POSTGRES_URL")
+
+
+def _fresh_pg_database(name: str) -> str:
+    """A new empty database on the test PostgreSQL server; its URL."""
+    import psycopg2
+
+    con = psycopg2.connect(PG_URL)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    con.close()
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def mlflow_store(request, tmp_path_factory):
+    """An MLflow database filled through the official client, its artifact folder
+    (tmp/art), the dump of it read from the real MLflow server, and the URI to import."""
+    tmp = tmp_path_factory.mktemp(f"mlflow-{request.param}")
+    if request.param == "sqlite":
+        source = f"sqlite:///{tmp / 'mlflow.db'}"
+    else:
+        if not PG_URL:
+            pytest.skip("MLOX_TEST_POSTGRES_URL is not set")
+        url = _fresh_pg_database("mlflow_import_source")
+        source = url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        os.environ["MLOX_COMPAT_BACKEND_URI"] = source
+    try:
+        server = servers.start_mlflow(tmp, workers=1)
+    finally:
+        os.environ.pop("MLOX_COMPAT_BACKEND_URI", None)
     try:
         mlflow.set_tracking_uri(server.url)
         client = MlflowClient()
@@ -63,33 +94,48 @@ def mlflow_store(tmp_path_factory):
         dump = mlflow_data.dump(client)
     finally:
         server.stop()
-    return tmp, dump, ids
+    return tmp, dump, ids, source, request.param
 
 
-def _mlox_dump_of(tmp: Path, db: Path) -> dict:
-    """The dump through `mlox server` on `db`, serving the MLflow server's artifact folder."""
-    os.environ["MLOX_COMPAT_BACKEND_URI"] = f"sqlite:///{db}"
+def _mlox_dump_of(tmp: Path, db) -> dict:
+    """The dump through `mlox server` on `db` (a SQLite path or a URI), serving the MLflow
+    server's artifact folder."""
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = db if isinstance(db, str) else f"sqlite:///{db}"
     try:
         return _dump(servers.start_mlox(tmp))
     finally:
         del os.environ["MLOX_COMPAT_BACKEND_URI"]
 
 
+def _differences(a, b, path="", out=None):
+    """The paths where two dumps differ, with both values."""
+    out = [] if out is None else out
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            _differences(a.get(k, "<missing>"), b.get(k, "<missing>"), f"{path}.{k}", out)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            _differences(x, y, f"{path}[{i}]", out)
+    elif a != b:
+        out.append(f"{path}: MLflow {a!r} != mlox {b!r}")
+    return out
+
+
 def _assert_same(expected: dict, got: dict):
-    for section in expected:
-        assert got[section] == expected[section], f"section {section!r} differs"
+    diffs = _differences(expected, got)
+    assert not diffs, "dumps differ:\n" + "\n".join(diffs[:40])
     assert got == expected
 
 
 def test_import_gives_the_same_answers(mlflow_store):
-    tmp, expected, ids = mlflow_store
-    source = tmp / "mlflow.db"
-    before = source.read_bytes()
+    tmp, expected, ids, source, kind = mlflow_store
+    before = (tmp / "mlflow.db").read_bytes() if kind == "sqlite" else None
     target = tmp / "import1" / "mlox.db"
-    proc = _import(f"sqlite:///{source}", f"sqlite:///{target}")
+    proc = _import(source, f"sqlite:///{target}")
     assert "metric points: " in proc.stdout
     assert "webhook" in proc.stderr  # the secret MLflow encrypted is said to be left out
-    assert source.read_bytes() == before, "the source must only be read"
+    if before is not None:
+        assert (tmp / "mlflow.db").read_bytes() == before, "the source must only be read"
 
     # What the dump covers is really there (a dump of nothing would compare equal too).
     assert len(expected["experiments"]) == 4
@@ -108,15 +154,35 @@ def test_import_gives_the_same_answers(mlflow_store):
 
     # A second import into the same store would duplicate ids: refused, nothing written.
     size = target.stat().st_size
-    again = _import(f"sqlite:///{source}", f"sqlite:///{target}", check=False)
+    again = _import(source, f"sqlite:///{target}", check=False)
     assert again.returncode != 0
     assert "already holds" in again.stderr
     assert target.stat().st_size == size
 
 
+def test_import_into_postgresql(mlflow_store):
+    tmp, expected, _, source, kind = mlflow_store
+    if not PG_URL:
+        pytest.skip("MLOX_TEST_POSTGRES_URL is not set")
+    target = _fresh_pg_database(f"mlox_import_target_{kind}")
+    _import(source, target)
+    _assert_same(expected, _mlox_dump_of(tmp, target))
+    # A new experiment gets the id after the imported ones.
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = target
+    server = servers.start_mlox(tmp)
+    os.environ.pop("MLOX_COMPAT_BACKEND_URI")
+    try:
+        mlflow.set_tracking_uri(server.url)
+        new_id = MlflowClient().create_experiment("after-import")
+        assert int(new_id) > max(int(e["id"]) for e in expected["experiments"])
+    finally:
+        server.stop()
+
+
 def test_interrupted_import_resumes_without_duplicates(mlflow_store):
-    tmp, expected, _ = mlflow_store
-    source = f"sqlite:///{tmp / 'mlflow.db'}"
+    tmp, expected, _, source, kind = mlflow_store
+    if kind != "sqlite":
+        pytest.skip("resumption is exercised with the SQLite source")
     target = tmp / "import2" / "mlox.db"
     # Small batches, stopped after the metric histories are partly written.
     first = _import(source, f"sqlite:///{target}", "--batch-size", "7",
@@ -139,7 +205,9 @@ def test_interrupted_import_resumes_without_duplicates(mlflow_store):
 
 
 def test_unknown_schema_revision_is_refused(mlflow_store, tmp_path):
-    tmp, _, _ = mlflow_store
+    tmp, _, _, _, kind = mlflow_store
+    if kind != "sqlite":
+        pytest.skip("checked on a copy of the SQLite source")
     copy = tmp_path / "newer.db"
     shutil.copy(tmp / "mlflow.db", copy)
     con = sqlite3.connect(copy)
@@ -150,6 +218,7 @@ def test_unknown_schema_revision_is_refused(mlflow_store, tmp_path):
     proc = _import(f"sqlite:///{copy}", f"sqlite:///{target}", check=False)
     assert proc.returncode != 0
     assert "f00dfeedbeef" in proc.stderr
+    assert not target.exists(), "nothing may be written for a source that cannot be read"
 
 
 def test_mysql_source_is_refused_clearly(tmp_path):

@@ -249,6 +249,11 @@ impl Schema {
             _ => "NULL".into(),
         }
     }
+    /// 1 when `table.column` is NULL (or missing), else 0: both backends read a NULL
+    /// number as 0 or NaN, so a nullable number is read with this flag next to it.
+    fn null_flag(&self, table: &str, column: &str) -> String {
+        format!("({} IS NULL)", self.col(table, column))
+    }
     /// A condition keeping the default workspace's rows (MLflow 3.10+ has workspaces).
     fn default_workspace(&self, table: &str) -> &'static str {
         match self.0.get(table) {
@@ -658,9 +663,10 @@ impl Importer<'_> {
     fn runs(&mut self) -> Result<()> {
         let s = &self.schema;
         let select = format!(
-            "SELECT run_uuid, {}, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage, {} FROM runs",
+            "SELECT run_uuid, {}, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage, {}, (end_time IS NULL), {} FROM runs",
             s.col("runs", "name"),
             s.col("runs", "deleted_time"),
+            s.null_flag("runs", "deleted_time"),
         );
         self.copy(
             "runs",
@@ -675,10 +681,10 @@ impl Importer<'_> {
                     r.opt_text(3).unwrap_or_default().into(),
                     r.opt_text(4).unwrap_or_else(|| "RUNNING".into()).into(),
                     r.int(5).into(),
-                    opt_int(r, 6).into(),
+                    opt_int(r, 6, 10).into(),
                     r.opt_text(7).unwrap_or_default().into(),
                     r.opt_text(8).unwrap_or_else(|| "active".into()).into(),
-                    opt_int(r, 9).into(),
+                    opt_int(r, 9, 11).into(),
                 ])
             },
         )?;
@@ -723,18 +729,14 @@ impl Importer<'_> {
         // (run, key, timestamp, step) of the points MLflow also filed under a logged model.
         let mut linked: HashSet<(String, String, i64, i64)> = HashSet::new();
         if self.schema.has("logged_model_metrics") {
-            let select = "SELECT run_id, metric_name, metric_timestamp_ms, metric_step, metric_value, model_id, dataset_name, dataset_digest FROM logged_model_metrics";
+            let select = "SELECT run_id, metric_name, metric_timestamp_ms, metric_step, metric_value, model_id, dataset_name, dataset_digest, (metric_value IS NULL) FROM logged_model_metrics";
             let mut rows: Batch = Vec::new();
             self.src.each(select, &mut |r| {
                 let run = r.opt_text(0).unwrap_or_default();
                 let key = r.opt_text(1).unwrap_or_default();
                 let (ts, step) = (r.int(2), r.int(3));
                 linked.insert((run.clone(), key.clone(), ts, step));
-                let v = if r.opt_text(4).is_none() && !is_number(r, 4) {
-                    f64::NAN
-                } else {
-                    r.real(4)
-                };
+                let v = if r.int(8) != 0 { f64::NAN } else { r.real(4) };
                 let is_nan = v.is_nan();
                 rows.push(vec![
                     run.into(),
@@ -1111,7 +1113,7 @@ impl Importer<'_> {
         self.copy(
             "webhooks",
             &from,
-            &format!("SELECT webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp FROM {from}"),
+            &format!("SELECT webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp, (deleted_timestamp IS NULL) FROM {from}"),
             "INSERT INTO webhooks (webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 if r.opt_text(5).is_some_and(|s| !s.is_empty()) {
@@ -1125,7 +1127,7 @@ impl Importer<'_> {
                     r.opt_text(4).unwrap_or_else(|| "ACTIVE".into()).into(),
                     r.int(6).into(),
                     r.int(7).into(),
-                    opt_int(r, 8).into(),
+                    opt_int(r, 8, 9).into(),
                 ])
             },
         )?;
@@ -1159,7 +1161,7 @@ impl Importer<'_> {
         let s = &self.schema;
         let t = "trace_info";
         let select = format!(
-            "SELECT request_id, experiment_id, timestamp_ms, execution_time_ms, status, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM trace_info",
+            "SELECT request_id, experiment_id, timestamp_ms, execution_time_ms, status, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, (execution_time_ms IS NULL), {} FROM trace_info",
             s.col(t, "client_request_id"),
             s.col(t, "request_preview"),
             s.col(t, "response_preview"),
@@ -1174,6 +1176,21 @@ impl Importer<'_> {
             s.col(t, "input_cost"),
             s.col(t, "output_cost"),
             s.col(t, "total_cost"),
+            [
+                "input_tokens",
+                "output_tokens",
+                "total_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+                "cache_creation_input_tokens_above_1hr",
+                "input_cost",
+                "output_cost",
+                "total_cost",
+            ]
+            .iter()
+            .map(|c| s.null_flag(t, c))
+            .collect::<Vec<_>>()
+            .join(", "),
         );
         // Promoted columns become the entries MLflow answers with; extra rows of
         // (trace, table, key, value) are written after the traces.
@@ -1201,7 +1218,7 @@ impl Importer<'_> {
                 ];
                 let usage: Vec<String> = tokens
                     .iter()
-                    .filter(|(_, i)| is_number(r, *i))
+                    .filter(|(_, i)| r.int(i + 10) == 0)
                     .map(|(k, i)| format!("\"{k}\": {}", r.int(*i)))
                     .collect();
                 if !usage.is_empty() {
@@ -1215,7 +1232,7 @@ impl Importer<'_> {
                 let costs = [("input_cost", 16), ("output_cost", 17), ("total_cost", 18)];
                 let cost: Vec<String> = costs
                     .iter()
-                    .filter(|(_, i)| is_number(r, *i))
+                    .filter(|(_, i)| r.int(i + 10) == 0)
                     .map(|(k, i)| format!("\"{k}\": {}", python_float(r.real(*i))))
                     .collect();
                 if !cost.is_empty() {
@@ -1230,7 +1247,7 @@ impl Importer<'_> {
                     id.into(),
                     r.int(1).into(),
                     r.int(2).into(),
-                    opt_int(r, 3).into(),
+                    opt_int(r, 3, 19).into(),
                     r.opt_text(4).unwrap_or_else(|| "STATE_UNSPECIFIED".into()).into(),
                     r.opt_text(5).into(),
                     r.opt_text(6).into(),
@@ -1455,14 +1472,9 @@ fn write_spans(c: &mut dyn Conn, trace_id: &str, spans: &[Span]) -> Result<()> {
     Ok(())
 }
 
-fn opt_int(r: &dyn RowView, i: usize) -> Option<i64> {
-    is_number(r, i).then(|| r.int(i))
-}
-
-/// Whether column `i` holds a number (not NULL): both backends read NULL as 0 or NaN.
-fn is_number(r: &dyn RowView, i: usize) -> bool {
-    let v = r.real(i);
-    !v.is_nan() || r.int(i) != 0
+/// Column `i`, NULL when the flag in column `null_flag` (see [`Schema::null_flag`]) says so.
+fn opt_int(r: &dyn RowView, i: usize, null_flag: usize) -> Option<i64> {
+    (r.int(null_flag) == 0).then(|| r.int(i))
 }
 
 /// MLflow clamps infinities to the largest doubles; so does mlox.
