@@ -778,25 +778,44 @@ impl Importer<'_> {
         let mut written = 0u64;
         let mut err: Option<MlflowError> = None;
         let (store, handle, progress) = (&self.store, &self.handle, &self.opts.progress);
-        let send = |batch: Vec<(String, String, bool, Vec<crate::chunks::Plain>)>,
-                    n: usize|
+        // One batch is written while the next is read: `pending` is the write in flight.
+        // An empty batch only waits for it.
+        type Pending = (tokio::task::JoinHandle<Result<()>>, usize);
+        let mut pending: Option<Pending> = None;
+        let mut send = |batch: Vec<(String, String, bool, Vec<crate::chunks::Plain>)>,
+                        n: usize|
          -> Result<()> {
-            handle.block_on(store.db.write(move |c| {
-                for (run, key, fresh, points) in &batch {
-                    if *fresh {
-                        c.execute(
-                            "DELETE FROM metric_chunks WHERE run_uuid = ? AND key = ?",
-                            &[run.as_str().into(), key.as_str().into()],
-                        )?;
-                    }
-                    for part in points.chunks(crate::chunks::IMPORT_CHUNK_POINTS) {
-                        crate::chunks::insert_chunk(c, run, key, part)?;
-                    }
-                }
-                Ok(())
-            }))?;
-            batch_committed()?;
-            progress.advance(n as u64);
+            if let Some((write, n)) = pending.take() {
+                handle
+                    .block_on(write)
+                    .map_err(|e| MlflowError::internal(e.to_string()))??;
+                batch_committed()?;
+                progress.advance(n as u64);
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let store = store.clone();
+            let write = handle.spawn(async move {
+                store
+                    .db
+                    .write(move |c| {
+                        for (run, key, fresh, points) in &batch {
+                            if *fresh {
+                                c.execute(
+                                    "DELETE FROM metric_chunks WHERE run_uuid = ? AND key = ?",
+                                    &[run.as_str().into(), key.as_str().into()],
+                                )?;
+                            }
+                            for part in points.chunks(crate::chunks::IMPORT_CHUNK_POINTS) {
+                                crate::chunks::insert_chunk(c, run, key, part)?;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await
+            });
+            pending = Some((write, n));
             Ok(())
         };
         self.src.each(
@@ -852,6 +871,7 @@ impl Importer<'_> {
         if !batch.is_empty() {
             send(batch, in_batch)?;
         }
+        send(Vec::new(), 0)?;
         self.opts.progress.finish();
         self.summary.tables.push(("metric points".into(), written));
         Ok(())
