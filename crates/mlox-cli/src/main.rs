@@ -32,6 +32,8 @@ enum Command {
     /// tracking server (list, versions, alias).
     #[command(subcommand)]
     Models(cmd::models::ModelsCommand),
+    /// Import an MLflow tracking database (SQLite or PostgreSQL) with the same ids.
+    Import(cmd::import::ImportArgs),
     /// Run an MLproject from a folder or a Git repository, tracked (like `mlflow run`).
     Run(cmd::run::RunArgs),
 }
@@ -64,6 +66,7 @@ fn main() -> anyhow::Result<()> {
             Command::Gc(args) => cmd::gc::run(args).await,
             Command::Models(cmd) => cmd::models::run(cmd).await,
             Command::Run(args) => cmd::run::run(args).await,
+            Command::Import(args) => cmd::import::run(args).await,
         }
     })
 }

@@ -328,16 +328,18 @@ impl<'a> PointRef<'a> {
         }
     }
 
+    /// A point of a run's metric history. MLflow's answer names no model or dataset
+    /// (its `metrics` table has no such columns; they are in `logged_model_metrics`), so
+    /// neither does ours, even for a point logged with them.
     pub fn of_point(key: &'a str, p: &'a MetricPoint) -> Self {
-        let origin = p.origin.as_deref();
         PointRef {
             key,
             value: p.value,
             timestamp: p.timestamp,
             step: p.step,
-            model_id: origin.and_then(|o| o.model_id.as_deref()),
-            dataset_name: origin.and_then(|o| o.dataset_name.as_deref()),
-            dataset_digest: origin.and_then(|o| o.dataset_digest.as_deref()),
+            model_id: None,
+            dataset_name: None,
+            dataset_digest: None,
             run_id: None,
         }
     }

@@ -25,6 +25,8 @@ const POINT_BYTES: usize = 24;
 /// A key's last chunk takes in a small write while the two together hold at most this
 /// many points (3 KiB: the row stays within one database page).
 pub(crate) const MERGE_LIMIT: usize = 128;
+/// Points per chunk written by `mlox import` (24 KiB rows): whole histories arrive at once.
+pub(crate) const IMPORT_CHUNK_POINTS: usize = 1024;
 
 /// One plain point, as stored: NaN is kept as NaN, infinities are clamped by the caller.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,7 +74,12 @@ fn step_bounds(points: &[Plain]) -> (i64, i64) {
     })
 }
 
-fn insert_chunk(c: &mut dyn Conn, run_id: &str, key: &str, points: &[Plain]) -> Result<()> {
+pub(crate) fn insert_chunk(
+    c: &mut dyn Conn,
+    run_id: &str,
+    key: &str,
+    points: &[Plain],
+) -> Result<()> {
     let (lo, hi) = step_bounds(points);
     let mut blob = Vec::new();
     encode_into(&mut blob, points);

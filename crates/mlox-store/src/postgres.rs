@@ -25,13 +25,16 @@ use crate::Durability;
 const MAX_STATEMENTS: usize = 512;
 
 /// A connection and the statements prepared on it.
-struct Client {
+pub(crate) struct Client {
     client: postgres::Client,
     statements: HashMap<String, Statement>,
 }
 
 impl Client {
-    fn connect(config: &postgres::Config, durability: Durability) -> Result<Self, DbError> {
+    pub(crate) fn connect(
+        config: &postgres::Config,
+        durability: Durability,
+    ) -> Result<Self, DbError> {
         let mut client = config.connect(NoTls).map_err(pg_err)?;
         if durability == Durability::Process {
             // An acknowledged write may be lost by a crash of the database server or the
@@ -46,7 +49,7 @@ impl Client {
         })
     }
 
-    fn conn(&mut self) -> PgConn<'_> {
+    pub(crate) fn conn(&mut self) -> PgConn<'_> {
         PgConn {
             client: &mut self.client,
             statements: &mut self.statements,
@@ -87,7 +90,7 @@ impl ToSql for SqlValue {
     postgres::types::to_sql_checked!();
 }
 
-struct PgConn<'a> {
+pub(crate) struct PgConn<'a> {
     client: &'a mut postgres::Client,
     statements: &'a mut HashMap<String, Statement>,
 }

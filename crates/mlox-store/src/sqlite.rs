@@ -22,7 +22,7 @@ const READERS: usize = 8;
 /// Page cache of each read connection, in KiB (negative: SQLite's unit for KiB).
 const READER_CACHE_KIB: i64 = -8192;
 
-struct SqliteConn<'a>(&'a Connection);
+pub(crate) struct SqliteConn<'a>(pub(crate) &'a Connection);
 
 impl rusqlite::ToSql for SqlValue {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -210,7 +210,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn open(path: &Path, read_only: bool) -> Result<Connection, DbError> {
+pub(crate) fn open(path: &Path, read_only: bool) -> Result<Connection, DbError> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX

@@ -29,7 +29,7 @@ fn trace_not_found(trace_id: &str) -> MlflowError {
 }
 
 /// Compresses a batch of spans for storage.
-fn encode_spans(spans: &[Span]) -> Result<Vec<u8>> {
+pub(crate) fn encode_spans(spans: &[Span]) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(spans).map_err(|e| MlflowError::internal(e.to_string()))?;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(&json)
@@ -46,7 +46,7 @@ fn decode_spans(bytes: &[u8]) -> Result<Vec<Span>> {
         .map_err(|e| MlflowError::internal(format!("corrupt span batch: {e}")))
 }
 
-fn status_name(code: i32) -> &'static str {
+pub(crate) fn status_name(code: i32) -> &'static str {
     match code {
         1 => "OK",
         2 => "ERROR",
@@ -840,7 +840,7 @@ fn value_text(a: &Assessment) -> Option<String> {
     })
 }
 
-fn write_assessment(c: &mut dyn Conn, a: &Assessment, insert: bool) -> Result<()> {
+pub(crate) fn write_assessment(c: &mut dyn Conn, a: &Assessment, insert: bool) -> Result<()> {
     let content = serde_json::to_string(a).map_err(|e| MlflowError::internal(e.to_string()))?;
     let kind = if a.expectation.is_some() {
         "expectation"

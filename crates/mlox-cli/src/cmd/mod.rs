@@ -1,6 +1,7 @@
 pub mod artifacts;
 pub mod db;
 pub mod gc;
+pub mod import;
 pub mod models;
 pub mod run;
 pub mod serve;
