@@ -55,7 +55,11 @@ export function LoggedModelsTable({ models, expIds, showRun = true }) {
   const paramKeys = [...new Set(models.flatMap((m) => (m.data?.params || []).map((x) => x.key)))].sort().slice(0, 6);
   const latest = (m, k) => {
     const pts = (m.data?.metrics || []).filter((x) => x.key === k);
-    return pts.length ? pts.reduce((a, b) => (b.step > a.step || (b.step === a.step && b.timestamp > a.timestamp) ? b : a)).value : undefined;
+    // Protobuf JSON may omit a zero step or send an int64 as a string: compare as numbers.
+    const n = (v) => Number(v ?? 0);
+    return pts.length
+      ? pts.reduce((a, b) => (n(b.step) > n(a.step) || (n(b.step) === n(a.step) && n(b.timestamp) > n(a.timestamp)) ? b : a)).value
+      : undefined;
   };
   return (
     <div class="tbl-wrap">

@@ -175,26 +175,46 @@ impl SecurityArgs {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
+/// not when it is first awaited, so a signal that arrives right after "Listening" is
+/// printed still shuts the server down cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let wait = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {},
+                _ = int => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    let wait = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    async move {
+        wait.await;
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -273,6 +293,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     let url = format!(
         "http://{addr}{}",
         args.ops.static_prefix.as_deref().unwrap_or("")
@@ -296,15 +317,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if guards.auth.is_some() {
         println!("authentication: basic-auth app");
     }
-    mlox_server::ops::serve_with(
-        listener,
-        state,
-        guards,
-        &ops,
-        shutdown_signal(),
-        args.ops.grace(),
-    )
-    .await?;
+    mlox_server::ops::serve_with(listener, state, guards, &ops, shutdown, args.ops.grace()).await?;
     // Every acknowledged write is committed already; this waits for writes still queued
     // by requests cut off at the end of the grace period, and checkpoints the WAL.
     if let Err(e) = store.flush().await {
