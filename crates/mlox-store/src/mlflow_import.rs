@@ -694,13 +694,7 @@ impl Importer<'_> {
                 table,
                 &format!("SELECT run_uuid, key, value FROM {table}"),
                 &format!("INSERT INTO {table} (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                &mut |r| {
-                    Some(vec![
-                        r.opt_text(0).unwrap_or_default().into(),
-                        r.opt_text(1).unwrap_or_default().into(),
-                        r.opt_text(2).unwrap_or_default().into(),
-                    ])
-                },
+                &mut |r| Some(texts(r, 3)),
             )?;
         }
         self.copy(
@@ -913,12 +907,7 @@ impl Importer<'_> {
             "inputs WHERE source_type = 'DATASET' AND destination_type = 'RUN'",
             "SELECT destination_id, source_id FROM inputs WHERE source_type = 'DATASET' AND destination_type = 'RUN'",
             "INSERT INTO run_inputs (run_uuid, dataset_uuid) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            &mut |r| {
-                Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                ])
-            },
+            &mut |r| Some(texts(r, 2)),
         )?;
         if self.schema.has("input_tags") {
             let from = "input_tags t JOIN inputs i ON i.input_uuid = t.input_uuid WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'";
@@ -927,14 +916,7 @@ impl Importer<'_> {
                 from,
                 &format!("SELECT i.destination_id, i.source_id, t.name, t.value FROM {from}"),
                 "INSERT INTO run_input_tags (run_uuid, dataset_uuid, key, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                &mut |r| {
-                    Some(vec![
-                        r.opt_text(0).unwrap_or_default().into(),
-                        r.opt_text(1).unwrap_or_default().into(),
-                        r.opt_text(2).unwrap_or_default().into(),
-                        r.opt_text(3).unwrap_or_default().into(),
-                    ])
-                },
+                &mut |r| Some(texts(r, 4)),
             )?;
         }
         let step = self.schema.col("inputs", "step");
@@ -1006,13 +988,7 @@ impl Importer<'_> {
                 src,
                 &format!("SELECT model_id, {k}, {v} FROM {src}"),
                 &format!("INSERT INTO {dst} (model_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                &mut |r| {
-                    Some(vec![
-                        r.opt_text(0).unwrap_or_default().into(),
-                        r.opt_text(1).unwrap_or_default().into(),
-                        r.opt_text(2).unwrap_or_default().into(),
-                    ])
-                },
+                &mut |r| Some(texts(r, 3)),
             )?;
         }
         Ok(())
@@ -1046,13 +1022,7 @@ impl Importer<'_> {
             &from,
             &format!("SELECT name, key, value FROM {from}"),
             "INSERT INTO registered_model_tags (name, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            &mut |r| {
-                Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.opt_text(2).unwrap_or_default().into(),
-                ])
-            },
+            &mut |r| Some(texts(r, 3)),
         )?;
         let s = &self.schema;
         let from = format!("model_versions{}", ws(s, "model_versions"));
@@ -1162,13 +1132,7 @@ impl Importer<'_> {
                 "webhook_events",
                 "SELECT webhook_id, entity, action FROM webhook_events",
                 "INSERT INTO webhook_events (webhook_id, entity, action) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                &mut |r| {
-                    Some(vec![
-                        r.opt_text(0).unwrap_or_default().into(),
-                        r.opt_text(1).unwrap_or_default().into(),
-                        r.opt_text(2).unwrap_or_default().into(),
-                    ])
-                },
+                &mut |r| Some(texts(r, 3)),
             )?;
         }
         Ok(())
@@ -1336,12 +1300,7 @@ impl Importer<'_> {
                 from,
                 &format!("SELECT destination_id, source_id FROM {from}"),
                 "INSERT INTO trace_runs (run_id, trace_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                &mut |r| {
-                    Some(vec![
-                        r.opt_text(0).unwrap_or_default().into(),
-                        r.opt_text(1).unwrap_or_default().into(),
-                    ])
-                },
+                &mut |r| Some(texts(r, 2)),
             )?;
         }
         self.assessments()?;
@@ -1818,6 +1777,13 @@ fn mlflow_assessment(r: &dyn RowView) -> std::result::Result<Assessment, String>
         overrides: r.opt_text(13),
         valid: r.int(14) != 0,
     })
+}
+
+/// The first `n` columns of a row as text (NULL as ""), for tables copied as they are.
+fn texts(r: &dyn RowView, n: usize) -> Vec<SqlValue> {
+    (0..n)
+        .map(|i| r.opt_text(i).unwrap_or_default().into())
+        .collect()
 }
 
 #[cfg(test)]
