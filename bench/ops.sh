@@ -42,6 +42,9 @@ flags() {
     esac
 }
 SCENARIOS=("create-run" "log-metric" "log-batch")
+# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
+# command name in field 2 has no spaces here).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for round in $(seq 1 "$ROUNDS"); do
     for config in "${CONFIGS[@]}"; do
@@ -56,8 +59,13 @@ for round in $(seq 1 "$ROUNDS"); do
         "$LG" --url "http://127.0.0.1:$port" wait-healthy --timeout-s 60 >/dev/null
         for s in "${SCENARIOS[@]}"; do
             echo "round $round, $config: $s" >&2
+            # The server's own CPU time (user + system, clock ticks) around the scenario:
+            # CPU per request is what the features cost, and unlike throughput it hardly
+            # moves with what else runs on the machine.
+            t0=$(cpu_ticks "$SPID")
             "$LG" --url "http://127.0.0.1:$port" "$s" -c 8 --seconds "$SECS" \
                 >"$OUT/$config-$s-$round.json"
+            echo $(($(cpu_ticks "$SPID") - t0)) >"$OUT/$config-$s-$round.ticks"
         done
         if [[ $config == metrics ]]; then
             curl -sf "http://127.0.0.1:$port/metrics" >"$OUT/metrics-scrape-$round.txt"
@@ -71,19 +79,26 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 python3 - "$OUT" "$ROUNDS" "$SECS" "$CMD_TEXT" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-    "$("$MLOX" --version)" "$(nproc)" >"$ROOT/bench/OPS_RESULTS.md" <<'EOF'
+    "$("$MLOX" --version)" "$(nproc)" "$(getconf CLK_TCK)" >"$ROOT/bench/OPS_RESULTS.md" <<'EOF'
 import json, statistics, sys, time
-out, rounds, secs, cmd, load0, load1, version, cpus = sys.argv[1:]
+out, rounds, secs, cmd, load0, load1, version, cpus, tck = sys.argv[1:]
+tck = int(tck)
 rounds = int(rounds)
 configs = {"off": "access log off (`--no-access-log`)",
            "log": "text access log (the default)",
            "metrics": "JSON access log + `/metrics` (`--log-format json --metrics`)"}
 scenarios = ["create-run", "log-metric", "log-batch"]
 med = {}
+cpu = {}
 for c in configs:
     for s in scenarios:
-        vals = [json.load(open(f"{out}/{c}-{s}-{r}.json"))["ops_per_s"] for r in range(1, rounds + 1)]
+        runs = [json.load(open(f"{out}/{c}-{s}-{r}.json")) for r in range(1, rounds + 1)]
+        vals = [j["ops_per_s"] for j in runs]
         med[c, s] = (statistics.median(vals), vals)
+        # Server CPU microseconds per request, each round.
+        us = [int(open(f"{out}/{c}-{s}-{r}.ticks").read()) * 1e6 / tck / max(j["ops"], 1)
+              for r, j in zip(range(1, rounds + 1), runs)]
+        cpu[c, s] = (statistics.median(us), us)
 print("# What the access log and metrics cost\n")
 print(f"`{cmd}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {version}, SQLite store (durable default), "
       f"{cpus} CPUs, load average before {load0}, after {load1}. Closed loop, 8 concurrent clients, {secs} s per scenario, "
@@ -97,6 +112,19 @@ for s in scenarios:
         m, vals = med[c, s]
         ratio = "" if c == "off" else f" ({(m / base - 1) * 100:+.1f}%)"
         cells.append(f"{m:,.0f}{ratio} [{', '.join(f'{v:,.0f}' for v in vals)}]")
+    print(f"| {s} | " + " | ".join(cells) + " |")
+print("\nServer CPU time per request (user + system of the `mlox` process, microseconds; median of the rounds, "
+      "every round in brackets). This is what the features cost the server itself; unlike throughput it hardly "
+      "depends on what else the 2 CPUs are doing.\n")
+print("| scenario (c=8) | " + " | ".join(configs.values()) + " |")
+print("|---|" + "---|" * len(configs))
+for s in scenarios:
+    base = cpu["off", s][0]
+    cells = []
+    for c in configs:
+        m, vals = cpu[c, s]
+        ratio = "" if c == "off" else f" ({(m / base - 1) * 100:+.1f}%)"
+        cells.append(f"{m:,.1f}{ratio} [{', '.join(f'{v:,.1f}' for v in vals)}]")
     print(f"| {s} | " + " | ".join(cells) + " |")
 print("\nThe target (issue #19) is a change of less than 5% with metrics and the access log on. "
       "The spread between rounds of one configuration is the noise floor of this machine.")
