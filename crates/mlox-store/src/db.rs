@@ -13,6 +13,9 @@ pub enum SqlValue {
     Real(f64),
     Text(String),
     Blob(Vec<u8>),
+    /// A list of texts as one parameter: PostgreSQL's `text[]` (for `= ANY(?)`, see
+    /// [`in_list`]). Only ever sent, never read back; SQLite refuses it.
+    TextArray(Vec<String>),
 }
 
 impl From<i64> for SqlValue {
@@ -62,7 +65,7 @@ impl Row {
             SqlValue::Int(v) => v.to_string(),
             SqlValue::Real(v) => v.to_string(),
             SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
-            SqlValue::Null => String::new(),
+            SqlValue::Null | SqlValue::TextArray(_) => String::new(),
         }
     }
     /// The bytes of a BLOB (empty for any other type).
@@ -86,7 +89,7 @@ impl Row {
             SqlValue::Int(v) => Some(*v),
             SqlValue::Real(v) => Some(*v as i64),
             SqlValue::Text(s) => s.parse().ok(),
-            SqlValue::Null | SqlValue::Blob(_) => None,
+            SqlValue::Null | SqlValue::Blob(_) | SqlValue::TextArray(_) => None,
         }
     }
     pub fn real(&self, i: usize) -> f64 {
@@ -94,7 +97,7 @@ impl Row {
             SqlValue::Int(v) => *v as f64,
             SqlValue::Real(v) => *v,
             SqlValue::Text(s) => s.parse().unwrap_or(f64::NAN),
-            SqlValue::Null | SqlValue::Blob(_) => f64::NAN,
+            SqlValue::Null | SqlValue::Blob(_) | SqlValue::TextArray(_) => f64::NAN,
         }
     }
 }
@@ -210,6 +213,15 @@ pub trait Conn {
         Ok(())
     }
 
+    /// Like [`Conn::query`], for a statement whose best plan depends on its values (a
+    /// search: filters, an ordered key and a LIMIT). PostgreSQL plans a cached prepared
+    /// statement generically after five executions, blind to the values; for a run search
+    /// that plan reads and sorts every match (35 ms instead of 8 on 10,000 runs). This
+    /// prepares the statement afresh, so it is planned for these values.
+    fn query_replanned(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
+        self.query(sql, params)
+    }
+
     fn query_opt(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
@@ -266,6 +278,37 @@ pub fn numbered_placeholders(sql: &str) -> String {
 /// Placeholders for an IN list: `?, ?, ?`.
 pub fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
+}
+
+/// How many values one [`in_list`] takes: SQLite's statements stay small (one placeholder
+/// per value); PostgreSQL's array takes any number.
+pub fn in_list_len(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 500,
+        Dialect::Postgres => usize::MAX,
+    }
+}
+
+/// `column` is one of `values`, with its parameters pushed onto `params`. SQLite gets an
+/// IN list of placeholders. PostgreSQL gets `= ANY(?)` with one `text[]` parameter: a
+/// statement with a hundred placeholders costs a millisecond to bind and plan, one array
+/// costs nothing, and the statement is the same for every length.
+pub fn in_list(
+    dialect: Dialect,
+    column: &str,
+    values: &[String],
+    params: &mut Vec<SqlValue>,
+) -> String {
+    match dialect {
+        Dialect::Sqlite => {
+            params.extend(values.iter().map(SqlValue::from));
+            format!("{column} IN ({})", placeholders(values.len()))
+        }
+        Dialect::Postgres => {
+            params.push(SqlValue::TextArray(values.to_vec()));
+            format!("{column} = ANY(?)")
+        }
+    }
 }
 
 #[cfg(test)]

@@ -305,7 +305,7 @@ pub(crate) fn search_logged_models(
         "SELECT {COLUMNS} FROM logged_models lm {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
         query.joins, query.where_sql, query.order_sql
     );
-    let rows = c.query(&sql, &params)?;
+    let rows = c.query_replanned(&sql, &params)?;
     let mut models: Vec<LoggedModel> = rows.iter().map(from_row).collect();
     let next = page_token::finish_page(&mut models, max_results, offset);
     Ok(Page {

@@ -80,6 +80,7 @@ impl ToSql for SqlValue {
             (SqlValue::Text(s), &Type::FLOAT8) => s.parse::<f64>()?.to_sql(ty, out),
             (SqlValue::Text(s), _) => s.as_str().to_sql(ty, out),
             (SqlValue::Blob(b), _) => b.as_slice().to_sql(ty, out),
+            (SqlValue::TextArray(v), _) => v.to_sql(ty, out),
         }
     }
 
@@ -138,49 +139,18 @@ impl Conn for PgConn<'_> {
     fn query(&mut self, sql: &str, args: &[SqlValue]) -> Result<Vec<Row>, DbError> {
         let stmt = self.statement(sql)?;
         let rows = self.client.query(&stmt, &params(args)).map_err(pg_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let mut vals = Vec::with_capacity(r.len());
-            for (i, col) in r.columns().iter().enumerate() {
-                let v = match *col.type_() {
-                    Type::INT8 => r
-                        .try_get::<_, Option<i64>>(i)
-                        .map_err(pg_err)?
-                        .map(SqlValue::Int),
-                    Type::INT4 => r
-                        .try_get::<_, Option<i32>>(i)
-                        .map_err(pg_err)?
-                        .map(|v| SqlValue::Int(v.into())),
-                    Type::INT2 => r
-                        .try_get::<_, Option<i16>>(i)
-                        .map_err(pg_err)?
-                        .map(|v| SqlValue::Int(v.into())),
-                    Type::FLOAT8 => r
-                        .try_get::<_, Option<f64>>(i)
-                        .map_err(pg_err)?
-                        .map(SqlValue::Real),
-                    Type::FLOAT4 => r
-                        .try_get::<_, Option<f32>>(i)
-                        .map_err(pg_err)?
-                        .map(|v| SqlValue::Real(v.into())),
-                    Type::BOOL => r
-                        .try_get::<_, Option<bool>>(i)
-                        .map_err(pg_err)?
-                        .map(|v| SqlValue::Int(v.into())),
-                    Type::BYTEA => r
-                        .try_get::<_, Option<Vec<u8>>>(i)
-                        .map_err(pg_err)?
-                        .map(SqlValue::Blob),
-                    _ => r
-                        .try_get::<_, Option<String>>(i)
-                        .map_err(pg_err)?
-                        .map(SqlValue::Text),
-                };
-                vals.push(v.unwrap_or(SqlValue::Null));
-            }
-            out.push(Row(vals));
-        }
-        Ok(out)
+        decode_rows(rows)
+    }
+
+    fn query_replanned(&mut self, sql: &str, args: &[SqlValue]) -> Result<Vec<Row>, DbError> {
+        // Prepared for this execution only (and closed when dropped): its first execution
+        // is planned for these values.
+        let stmt = self
+            .client
+            .prepare(&numbered_placeholders(sql))
+            .map_err(pg_err)?;
+        let rows = self.client.query(&stmt, &params(args)).map_err(pg_err)?;
+        decode_rows(rows)
     }
 
     fn query_each(
@@ -206,6 +176,53 @@ impl Conn for PgConn<'_> {
         let stmt = self.statement(sql)?;
         self.client.execute(&stmt, &params(args)).map_err(pg_err)
     }
+}
+
+/// Rows as values, by their column types.
+fn decode_rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, DbError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut vals = Vec::with_capacity(r.len());
+        for (i, col) in r.columns().iter().enumerate() {
+            let v = match *col.type_() {
+                Type::INT8 => r
+                    .try_get::<_, Option<i64>>(i)
+                    .map_err(pg_err)?
+                    .map(SqlValue::Int),
+                Type::INT4 => r
+                    .try_get::<_, Option<i32>>(i)
+                    .map_err(pg_err)?
+                    .map(|v| SqlValue::Int(v.into())),
+                Type::INT2 => r
+                    .try_get::<_, Option<i16>>(i)
+                    .map_err(pg_err)?
+                    .map(|v| SqlValue::Int(v.into())),
+                Type::FLOAT8 => r
+                    .try_get::<_, Option<f64>>(i)
+                    .map_err(pg_err)?
+                    .map(SqlValue::Real),
+                Type::FLOAT4 => r
+                    .try_get::<_, Option<f32>>(i)
+                    .map_err(pg_err)?
+                    .map(|v| SqlValue::Real(v.into())),
+                Type::BOOL => r
+                    .try_get::<_, Option<bool>>(i)
+                    .map_err(pg_err)?
+                    .map(|v| SqlValue::Int(v.into())),
+                Type::BYTEA => r
+                    .try_get::<_, Option<Vec<u8>>>(i)
+                    .map_err(pg_err)?
+                    .map(SqlValue::Blob),
+                _ => r
+                    .try_get::<_, Option<String>>(i)
+                    .map_err(pg_err)?
+                    .map(SqlValue::Text),
+            };
+            vals.push(v.unwrap_or(SqlValue::Null));
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
 }
 
 struct PgRow<'a>(&'a postgres::Row);

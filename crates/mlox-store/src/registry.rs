@@ -388,7 +388,7 @@ pub(crate) fn search_registered_models(
     let mut params = query.params;
     params.push(SqlValue::Int(max_results + 1));
     params.push(SqlValue::Int(offset as i64));
-    let rows = c.query(
+    let rows = c.query_replanned(
         &format!(
             "SELECT {RM_COLUMNS} FROM registered_models rm WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
             query.where_sql, query.order_sql
@@ -901,7 +901,7 @@ pub(crate) fn search_model_versions(
     let mut params = query.params;
     params.push(SqlValue::Int(max_results + 1));
     params.push(SqlValue::Int(offset as i64));
-    let rows = c.query(
+    let rows = c.query_replanned(
         &format!(
             "SELECT {MV_COLUMNS} FROM model_versions mv WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
             query.where_sql, query.order_sql

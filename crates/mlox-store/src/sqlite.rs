@@ -27,6 +27,11 @@ pub(crate) struct SqliteConn<'a>(pub(crate) &'a Connection);
 impl rusqlite::ToSql for SqlValue {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self {
+            SqlValue::TextArray(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "a text array is a PostgreSQL parameter (db::in_list)".into(),
+                ))
+            }
             SqlValue::Null => ToSqlOutput::Owned(RValue::Null),
             SqlValue::Int(v) => ToSqlOutput::Owned(RValue::Integer(*v)),
             SqlValue::Real(v) => ToSqlOutput::Owned(RValue::Real(*v)),

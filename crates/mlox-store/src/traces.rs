@@ -632,7 +632,11 @@ pub(crate) fn search_traces(c: &mut dyn Conn, req: SearchTracesRequest) -> Resul
     params.extend(order_params);
     params.push(SqlValue::Int(max_results + 1));
     params.push(SqlValue::Int(offset as i64));
-    let mut ids: Vec<String> = c.query(&sql, &params)?.iter().map(|r| r.text(0)).collect();
+    let mut ids: Vec<String> = c
+        .query_replanned(&sql, &params)?
+        .iter()
+        .map(|r| r.text(0))
+        .collect();
     let next = page_token::finish_page(&mut ids, max_results, offset);
     Ok(Page {
         items: load_infos(c, &ids)?,

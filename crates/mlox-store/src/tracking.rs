@@ -6,7 +6,7 @@ use mlox_core::entities::*;
 use mlox_core::validation::{self, missing_value};
 use mlox_core::{page_token, MlflowError, Result};
 
-use crate::db::{placeholders, Conn, DbError, Dialect, RowView, SqlValue};
+use crate::db::{in_list, in_list_len, placeholders, Conn, DbError, Dialect, RowView, SqlValue};
 use crate::{chunks, search_sql, SearchPlans};
 
 pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
@@ -347,7 +347,7 @@ pub(crate) fn search_experiments(
         "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time FROM experiments e {} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
         query.joins, query.where_sql, query.order_sql
     );
-    let mut rows = c.query(&sql, &params)?;
+    let mut rows = c.query_replanned(&sql, &params)?;
     let next = page_token::finish_page(&mut rows, max_results, offset);
     Ok(Page {
         items: experiments_from_rows(c, rows)?,
@@ -412,19 +412,20 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         .enumerate()
         .map(|(i, r)| (r.info.run_id.clone(), i))
         .collect();
-    for start in (0..runs.len()).step_by(500) {
-        let end = (start + 500).min(runs.len());
-        let ids: Vec<SqlValue> = runs[start..end]
+    let per_statement = in_list_len(c.dialect());
+    for start in (0..runs.len()).step_by(per_statement) {
+        let end = start.saturating_add(per_statement).min(runs.len());
+        let chunk: Vec<String> = runs[start..end]
             .iter()
-            .map(|r| SqlValue::from(&r.info.run_id))
+            .map(|r| r.info.run_id.clone())
             .collect();
-        let ph = placeholders(ids.len());
+        let mut ids = Vec::new();
+        let is_run = in_list(c.dialect(), "run_uuid", &chunk, &mut ids);
+        let is_input_run = in_list(c.dialect(), "ri.run_uuid", &chunk, &mut Vec::new());
         // Params, tags and metrics are read in place, row by row: a page of runs has
         // thousands of them.
         c.query_each(
-            &format!(
-                "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({ph}) ORDER BY key"
-            ),
+            &format!("SELECT run_uuid, key, value FROM params WHERE {is_run} ORDER BY key"),
             &ids,
             &mut |r| {
                 if let Some(&i) = index.get(r.str(0)) {
@@ -433,7 +434,7 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             },
         )?;
         c.query_each(
-            &format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({ph}) ORDER BY key"),
+            &format!("SELECT run_uuid, key, value FROM tags WHERE {is_run} ORDER BY key"),
             &ids,
             &mut |r| {
                 if let Some(&i) = index.get(r.str(0)) {
@@ -442,7 +443,7 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             },
         )?;
         c.query_each(
-            &format!("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ({ph}) ORDER BY key"),
+            &format!("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {is_run} ORDER BY key"),
             &ids,
             &mut |r| {
                 if let Some(&i) = index.get(r.str(0)) {
@@ -457,7 +458,7 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         let mut inputs: HashMap<(String, String), usize> = HashMap::new();
         for r in c.query(
             &format!(
-                "SELECT ri.run_uuid, d.dataset_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile FROM run_inputs ri JOIN datasets d ON d.dataset_uuid = ri.dataset_uuid WHERE ri.run_uuid IN ({ph}) ORDER BY d.name, d.digest"
+                "SELECT ri.run_uuid, d.dataset_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile FROM run_inputs ri JOIN datasets d ON d.dataset_uuid = ri.dataset_uuid WHERE {is_input_run} ORDER BY d.name, d.digest"
             ),
             &ids,
         )? {
@@ -479,7 +480,7 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         }
         if !inputs.is_empty() {
             for r in c.query(
-                &format!("SELECT run_uuid, dataset_uuid, key, value FROM run_input_tags WHERE run_uuid IN ({ph}) ORDER BY key"),
+                &format!("SELECT run_uuid, dataset_uuid, key, value FROM run_input_tags WHERE {is_run} ORDER BY key"),
                 &ids,
             )? {
                 if let (Some(idx), Some(&i)) =
@@ -490,7 +491,7 @@ fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             }
         }
         for r in c.query(
-            &format!("SELECT run_uuid, direction, model_id, step FROM run_model_io WHERE run_uuid IN ({ph}) ORDER BY model_id"),
+            &format!("SELECT run_uuid, direction, model_id, step FROM run_model_io WHERE {is_run} ORDER BY model_id"),
             &ids,
         )? {
             if let Some(&i) = index.get(r.str(0)) {
@@ -708,12 +709,12 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
     // Params are immutable: the same value again is a no-op, a different one an error.
     if !params.is_empty() {
         let mut existing: HashMap<String, String> = HashMap::new();
-        for chunk in params.chunks(500) {
+        for chunk in params.chunks(in_list_len(c.dialect())) {
             let mut args: Vec<SqlValue> = vec![run_id.into()];
-            args.extend(chunk.iter().map(|p| SqlValue::from(&p.key)));
+            let keys: Vec<String> = chunk.iter().map(|p| p.key.clone()).collect();
             let sql = format!(
-                "SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({})",
-                placeholders(chunk.len())
+                "SELECT key, value FROM params WHERE run_uuid = ? AND {}",
+                in_list(c.dialect(), "key", &keys, &mut args)
             );
             for r in c.query(&sql, &args)? {
                 existing.insert(r.text(0), r.text(1));
@@ -1101,7 +1102,7 @@ pub(crate) fn search_runs(
                     SearchPlans::IndexWalk => c.query(&scan_sql, &params)?,
                 }
             }
-            _ => c.query(&sql, &params)?,
+            _ => c.query_replanned(&sql, &params)?,
         };
         if rows.is_empty() && skip > 0 {
             // This statement has at most `skip` rows: count them to carry the offset on.
@@ -1120,11 +1121,11 @@ pub(crate) fn search_runs(
     }
     let next = page_token::finish_page(&mut ids, max_results, offset);
     let mut by_id: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let args: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
+    for chunk in ids.chunks(in_list_len(c.dialect())) {
+        let mut args = Vec::new();
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid IN ({})",
-            placeholders(chunk.len())
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE {}",
+            in_list(c.dialect(), "r.run_uuid", chunk, &mut args)
         );
         for row in c.query(&sql, &args)? {
             let info = run_info_from_row(&row)?;
