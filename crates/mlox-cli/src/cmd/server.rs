@@ -318,6 +318,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         println!("authentication: basic-auth app");
     }
     mlox_server::ops::serve_with(listener, state, guards, &ops, shutdown, args.ops.grace()).await?;
+    if let Some(log) = &ops.access_log {
+        log.flush();
+    }
     // Every acknowledged write is committed already; this waits for writes still queued
     // by requests cut off at the end of the grace period, and checkpoints the WAL.
     if let Err(e) = store.flush().await {

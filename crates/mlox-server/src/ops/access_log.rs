@@ -25,10 +25,23 @@ pub enum LogFormat {
 /// Lines waiting for the writer thread at most; more are dropped and counted.
 const QUEUE: usize = 16 * 1024;
 
+/// How long the writer lets lines gather after a write before it writes again. A request
+/// that queues a line while the writer sleeps costs no wake-up: under load the writer
+/// wakes once per interval instead of once per request (that wake-up and a write call per
+/// line cost the server about a fifth of its CPU on small requests).
+const GATHER: Duration = Duration::from_millis(10);
+
+/// What the writer thread is sent.
+enum Msg {
+    Line(String),
+    /// Write every line queued before this one, then answer.
+    Flush(SyncSender<()>),
+}
+
 /// The handle requests write through.
 pub struct AccessLog {
     format: LogFormat,
-    tx: SyncSender<String>,
+    tx: SyncSender<Msg>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -47,24 +60,42 @@ pub(crate) struct Entry<'a> {
 impl AccessLog {
     /// Starts the writer thread; lines go to `out` (stdout in the server).
     pub fn start(format: LogFormat, out: Box<dyn Write + Send>) -> Self {
-        let (tx, rx) = sync_channel::<String>(QUEUE);
+        let (tx, rx) = sync_channel::<Msg>(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let dropped_seen = dropped.clone();
         let spawned = std::thread::Builder::new()
             .name("mlox-access-log".into())
             .spawn(move || {
                 let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-                while let Ok(line) = rx.recv() {
-                    let _ = out.write_all(line.as_bytes());
-                    // Write whatever else is queued, then flush once.
-                    while let Ok(line) = rx.try_recv() {
-                        let _ = out.write_all(line.as_bytes());
+                // Waits for a line when idle (so a lone request is logged at once); after
+                // each write, sleeps GATHER and writes what gathered, until nothing did.
+                while let Ok(first) = rx.recv() {
+                    let mut next = Some(first);
+                    while let Some(msg) = next.take() {
+                        let mut acks = Vec::new();
+                        let mut msg = Some(msg);
+                        while let Some(m) = msg.take().or_else(|| rx.try_recv().ok()) {
+                            match m {
+                                Msg::Line(line) => {
+                                    let _ = out.write_all(line.as_bytes());
+                                }
+                                Msg::Flush(ack) => acks.push(ack),
+                            }
+                        }
+                        let lost = dropped_seen.swap(0, Relaxed);
+                        if lost > 0 {
+                            let _ = writeln!(
+                                out,
+                                "access log: {lost} lines dropped (stdout too slow)"
+                            );
+                        }
+                        let _ = out.flush();
+                        for ack in acks {
+                            let _ = ack.send(());
+                        }
+                        std::thread::sleep(GATHER);
+                        next = rx.try_recv().ok();
                     }
-                    let lost = dropped_seen.swap(0, Relaxed);
-                    if lost > 0 {
-                        let _ = writeln!(out, "access log: {lost} lines dropped (stdout too slow)");
-                    }
-                    let _ = out.flush();
                 }
                 let _ = out.flush();
             });
@@ -83,8 +114,16 @@ impl AccessLog {
             LogFormat::Text => text_line(e),
             LogFormat::Json => json_line(e),
         };
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(line) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(Msg::Line(line)) {
             self.dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Writes every line logged so far (at shutdown), waiting a second at most.
+    pub fn flush(&self) {
+        let (ack, done) = sync_channel(1);
+        if self.tx.send(Msg::Flush(ack)).is_ok() {
+            let _ = done.recv_timeout(Duration::from_secs(1));
         }
     }
 }
@@ -162,5 +201,39 @@ mod tests {
             ),
             "{line}"
         );
+    }
+
+    /// A `Write` into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn flush_writes_every_line_logged_before_it() {
+        let out = Shared::default();
+        let log = AccessLog::start(LogFormat::Text, Box::new(out.clone()));
+        // Bursts with and without pauses: lines gathered while the writer sleeps and lines
+        // that wake it both arrive, in order.
+        for round in 0..3 {
+            for _ in 0..500 {
+                log.log(&entry());
+            }
+            if round == 1 {
+                std::thread::sleep(GATHER * 3);
+            }
+        }
+        log.flush();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1500);
+        assert!(text.lines().all(|l| l.contains("\"POST /api/2.0/mlflow/runs/create\" 200")));
     }
 }
