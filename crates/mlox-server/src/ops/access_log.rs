@@ -84,10 +84,8 @@ impl AccessLog {
                         }
                         let lost = dropped_seen.swap(0, Relaxed);
                         if lost > 0 {
-                            let _ = writeln!(
-                                out,
-                                "access log: {lost} lines dropped (stdout too slow)"
-                            );
+                            let _ =
+                                writeln!(out, "access log: {lost} lines dropped (stdout too slow)");
                         }
                         let _ = out.flush();
                         for ack in acks {
@@ -234,6 +232,8 @@ mod tests {
         log.flush();
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1500);
-        assert!(text.lines().all(|l| l.contains("\"POST /api/2.0/mlflow/runs/create\" 200")));
+        assert!(text
+            .lines()
+            .all(|l| l.contains("\"POST /api/2.0/mlflow/runs/create\" 200")));
     }
 }
