@@ -75,19 +75,33 @@ pub fn trace_id_of(otel: &[u8; 16]) -> String {
     format!("tr-{}", hex(otel))
 }
 
-/// The start-trace body the client sends (its metadata keys, previews and the trace name
-/// tag), with `tags` added.
-fn start_trace_body(
-    trace_id: &str,
-    experiment_id: &str,
+/// What a start-trace body says about its trace.
+struct InfoBody<'a> {
+    trace_id: &'a str,
+    experiment_id: &'a str,
     request_ms: u64,
     duration_ms: u64,
-    name: &str,
-    inputs: &str,
-    outputs: &str,
+    name: &'a str,
+    inputs: &'a str,
+    outputs: &'a str,
     spans: usize,
-    tags: &[(String, String)],
-) -> String {
+    tags: &'a [(String, String)],
+}
+
+/// The start-trace body the client sends (its metadata keys, previews and the trace name
+/// tag), with `tags` added.
+fn start_trace_body(b: InfoBody) -> String {
+    let InfoBody {
+        trace_id,
+        experiment_id,
+        request_ms,
+        duration_ms,
+        name,
+        inputs,
+        outputs,
+        spans,
+        tags,
+    } = b;
     let size = 540 * spans;
     let mut tag_map = serde_json::Map::new();
     tag_map.insert("mlflow.traceName".into(), json!(name));
@@ -182,17 +196,17 @@ fn ten_span_trace(rng: &mut StdRng, experiment_id: &str, n: usize) -> TraceReque
         .chunks(CLIENT_BATCH)
         .map(otlp::export_request)
         .collect();
-    let start = start_trace_body(
-        &trace_id,
+    let start = start_trace_body(InfoBody {
+        trace_id: &trace_id,
         experiment_id,
-        t0 / 1_000_000,
-        (end - t0) / 1_000_000,
-        "agent",
-        &question,
-        answer,
-        n,
-        &[],
-    );
+        request_ms: t0 / 1_000_000,
+        duration_ms: (end - t0) / 1_000_000,
+        name: "agent",
+        inputs: &question,
+        outputs: answer,
+        spans: n,
+        tags: &[],
+    });
     TraceRequests {
         trace_id,
         otlp,
@@ -383,17 +397,17 @@ pub async fn seed(
             let api = api.clone();
             let i = offset + k;
             let t = seed_trace(i);
-            let body = start_trace_body(
-                &t.trace_id,
-                &exp,
-                t.request_ms,
-                40 + i % 200,
-                "agent",
-                &format!("{{\"question\": \"question {i}\"}}"),
-                &format!("\"answer {i}\""),
-                10,
-                &t.tags,
-            );
+            let body = start_trace_body(InfoBody {
+                trace_id: &t.trace_id,
+                experiment_id: &exp,
+                request_ms: t.request_ms,
+                duration_ms: 40 + i % 200,
+                name: "agent",
+                inputs: &format!("{{\"question\": \"question {i}\"}}"),
+                outputs: &format!("\"answer {i}\""),
+                spans: 10,
+                tags: &t.tags,
+            });
             async move { api.post_discard(START_TRACE, body).await.map(|_| ()) }
         })
         .await
@@ -591,17 +605,17 @@ pub async fn big_trace(
         .await?;
     }
     let root = &out[0];
-    let body = start_trace_body(
-        &trace_id,
-        &exp,
-        root.start_ns / 1_000_000,
-        (root.end_ns - root.start_ns) / 1_000_000,
-        "agent",
-        "{\"question\": \"how did the quarter go?\"}",
-        "\"four percent up\"",
+    let body = start_trace_body(InfoBody {
+        trace_id: &trace_id,
+        experiment_id: &exp,
+        request_ms: root.start_ns / 1_000_000,
+        duration_ms: (root.end_ns - root.start_ns) / 1_000_000,
+        name: "agent",
+        inputs: "{\"question\": \"how did the quarter go?\"}",
+        outputs: "\"four percent up\"",
         spans,
-        &[],
-    );
+        tags: &[],
+    });
     api.post(START_TRACE, body).await?;
     let seed_s = t.elapsed().as_secs_f64();
     let n = span_count(api, &trace_id).await?;
