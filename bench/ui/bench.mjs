@@ -6,6 +6,10 @@
 //   4. mlox only: the experiment's chart view of 100 runs × 10 metrics (5 histories of 200
 //      steps, 5 single values; navigation → every panel drawn). BENCH_ONLY=chartview seeds
 //      and times this one alone and prints it (UI_RESULTS.md is left as it is).
+//   5. BENCH_ONLY=trace (bench/traces/run.sh): the trace view of one trace already logged
+//      on a running server (BENCH_TRACE_URL, BENCH_TRACE_EXP, BENCH_TRACE_ID,
+//      BENCH_TRACE_SPANS spans, BENCH_TRACE_UI=mlox|mlflow), navigation → span tree drawn;
+//      prints JSON (nothing is seeded and UI_RESULTS.md is left as it is).
 // Each figure is the median of BENCH_REPEAT navigations after one warm-up; the server's
 // share is measured separately (the same API call timed from node).
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -288,6 +292,48 @@ async function measure(ctx, base, s, ready, mlflow) {
 async function timeChartView(ctx, base, exp) {
   log('chart view');
   return timePage(ctx, `${base}/experiments/${exp}/charts`, MLOX_READY.chartView, undefined, 'get-history-bulk-interval');
+}
+
+// The trace view opened by the link MLflow's client prints
+// (`#/experiments/<id>/traces?selectedEvaluationId=<trace id>`), until the span tree is drawn:
+// mlox: the span count of the whole trace, its rows and their waterfall bars; MLflow: its
+// span tree's nodes (MLflow's default view; its timeline is a toggle of the same panel).
+const TRACE_READY = {
+  mlox: (n) =>
+    document.querySelector('[data-testid=span-count]')?.textContent.trim() === `${n} spans` &&
+    document.querySelectorAll('[data-testid=span-row]').length > 0 &&
+    document.querySelector('[data-testid=span-tree] .waterfall div') &&
+    performance.now(),
+  mlflow: () => document.querySelectorAll('[data-testid^=timeline-tree-node-]').length > 0 && document.body.innerText.includes('step-1') && performance.now(),
+};
+
+if (process.env.BENCH_ONLY === 'trace') {
+  const { BENCH_TRACE_URL: base, BENCH_TRACE_EXP: exp, BENCH_TRACE_ID: id, BENCH_TRACE_UI: ui = 'mlox' } = process.env;
+  const spans = env('BENCH_TRACE_SPANS', 5000);
+  const ctx = await launch();
+  try {
+    const mlflow = ui.startsWith('mlflow');
+    const url = `${base}/#/experiments/${exp}/traces?selectedEvaluationId=${encodeURIComponent(id)}`;
+    log(`${ui}: ${url}`);
+    const r = await timePage(ctx, url, mlflow ? TRACE_READY.mlflow : TRACE_READY.mlox, spans, mlflow ? 'get-trace-artifact' : 'traces/get');
+    // What was on screen when it counted as drawn (one more navigation, not timed). Only a
+    // diagnostic: its failure (a screenshot timing out on a busy machine) loses no figure.
+    try {
+      const page = await ctx.newPage();
+      await page.goto(url, { waitUntil: 'commit' });
+      await page.waitForFunction(mlflow ? TRACE_READY.mlflow : TRACE_READY.mlox, spans, { polling: 'raf', timeout: 120000 });
+      r.rows = await page.evaluate((m) => document.querySelectorAll(m ? '[data-testid^=timeline-tree-node-]' : '[data-testid=span-row]').length, mlflow);
+      await page.screenshot({ path: join(REPO, '.test-cache', `trace-view-${ui}.png`), timeout: 120000 });
+      await page.close();
+    } catch (e) {
+      log(`diagnostic navigation failed: ${String(e.message || e).split('\n')[0]}`);
+    }
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(JSON.stringify({ scenario: 'ui-trace-view', ui, spans, url, ...r, repeat: REPEAT, loadavg: load }));
+  } finally {
+    await ctx.close();
+  }
+  process.exit(0);
 }
 
 if (ONLY_CHARTVIEW) {

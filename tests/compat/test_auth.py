@@ -463,6 +463,85 @@ def test_traces_follow_the_experiments_permission(url, alice, bob):
         assert "k" not in info.tags
 
 
+# ---- evaluation datasets (authorized through the experiments they are linked to) -------
+
+
+@contextlib.contextmanager
+def tracking_as(url, user):
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    try:
+        mlflow.set_tracking_uri(url)
+        with as_user(user, PASSWORD):
+            yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def test_datasets_follow_their_experiments_permission(url, alice, bob):
+    """MLflow 3.17's DATASET_BEFORE_REQUEST_HANDLERS: a dataset's routes need READ
+    (get, records, experiment ids), UPDATE (tags, records, links) or DELETE on every
+    experiment the dataset is linked to."""
+    import mlflow.genai.datasets as gd
+
+    exp_id = owned_experiment(url, alice)
+    other = owned_experiment(url, alice)
+    with tracking_as(url, alice):
+        ds = gd.create_dataset(name=unique("authds"), experiment_id=exp_id, tags={"team": "qa"})
+        ds.merge_records([{"inputs": {"q": "one"}, "expectations": {"a": "1"}}])
+        dataset_id = ds.dataset_id
+    carol = new_user(url, "carol")
+    # Default READ: Carol reads the dataset and its records, and changes nothing.
+    with tracking_as(url, carol):
+        got = gd.get_dataset(dataset_id=dataset_id)
+        assert got.experiment_ids == [exp_id]
+        assert len(got.to_df()) == 1
+        for change in (
+            lambda: gd.set_dataset_tags(dataset_id=dataset_id, tags={"k": "v"}),
+            lambda: gd.delete_dataset_tag(dataset_id=dataset_id, key="team"),
+            lambda: gd.get_dataset(dataset_id=dataset_id).merge_records([{"inputs": {"q": "two"}}]),
+            lambda: gd.delete_dataset(dataset_id=dataset_id),
+        ):
+            with pytest.raises(MlflowException) as e:
+                change()
+            denied(e)
+    auth = (carol, PASSWORD)
+    base = f"{url}/api/3.0/mlflow/datasets/{dataset_id}"
+    assert requests.get(f"{base}/experiment-ids", auth=auth, timeout=30).status_code == 200
+    r = requests.post(f"{base}/add-experiments", json={"dataset_id": dataset_id, "experiment_ids": [other]}, auth=auth, timeout=30)
+    assert r.status_code == 403
+    # EDIT on the dataset's experiment is not enough to link it to an experiment Carol may
+    # only read; with EDIT on both it is.
+    with as_user(alice, PASSWORD):
+        app_client(url).grant_user_permission(carol, "experiment", exp_id, "EDIT")
+    r = requests.post(f"{base}/add-experiments", json={"dataset_id": dataset_id, "experiment_ids": [other]}, auth=auth, timeout=30)
+    assert r.status_code == 403
+    with as_user(alice, PASSWORD):
+        app_client(url).grant_user_permission(carol, "experiment", other, "EDIT")
+    r = requests.post(f"{base}/add-experiments", json={"dataset_id": dataset_id, "experiment_ids": [other]}, auth=auth, timeout=30)
+    assert r.status_code == 200, r.text
+    with tracking_as(url, carol):
+        gd.set_dataset_tags(dataset_id=dataset_id, tags={"k": "v"})
+        assert gd.get_dataset(dataset_id=dataset_id).tags["k"] == "v"
+        # Deleting needs DELETE (MANAGE) on every linked experiment: EDIT is not enough.
+        with pytest.raises(MlflowException) as e:
+            gd.delete_dataset(dataset_id=dataset_id)
+        denied(e)
+    # DENY on one linked experiment hides the dataset.
+    with as_user(alice, PASSWORD):
+        app_client(url).grant_user_permission(bob, "experiment", other, "DENY")
+    with tracking_as(url, bob):
+        with pytest.raises(MlflowException) as e:
+            gd.get_dataset(dataset_id=dataset_id)
+        denied(e)
+    # An unknown dataset is refused, not reported (no oracle for ids).
+    r = requests.get(f"{url}/api/3.0/mlflow/datasets/d-{'0' * 32}", auth=auth, timeout=30)
+    assert r.status_code == 403
+    with tracking_as(url, alice):
+        gd.delete_dataset(dataset_id=dataset_id)
+
+
 def test_no_api_route_is_open_to_anonymous_callers(url):
     """Every route of MLflow's API (and mlox's own) asks for a login, but /health and
     server-info."""

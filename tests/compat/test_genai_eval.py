@@ -178,3 +178,62 @@ def test_scorer_registry_versions_and_delete(scorer_server, monkeypatch):
         assert second is not None
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_online_scoring_config_is_stored_and_checked(active_experiment, base_url):
+    """`PUT /scorers/online-config` (what `scorer.start()`/`stop()` send) with MLflow's
+    checks, and `online-configs` returning what was stored; the client reads the stored
+    sampling back into the scorers it lists."""
+    from mlflow.genai.scorers import Guidelines, get_scorer
+
+    exp = active_experiment
+    name = unique("polite")
+    Guidelines(name=name, guidelines=["be polite"], model="openai:/gpt-4o").register(name=name)
+    base = f"{base_url}/api/3.0/mlflow/scorers"
+
+    def put(**body):
+        return requests.put(f"{base}/online-config", json=body, timeout=30)
+
+    # Stopping (rate 0) needs no gateway model; the answer is the stored configuration.
+    r = put(experiment_id=exp, name=name, sample_rate=0, filter_string="tags.env = 'prod'")
+    assert r.status_code == 200, r.text
+    first = r.json()["config"]
+    assert first["sample_rate"] == 0.0
+    assert first["experiment_id"] == exp
+    assert first["filter_string"] == "tags.env = 'prod'"
+    assert len(first["online_scoring_config_id"]) == 32
+    # An upsert replaces it.
+    r = put(experiment_id=exp, name=name, sample_rate=0.0)
+    assert r.status_code == 200, r.text
+    second = r.json()["config"]
+    assert second["online_scoring_config_id"] != first["online_scoring_config_id"]
+    assert "filter_string" not in second
+    scorer_id = second["scorer_id"]
+    got = requests.get(f"{base}/online-configs", params={"scorer_ids": [scorer_id, "no-such-id"]}, timeout=30)
+    assert got.status_code == 200
+    assert got.json() == {"configs": [second]}
+    assert get_scorer(name=name, experiment_id=exp).sample_rate == 0.0
+
+    def error(r, status, code, text):
+        assert r.status_code == status, r.text
+        assert r.json()["error_code"] == code
+        assert text in r.json()["message"], r.json()["message"]
+
+    error(put(experiment_id=exp, name=name, sample_rate=0.5), 400, "INVALID_PARAMETER_VALUE",
+          f"Scorer '{name}' does not use a gateway model. Automatic evaluation is only supported for scorers that use gateway models.")
+    error(put(experiment_id=exp, name=name, sample_rate=1.5), 400, "INVALID_PARAMETER_VALUE",
+          "sample_rate must be between 0.0 and 1.0, got 1.5")
+    error(put(experiment_id=exp, name=name, sample_rate=0.2, filter_string=5), 400, "INVALID_PARAMETER_VALUE",
+          "Invalid value 5 for parameter 'filter_string' supplied: Value was of type 'int'. Expected type 'str' or None.")
+    error(put(experiment_id=exp, name=name, sample_rate=0.2, filter_string="bogus filter"), 400, "INVALID_PARAMETER_VALUE",
+          "Invalid clause(s) in filter string")
+    error(put(experiment_id=exp, name=name), 400, "INVALID_PARAMETER_VALUE",
+          "Missing value for required parameter 'sample_rate'")
+    error(put(experiment_id=exp, name="nobody", sample_rate=0.2), 404, "RESOURCE_DOES_NOT_EXIST",
+          f"Scorer with name 'nobody' not found for experiment {exp}.")
+    error(put(experiment_id="987654321", name=name, sample_rate=0.2), 404, "RESOURCE_DOES_NOT_EXIST",
+          "No Experiment with id=987654321 exists")
+    error(requests.get(f"{base}/online-configs", timeout=30), 400, "INVALID_PARAMETER_VALUE",
+          "Missing value for required parameter 'scorer_ids'")
+    # The failed upserts left the configuration as it was.
+    assert requests.get(f"{base}/online-configs", params={"scorer_ids": scorer_id}, timeout=30).json() == {"configs": [second]}

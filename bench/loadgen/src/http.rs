@@ -66,6 +66,27 @@ impl Api {
         finish(resp, "POST", path).await
     }
 
+    /// POST a non-JSON body (an OTLP protobuf payload) with MLflow's experiment header, as
+    /// the client's span exporter does; returns the body after checking the status.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        experiment_id: &str,
+    ) -> Result<Vec<u8>> {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", content_type)
+            .header("x-mlflow-experiment-id", experiment_id)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        finish(resp, "POST", path).await
+    }
+
     /// GET `path` (which may carry a query string); returns the body after checking the status.
     pub async fn get(&self, path: &str) -> Result<Vec<u8>> {
         let resp = self

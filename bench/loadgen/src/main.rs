@@ -6,10 +6,12 @@
 
 mod http;
 mod invoke;
+mod otlp;
 mod report;
 mod scenarios;
 mod stats;
 mod sys;
+mod traces;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -150,6 +152,58 @@ enum Cmd {
         #[arg(long)]
         expect: Option<u64>,
     },
+    /// Log traces of --spans spans from -c clients as MLflow's client sends them (OTLP
+    /// span batches of 5, then start-trace); traces per second.
+    TraceIngest {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long, default_value_t = 10)]
+        spans: usize,
+        #[arg(long, default_value = "bench-trace-ingest")]
+        experiment_name: String,
+    },
+    /// Create traces [--offset, --offset+--traces) (start-trace; tags customer and env).
+    SeedTraces {
+        #[arg(long, default_value_t = 100_000)]
+        traces: u64,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long, short = 'c', default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value = "bench-trace-search")]
+        experiment_name: String,
+    },
+    /// Print seeded traces [--from, --to) as JSON lines, for bench/traces/seed_mlflow_traces.py.
+    TraceSeedData {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long, default_value_t = 100_000)]
+        to: u64,
+    },
+    /// Time the client's search_traces request (tags.customer = 'customer-N', first page),
+    /// checking every page against the seeded data.
+    SearchTraces {
+        #[arg(long, default_value = "bench-trace-search")]
+        experiment_name: String,
+        /// How many traces were seeded (0..traces).
+        #[arg(long, default_value_t = 100_000)]
+        traces: u64,
+        #[arg(long, default_value_t = 7)]
+        customer: u64,
+        #[arg(long, default_value_t = 100)]
+        max_results: u64,
+        #[arg(long, default_value_t = 20)]
+        repeat: usize,
+    },
+    /// Log one trace of --spans spans (OTLP requests of --batch spans, then start-trace).
+    SeedBigTrace {
+        #[arg(long, default_value_t = 5000)]
+        spans: usize,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long, default_value = "bench-big-trace")]
+        experiment_name: String,
+    },
     /// Wait until GET {url}/health answers 200; prints launch → healthy in ms.
     WaitHealthy {
         /// Launch time in Unix nanoseconds (`date +%s%N` just before starting the server).
@@ -204,7 +258,10 @@ fn main() -> Result<()> {
         .build()?;
     let label = cli.label.clone();
     let url = cli.url.clone();
-    let networked = !matches!(cli.cmd, Cmd::Rss { .. } | Cmd::SeedData { .. });
+    let networked = !matches!(
+        cli.cmd,
+        Cmd::Rss { .. } | Cmd::SeedData { .. } | Cmd::TraceSeedData { .. }
+    );
     let out: Option<Value> = match cli.cmd {
         Cmd::FreePort => {
             println!("{}", sys::free_port()?);
@@ -226,6 +283,15 @@ fn main() -> Result<()> {
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
             for i in from..to {
                 writeln!(w, "{}", scenarios::seed_run(i).to_json(i))?;
+            }
+            w.flush()?;
+            None
+        }
+        Cmd::TraceSeedData { from, to } => {
+            use std::io::Write;
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            for i in from..to {
+                writeln!(w, "{}", traces::seed_trace(i).to_json(i))?;
             }
             w.flush()?;
             None
@@ -324,6 +390,39 @@ async fn run(url: &str, cmd: Cmd) -> Result<Value> {
             repeat,
             expect,
         } => scenarios::paginate(&api, &experiment_name, max_results, repeat, expect).await,
+        Cmd::TraceIngest {
+            load,
+            spans,
+            experiment_name,
+        } => {
+            traces::ingest(
+                &api,
+                &experiment_name,
+                spans,
+                load.concurrency,
+                load.seconds,
+                load.count,
+            )
+            .await
+        }
+        Cmd::SeedTraces {
+            traces: n,
+            offset,
+            concurrency,
+            experiment_name,
+        } => traces::seed(&api, &experiment_name, offset, n, concurrency).await,
+        Cmd::SearchTraces {
+            experiment_name,
+            traces: n,
+            customer,
+            max_results,
+            repeat,
+        } => traces::search(&api, &experiment_name, n, customer, max_results, repeat).await,
+        Cmd::SeedBigTrace {
+            spans,
+            batch,
+            experiment_name,
+        } => traces::big_trace(&api, &experiment_name, spans, batch).await,
         Cmd::WaitHealthy {
             since_ns,
             timeout_s,
@@ -343,7 +442,8 @@ async fn run(url: &str, cmd: Cmd) -> Result<Value> {
         | Cmd::Rss { .. }
         | Cmd::Report { .. }
         | Cmd::NullServer { .. }
-        | Cmd::SeedData { .. } => {
+        | Cmd::SeedData { .. }
+        | Cmd::TraceSeedData { .. } => {
             unreachable!()
         }
     }

@@ -197,7 +197,7 @@ fn batch_body(run_id: &str, n: usize, iter: u64, ts0: u64) -> String {
 }
 
 /// Runs `f(i)` for i in 0..n over `c` workers; returns (elapsed seconds, errors).
-async fn fan_out<F, Fut>(n: u64, c: usize, f: F) -> (f64, Errors)
+pub(crate) async fn fan_out<F, Fut>(n: u64, c: usize, f: F) -> (f64, Errors)
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,

@@ -95,6 +95,19 @@ pub struct ScorerVersion {
     pub scorer_id: String,
 }
 
+/// How a registered scorer runs on incoming traces (MLflow's `OnlineScoringConfig`): the
+/// share of traces it samples and the trace filter choosing them. mlox stores it and never
+/// runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineScoringConfig {
+    /// 32 hex digits.
+    pub online_scoring_config_id: String,
+    pub scorer_id: String,
+    pub sample_rate: f64,
+    pub experiment_id: String,
+    pub filter_string: Option<String>,
+}
+
 #[async_trait]
 pub trait EvalStore: Send + Sync + 'static {
     async fn create_dataset(
@@ -163,13 +176,29 @@ pub trait EvalStore: Send + Sync + 'static {
         name: &str,
         version: Option<i64>,
     ) -> Result<ScorerVersion>;
-    /// Deletes one version, or every version (and the scorer) when `version` is `None`.
+    /// Deletes one version, or every version (and the scorer, with its online
+    /// configuration) when `version` is `None`.
     async fn delete_scorer(
         &self,
         experiment_id: &str,
         name: &str,
         version: Option<i64>,
     ) -> Result<()>;
+    /// Replaces the online configuration of scorer `name` of the experiment (MLflow's
+    /// `upsert_online_scoring_config`, with its checks: [`check_online_config`] first, then
+    /// the experiment, the scorer and [`check_online_scorer`] on its latest version).
+    async fn upsert_online_scoring_config(
+        &self,
+        experiment_id: &str,
+        name: &str,
+        sample_rate: f64,
+        filter_string: Option<String>,
+    ) -> Result<OnlineScoringConfig>;
+    /// The online configurations of these scorers (those without one are left out).
+    async fn get_online_scoring_configs(
+        &self,
+        scorer_ids: Vec<String>,
+    ) -> Result<Vec<OnlineScoringConfig>>;
 }
 
 // ---- MLflow's rules -------------------------------------------------------------------------
@@ -186,6 +215,100 @@ pub fn validate_scorer_name(name: &str) -> Result<()> {
         return Err(MlflowError::invalid(
             "Scorer name cannot be empty or contain only whitespace.",
         ));
+    }
+    Ok(())
+}
+
+/// The checks MLflow's `upsert_online_scoring_config` makes before it reads the store: the
+/// sample rate is within [0, 1] and a non-empty filter parses as a trace filter.
+pub fn check_online_config(sample_rate: f64, filter_string: Option<&str>) -> Result<()> {
+    if !(0.0..=1.0).contains(&sample_rate) {
+        return Err(MlflowError::invalid(format!(
+            "sample_rate must be between 0.0 and 1.0, got {}",
+            // Python's repr of the float the handler made of it.
+            match sample_rate {
+                r if r.is_nan() => "nan".to_string(),
+                r if r.is_infinite() => if r > 0.0 { "inf" } else { "-inf" }.to_string(),
+                r => format!("{r:?}"),
+            }
+        )));
+    }
+    if let Some(f) = filter_string.filter(|f| !f.is_empty()) {
+        crate::trace_search::parse_trace_filter(f)?;
+    }
+    Ok(())
+}
+
+/// The judge model a serialized scorer names (MLflow's `extract_model_from_serialized_scorer`).
+fn scorer_model(v: &Value) -> Option<&str> {
+    let model = |k: &str| {
+        v.get(k)
+            .and_then(|d| d.get("model"))
+            .and_then(Value::as_str)
+    };
+    if v.get("instructions_judge_pydantic_data")
+        .is_some_and(is_truthy)
+    {
+        return model("instructions_judge_pydantic_data");
+    }
+    if v.get("builtin_scorer_pydantic_data").is_some_and(is_truthy) {
+        return model("builtin_scorer_pydantic_data");
+    }
+    if let Some(m) = v
+        .get("memory_augmented_judge_data")
+        .filter(|m| is_truthy(m))
+    {
+        return scorer_model(m.get("base_judge").unwrap_or(&Value::Null));
+    }
+    if v.get("third_party_scorer_data").is_some_and(is_truthy) {
+        return model("third_party_scorer_data");
+    }
+    None
+}
+
+/// Whether a model URI (`provider:/name`) is one of MLflow's AI gateway endpoints.
+fn is_gateway_model(model: &str) -> bool {
+    matches!(model.split_once(":/"), Some(("gateway", path)) if !path.trim_start_matches('/').is_empty())
+}
+
+/// Whether an instructions judge's template asks for `{{ expectations }}`.
+fn needs_expectations(v: &Value) -> bool {
+    let Some(text) = v
+        .get("instructions_judge_pydantic_data")
+        .and_then(|d| d.get("instructions"))
+        .and_then(Value::as_str)
+    else {
+        return false;
+    };
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find("}}") else { break };
+        if rest[..end].trim() == "expectations" {
+            return true;
+        }
+        rest = &rest[end + 2..];
+    }
+    false
+}
+
+/// MLflow's check of the scorer's latest version when online scoring is switched on
+/// (`sample_rate > 0`): only judges on an AI gateway model run online, and not those that
+/// need expectations.
+pub fn check_online_scorer(name: &str, serialized: &str, sample_rate: f64) -> Result<()> {
+    if sample_rate <= 0.0 {
+        return Ok(());
+    }
+    let v: Value = serde_json::from_str(serialized).unwrap_or(Value::Null);
+    if !scorer_model(&v).is_some_and(is_gateway_model) {
+        return Err(MlflowError::invalid(format!(
+            "Scorer '{name}' does not use a gateway model. Automatic evaluation is only supported for scorers that use gateway models."
+        )));
+    }
+    if needs_expectations(&v) {
+        return Err(MlflowError::invalid(format!(
+            "Scorer '{name}' requires expectations, but scorers with expectations are not currently supported for automatic evaluation."
+        )));
     }
     Ok(())
 }
@@ -626,6 +749,47 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn online_configs_need_a_rate_in_range_a_valid_filter_and_a_gateway_judge() {
+        assert!(check_online_config(0.0, None).is_ok());
+        assert!(check_online_config(1.0, Some("")).is_ok());
+        let e = check_online_config(1.5, None).unwrap_err();
+        assert_eq!(
+            e.message,
+            "sample_rate must be between 0.0 and 1.0, got 1.5"
+        );
+        assert!(check_online_config(0.5, Some("tags.env = 'prod'")).is_ok());
+        assert!(check_online_config(0.5, Some("bogus filter")).is_err());
+
+        let judge = |model: &str, instructions: &str| {
+            json!({"name": "j", "instructions_judge_pydantic_data": {"model": model, "instructions": instructions}})
+                .to_string()
+        };
+        assert!(
+            check_online_scorer("j", &judge("gateway:/ep", "Is {{ outputs }} polite?"), 0.5)
+                .is_ok()
+        );
+        let e =
+            check_online_scorer("j", &judge("openai:/gpt-4o", "{{ outputs }}"), 0.5).unwrap_err();
+        assert!(
+            e.message.contains("does not use a gateway model"),
+            "{}",
+            e.message
+        );
+        // Stopping (rate 0) is always allowed.
+        assert!(check_online_scorer("j", &judge("openai:/gpt-4o", "{{ outputs }}"), 0.0).is_ok());
+        let e = check_online_scorer(
+            "j",
+            &judge("gateway:/ep", "Compare with {{expectations}}"),
+            0.5,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("requires expectations"), "{}", e.message);
+        let builtin = json!({"builtin_scorer_pydantic_data": {"model": "gateway:/ep"}}).to_string();
+        assert!(check_online_scorer("b", &builtin, 1.0).is_ok());
+        assert!(check_online_scorer("c", "{\"call_source\": \"def f(): ...\"}", 1.0).is_err());
     }
 
     #[test]

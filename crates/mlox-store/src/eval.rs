@@ -727,13 +727,95 @@ pub(crate) fn delete_scorer(
         return Err(scorer_not_found(experiment_id, name, version));
     }
     if version.is_none() {
+        c.execute(
+            "DELETE FROM online_scoring_configs WHERE scorer_id = ?",
+            &[id.as_str().into()],
+        )?;
         c.execute("DELETE FROM scorers WHERE scorer_id = ?", &[id.into()])?;
     }
     Ok(())
 }
 
+fn online_config_from_row(r: &Row) -> OnlineScoringConfig {
+    OnlineScoringConfig {
+        online_scoring_config_id: r.text(0),
+        scorer_id: r.text(1),
+        sample_rate: r.real(2),
+        experiment_id: r.int(3).to_string(),
+        filter_string: r.opt_text(4),
+    }
+}
+
+const ONLINE_CONFIG_SELECT: &str = "SELECT online_scoring_config_id, scorer_id, sample_rate, experiment_id, filter_string FROM online_scoring_configs";
+
+pub(crate) fn upsert_online_scoring_config(
+    c: &mut dyn Conn,
+    experiment_id: &str,
+    name: &str,
+    sample_rate: f64,
+    filter_string: Option<String>,
+) -> Result<OnlineScoringConfig> {
+    check_online_config(sample_rate, filter_string.as_deref())?;
+    let eid = active_experiment(c, experiment_id)?;
+    let Some(id) = find_scorer(c, eid, name)? else {
+        return Err(scorer_not_found(experiment_id, name, None));
+    };
+    let latest = c.query_opt(
+        "SELECT serialized_scorer FROM scorer_versions WHERE scorer_id = ? ORDER BY version DESC LIMIT 1",
+        &[id.as_str().into()],
+    )?;
+    if let Some(r) = latest {
+        check_online_scorer(name, &r.text(0), sample_rate)?;
+    }
+    c.execute(
+        "DELETE FROM online_scoring_configs WHERE scorer_id = ?",
+        &[id.as_str().into()],
+    )?;
+    let config = OnlineScoringConfig {
+        online_scoring_config_id: uuid::Uuid::new_v4().simple().to_string(),
+        scorer_id: id,
+        sample_rate,
+        experiment_id: eid.to_string(),
+        filter_string,
+    };
+    c.execute(
+        "INSERT INTO online_scoring_configs (online_scoring_config_id, scorer_id, sample_rate, experiment_id, filter_string) VALUES (?, ?, ?, ?, ?)",
+        &[
+            config.online_scoring_config_id.as_str().into(),
+            config.scorer_id.as_str().into(),
+            sample_rate.into(),
+            eid.into(),
+            config.filter_string.clone().map_or(SqlValue::Null, SqlValue::from),
+        ],
+    )?;
+    Ok(config)
+}
+
+pub(crate) fn get_online_scoring_configs(
+    c: &mut dyn Conn,
+    scorer_ids: Vec<String>,
+) -> Result<Vec<OnlineScoringConfig>> {
+    let mut out = Vec::new();
+    for chunk in scorer_ids.chunks(400) {
+        let ids: Vec<SqlValue> = chunk.iter().map(|s| s.as_str().into()).collect();
+        let rows = c.query(
+            &format!(
+                "{ONLINE_CONFIG_SELECT} WHERE scorer_id IN ({})",
+                placeholders(ids.len())
+            ),
+            &ids,
+        )?;
+        out.extend(rows.iter().map(online_config_from_row));
+    }
+    Ok(out)
+}
+
 /// Scorers of an experiment being permanently deleted.
 pub(crate) fn remove_experiment_scorers(c: &mut dyn Conn, experiment_id: i64) -> Result<()> {
+    c.execute(
+        "DELETE FROM online_scoring_configs WHERE scorer_id IN (SELECT scorer_id FROM scorers WHERE experiment_id = ?)",
+        &[experiment_id.into()],
+    )?;
     c.execute(
         "DELETE FROM scorer_versions WHERE scorer_id IN (SELECT scorer_id FROM scorers WHERE experiment_id = ?)",
         &[experiment_id.into()],
@@ -886,6 +968,28 @@ impl EvalStore for crate::SqlStore {
         let (e, n) = (experiment_id.to_string(), name.to_string());
         self.db
             .write(move |c| delete_scorer(c, &e, &n, version))
+            .await
+    }
+    async fn upsert_online_scoring_config(
+        &self,
+        experiment_id: &str,
+        name: &str,
+        sample_rate: f64,
+        filter_string: Option<String>,
+    ) -> Result<OnlineScoringConfig> {
+        // Checked before the write is queued, so the writer only writes.
+        check_online_config(sample_rate, filter_string.as_deref())?;
+        let (e, n) = (experiment_id.to_string(), name.to_string());
+        self.db
+            .write(move |c| upsert_online_scoring_config(c, &e, &n, sample_rate, filter_string))
+            .await
+    }
+    async fn get_online_scoring_configs(
+        &self,
+        scorer_ids: Vec<String>,
+    ) -> Result<Vec<OnlineScoringConfig>> {
+        self.db
+            .read(move |c| get_online_scoring_configs(c, scorer_ids))
             .await
     }
 }

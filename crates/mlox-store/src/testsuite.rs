@@ -2235,7 +2235,7 @@ pub async fn auth_store<S: mlox_core::auth::AuthStore>(store: Arc<S>) {
 #[macro_export]
 macro_rules! store_test_suite {
     ($make:expr) => {
-        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_order_and_pages, search_experiments, datasets, concurrent_writers, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks, traces_ingest_and_read, trace_search, trace_runs_and_deletion, assessments, auth_store, evaluation_datasets, scorer_registry);
+        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_order_and_pages, search_experiments, datasets, concurrent_writers, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks, traces_ingest_and_read, trace_search, trace_runs_and_deletion, assessments, auth_store, evaluation_datasets, scorer_registry, online_scoring_configs);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -2260,4 +2260,4 @@ pub use traces::{assessments, trace_runs_and_deletion, trace_search, traces_inge
 
 #[path = "testsuite_eval.rs"]
 mod eval;
-pub use eval::{evaluation_datasets, scorer_registry};
+pub use eval::{evaluation_datasets, online_scoring_configs, scorer_registry};

@@ -318,3 +318,78 @@ pub async fn scorer_registry<S: EvalStores>(store: Arc<S>) {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
 }
+
+pub async fn online_scoring_configs<S: EvalStores>(store: Arc<S>) {
+    let exp = experiment(&*store, "online-scoring").await;
+    let gateway =
+        r#"{"name": "polite", "builtin_scorer_pydantic_data": {"model": "gateway:/judge"}}"#;
+    let other = r#"{"name": "plain", "builtin_scorer_pydantic_data": {"model": "openai:/gpt-4o"}}"#;
+    let polite = store
+        .register_scorer(&exp, "polite", gateway.into())
+        .await
+        .unwrap();
+    let plain = store
+        .register_scorer(&exp, "plain", other.into())
+        .await
+        .unwrap();
+    let ids = vec![polite.scorer_id.clone(), plain.scorer_id.clone()];
+    assert!(store
+        .get_online_scoring_configs(ids.clone())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let first = store
+        .upsert_online_scoring_config(&exp, "polite", 0.25, Some("tags.env = 'prod'".into()))
+        .await
+        .unwrap();
+    assert_eq!(first.scorer_id, polite.scorer_id);
+    assert_eq!(first.experiment_id, exp);
+    assert_eq!(first.online_scoring_config_id.len(), 32);
+    // An upsert replaces the scorer's configuration (a new id, the new values).
+    let second = store
+        .upsert_online_scoring_config(&exp, "polite", 0.5, None)
+        .await
+        .unwrap();
+    assert_ne!(
+        second.online_scoring_config_id,
+        first.online_scoring_config_id
+    );
+    // Stopping a judge that could not run online is allowed.
+    let stopped = store
+        .upsert_online_scoring_config(&exp, "plain", 0.0, None)
+        .await
+        .unwrap();
+    let mut got = store.get_online_scoring_configs(ids.clone()).await.unwrap();
+    got.sort_by(|a, b| a.sample_rate.total_cmp(&b.sample_rate));
+    assert_eq!(got, vec![stopped, second]);
+
+    for (name, rate, filter, code) in [
+        ("plain", 0.5, None, ErrorCode::INVALID_PARAMETER_VALUE),
+        ("polite", 1.5, None, ErrorCode::INVALID_PARAMETER_VALUE),
+        (
+            "polite",
+            0.5,
+            Some("not a filter"),
+            ErrorCode::INVALID_PARAMETER_VALUE,
+        ),
+        ("nobody", 0.5, None, ErrorCode::RESOURCE_DOES_NOT_EXIST),
+    ] {
+        let err = store
+            .upsert_online_scoring_config(&exp, name, rate, filter.map(String::from))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, code, "{name} {rate}: {}", err.message);
+    }
+    let err = store
+        .upsert_online_scoring_config("999999999", "polite", 0.5, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::RESOURCE_DOES_NOT_EXIST);
+
+    // Deleting a scorer deletes its configuration.
+    store.delete_scorer(&exp, "polite", None).await.unwrap();
+    let got = store.get_online_scoring_configs(ids).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].scorer_id, plain.scorer_id);
+}

@@ -251,6 +251,37 @@ pub async fn trace_search<S: TraceStores>(store: Arc<S>) {
         [c.clone(), a.clone()]
     );
     assert_eq!(search(s, &[&exp], "tags.env != 'prod'").await, one(&b));
+    // Equality on values longer than the indexed prefix (200 characters) compares them whole.
+    let long = "v".repeat(250);
+    let longer = format!("{long}-and-more");
+    let e = simple_trace(s, &other, "long", 91_000, TraceState::Ok, &[("big", &long)]).await;
+    simple_trace(
+        s,
+        &other,
+        "longer",
+        92_000,
+        TraceState::Ok,
+        &[("big", &longer)],
+    )
+    .await;
+    assert_eq!(
+        search(s, &[&other], &format!("tags.big = '{long}'")).await,
+        one(&e)
+    );
+    let short = "w".repeat(199);
+    let f = simple_trace(
+        s,
+        &other,
+        "short",
+        93_000,
+        TraceState::Ok,
+        &[("big", &short)],
+    )
+    .await;
+    assert_eq!(
+        search(s, &[&other], &format!("tags.big = '{short}'")).await,
+        one(&f)
+    );
     assert_eq!(
         search(s, &[&exp], "tags.env LIKE 'pr%'").await,
         [c.clone(), a.clone()]

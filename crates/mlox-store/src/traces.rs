@@ -447,12 +447,22 @@ fn kv_exists(
             let Value::Str(v) = value else {
                 return Err(MlflowError::invalid("a string value was expected"));
             };
-            // The index holds a prefix of the value.
+            // The index holds a prefix of the value (200 characters). A shorter value
+            // equals its prefix only when the whole value is equal, so the prefix test is the
+            // whole test; a longer one needs the value compared too, written so that SQLite
+            // does not fold `value = ?` into the prefix expression (its constant propagation
+            // would then no longer match the index and read every row of the key).
             params.push(v.as_str().into());
-            params.push(v.as_str().into());
-            Ok(format!(
-                "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = ? AND substr(x.value, 1, 200) = substr(?, 1, 200) AND x.value = ?)"
-            ))
+            if v.chars().count() < 200 {
+                Ok(format!(
+                    "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = ? AND substr(x.value, 1, 200) = substr(?, 1, 200))"
+                ))
+            } else {
+                params.push(v.as_str().into());
+                Ok(format!(
+                    "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = ? AND substr(x.value, 1, 200) = substr(?, 1, 200) AND (x.value || '') = ?)"
+                ))
+            }
         }
         _ => {
             let cond = comparison_sql("x.value", cmp, value, params)?;

@@ -391,6 +391,28 @@ impl Auth {
         Ok(true)
     }
 
+    /// Whether `user` may do `action` on every experiment dataset `id` is linked to (a
+    /// dataset that does not exist or is linked to none: no, as MLflow answers).
+    async fn allowed_on_dataset(
+        &self,
+        user: &User,
+        id: &str,
+        action: Action,
+    ) -> Result<bool, MlflowError> {
+        let ids = match self
+            .tracking
+            .models
+            .eval
+            .get_dataset_experiment_ids(id)
+            .await
+        {
+            Ok(ids) => ids,
+            Err(e) if e.code == ErrorCode::RESOURCE_DOES_NOT_EXIST => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        self.allowed_on_all(user, &ids, action).await
+    }
+
     /// Whether `user` may do `action` on `target`; `Ok(None)` lets the handler answer (a
     /// resource that does not exist where MLflow reports it as such).
     async fn allowed(
@@ -522,6 +544,14 @@ impl Auth {
                 };
                 let ids = string_list(params.get("trace_ids"));
                 return Ok(run_ok && self.allowed_on_traces(user, &ids, Action::Read).await?);
+            }
+            Target::Dataset(id) => {
+                return Ok(self.allowed_on_dataset(user, id, action).await?);
+            }
+            Target::DatasetAddExperiments(id) => {
+                let added = string_list(params.get("experiment_ids"));
+                return Ok(self.allowed_on_dataset(user, id, action).await?
+                    && self.allowed_on_all(user, &added, action).await?);
             }
             // Resolved from the request's headers by the layer.
             Target::ExperimentHeader => Permission::NoPermissions,
@@ -740,6 +770,7 @@ async fn authorize(
                 Target::Experiment(_)
                     | Target::LoggedModel(_)
                     | Target::Trace(_)
+                    | Target::Dataset(_)
                     | Target::ExperimentHeader
             ) {
                 let q = query_fields(req.uri().query().unwrap_or(""));

@@ -46,6 +46,12 @@ pub(crate) enum Target {
     TraceIdsParam,
     /// Linking traces to a run: UPDATE on the run and READ on every trace.
     LinkTracesToRun,
+    /// An evaluation dataset named in the path: through every experiment it is linked to
+    /// (none, or an unknown dataset: refused).
+    Dataset(String),
+    /// Linking a dataset to more experiments: UPDATE on the dataset's experiments and on
+    /// every experiment of the `experiment_ids` list.
+    DatasetAddExperiments(String),
 }
 
 /// What the authorization layer does with a request.
@@ -247,14 +253,15 @@ fn api_rule(method: &Method, suffix: &str, version: &str) -> Rule {
         }
 
         // Evaluation datasets: create and search are scoped to experiments the user may
-        // write (create) or read (search); the per-dataset routes are resolved through
-        // the dataset's experiments, which only the dataset store knows: until it is
-        // asked, they are refused to non-administrators (fail closed).
+        // write (create) or read (search); the per-dataset routes go through the dataset's
+        // experiments.
         ("POST", "datasets/create") => check(ExperimentIdsParam, Update),
         ("GET" | "POST", "datasets/search") => check(ExperimentIdsParam, Read),
 
         (_, s) => {
-            if let Some(rest) = s.strip_prefix("logged-models/") {
+            if let Some(rest) = s.strip_prefix("datasets/") {
+                dataset_rule(m, rest)
+            } else if let Some(rest) = s.strip_prefix("logged-models/") {
                 logged_model_rule(m, rest)
             } else if let Some(rest) = s.strip_prefix("traces/") {
                 trace_rule(m, rest)
@@ -291,6 +298,31 @@ fn trace_rule(method: &str, rest: &str) -> Rule {
         _ => return Rule::Unknown,
     };
     Rule::Check(Target::Trace(id), action)
+}
+
+/// `/datasets/{id}[/tags[/{key}]|/records|/experiment-ids|/add-experiments|/remove-experiments]`,
+/// as MLflow's `DATASET_BEFORE_REQUEST_HANDLERS`: reading needs READ, deleting the dataset
+/// DELETE, any other change UPDATE, on every experiment the dataset is linked to; any other
+/// path under `/datasets/` is refused (MLflow fails closed there too).
+fn dataset_rule(method: &str, rest: &str) -> Rule {
+    use Action::*;
+    let (id, sub) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty() {
+        return Rule::Unknown;
+    }
+    let action = match (method, sub) {
+        ("GET", "" | "records" | "experiment-ids") => Read,
+        ("DELETE", "") => Delete,
+        ("PATCH", "tags") | ("POST" | "DELETE", "records") | ("POST", "remove-experiments") => {
+            Update
+        }
+        ("DELETE", t) if t.strip_prefix("tags/").is_some_and(|k| !k.is_empty()) => Update,
+        ("POST", "add-experiments") => {
+            return Rule::Check(Target::DatasetAddExperiments(id.to_string()), Update)
+        }
+        _ => return Rule::Unknown,
+    };
+    Rule::Check(Target::Dataset(id.to_string()), action)
 }
 
 /// `/logged-models/{id}[/tags[/{key}]|/params]`.
@@ -453,8 +485,37 @@ mod tests {
             classify(&post, "/api/3.0/mlflow/datasets/create"),
             check(Target::ExperimentIdsParam, Update)
         );
+        let dataset = |a| check(Target::Dataset("d-1".into()), a);
         assert_eq!(
             classify(&get, "/api/3.0/mlflow/datasets/d-1"),
+            dataset(Read)
+        );
+        assert_eq!(
+            classify(&delete, "/api/3.0/mlflow/datasets/d-1"),
+            dataset(Delete)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/datasets/d-1/records"),
+            dataset(Read)
+        );
+        assert_eq!(
+            classify(&post, "/api/3.0/mlflow/datasets/d-1/records"),
+            dataset(Update)
+        );
+        assert_eq!(
+            classify(&delete, "/api/3.0/mlflow/datasets/d-1/tags/k"),
+            dataset(Update)
+        );
+        assert_eq!(
+            classify(&patch, "/api/3.0/mlflow/datasets/d-1/tags"),
+            dataset(Update)
+        );
+        assert_eq!(
+            classify(&post, "/api/3.0/mlflow/datasets/d-1/add-experiments"),
+            check(Target::DatasetAddExperiments("d-1".into()), Update)
+        );
+        assert_eq!(
+            classify(&get, "/api/3.0/mlflow/datasets/d-1/no-such"),
             Rule::Unknown
         );
         assert_eq!(

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Json;
 use mlox_core::entities::LIFECYCLE_ACTIVE;
 use mlox_core::eval::{
-    check_serialized_scorer, tag_text, EvalDataset, ScorerVersion, SearchDatasetsRequest,
+    check_serialized_scorer, tag_text, EvalDataset, OnlineScoringConfig, ScorerVersion,
+    SearchDatasetsRequest,
 };
 use mlox_core::trace::python_json;
 use mlox_core::validation::missing_value;
@@ -58,6 +59,10 @@ pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/3.0/mlflow/scorers/get", get(get_scorer)),
         ("/3.0/mlflow/scorers/delete", delete(delete_scorer)),
         ("/3.0/mlflow/scorers/online-configs", get(online_configs)),
+        (
+            "/3.0/mlflow/scorers/online-config",
+            put(upsert_online_config),
+        ),
     ]
 }
 
@@ -385,12 +390,61 @@ async fn delete_scorer(State(s): State<AppState>, p: Params) -> ApiResult<Json<V
     Ok(Json(json!({})))
 }
 
-/// Online scoring configurations of scorers. mlox runs no scorers, so none can be set
-/// (`PUT …/online-config` is not served) and every scorer has none.
-async fn online_configs(p: Params) -> ApiResult<Json<Value>> {
+fn online_config_json(c: OnlineScoringConfig) -> Value {
+    let mut v = json!({
+        "online_scoring_config_id": c.online_scoring_config_id,
+        "scorer_id": c.scorer_id,
+        "sample_rate": c.sample_rate,
+        "experiment_id": c.experiment_id,
+    });
+    if let Some(f) = c.filter_string {
+        v["filter_string"] = json!(f);
+    }
+    v
+}
+
+/// Online scoring configurations of scorers, by scorer id. mlox stores them and never runs
+/// a scorer.
+async fn online_configs(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     if p.get("scorer_ids").is_none() {
         return Err(missing_value("scorer_ids").into());
     }
-    p.str_list("scorer_ids")?;
-    Ok(Json(json!({ "configs": [] })))
+    let ids = p.str_list("scorer_ids")?;
+    let configs = s.models.eval.get_online_scoring_configs(ids).await?;
+    let configs: Vec<Value> = configs.into_iter().map(online_config_json).collect();
+    Ok(Json(json!({ "configs": configs })))
+}
+
+/// `PUT /scorers/online-config`: sets how a registered scorer would sample traces.
+async fn upsert_online_config(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let experiment_id = p.req_str("experiment_id")?;
+    let name = p.req_str("name")?;
+    let sample_rate = match p.get("sample_rate") {
+        None => return Err(missing_value("sample_rate").into()),
+        Some(v) => crate::request::value_f64("sample_rate", v)?,
+    };
+    let filter_string = match p.get("filter_string") {
+        None => None,
+        Some(Value::String(f)) => Some(f.clone()),
+        Some(v) => {
+            // MLflow's message names the Python type and repr of what it got.
+            let (kind, repr) = match v {
+                Value::Bool(b) => ("bool", if *b { "True" } else { "False" }.to_string()),
+                Value::Number(n) if n.is_f64() => ("float", n.to_string()),
+                Value::Number(n) => ("int", n.to_string()),
+                Value::Array(_) => ("list", python_json(v)),
+                _ => ("dict", python_json(v)),
+            };
+            return Err(MlflowError::invalid(format!(
+                "Invalid value {repr} for parameter 'filter_string' supplied: Value was of type '{kind}'. Expected type 'str' or None."
+            ))
+            .into());
+        }
+    };
+    let config = s
+        .models
+        .eval
+        .upsert_online_scoring_config(&experiment_id, &name, sample_rate, filter_string)
+        .await?;
+    Ok(Json(json!({ "config": online_config_json(config) })))
 }
