@@ -30,9 +30,18 @@ pub struct ImportArgs {
 }
 
 /// One progress bar per table, on stderr (hidden when stderr is not a terminal).
-struct Bars {
+pub(crate) struct Bars {
     quiet: bool,
     bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Bars {
+            quiet,
+            bar: Mutex::new(None),
+        }
+    }
 }
 
 impl ImportProgress for Bars {
@@ -70,10 +79,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let opts = ImportOptions {
         batch_rows: args.batch_size.max(1),
-        progress: Arc::new(Bars {
-            quiet: args.quiet,
-            bar: Mutex::new(None),
-        }),
+        progress: Arc::new(Bars::new(args.quiet)),
     };
     let summary = import_mlflow(&args.from, &target, opts)
         .await
