@@ -263,7 +263,7 @@ impl Exporter<'_> {
                 err = Some(e);
             }
             n += 1;
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 progress.advance(10_000);
             }
         })?;
