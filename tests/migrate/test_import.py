@@ -178,6 +178,23 @@ def test_import_into_postgresql(mlflow_store):
     finally:
         server.stop()
 
+    # And back: `mlox export` of the PostgreSQL store, served by MLflow again, answers
+    # as the original did (the experiment created above aside).
+    exported = tmp / f"export-from-pg-{kind}" / "mlflow.db"
+    proc = subprocess.run(
+        [_mlox_bin(), "export", f"sqlite:///{exported}", "--backend-store-uri", target, "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = f"sqlite:///{exported}"
+    try:
+        server = servers.start_mlflow(tmp, workers=1)
+    finally:
+        os.environ.pop("MLOX_COMPAT_BACKEND_URI")
+    got = _dump(server)
+    got["experiments"] = [e for e in got["experiments"] if e["name"] != "after-import"]
+    _assert_same(expected, got)
+
 
 def test_interrupted_import_resumes_without_duplicates(mlflow_store):
     tmp, expected, _, source, kind = mlflow_store

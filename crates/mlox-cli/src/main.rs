@@ -34,6 +34,9 @@ enum Command {
     Models(cmd::models::ModelsCommand),
     /// Import an MLflow tracking database (SQLite or PostgreSQL) with the same ids.
     Import(cmd::import::ImportArgs),
+    /// Export the store as a new MLflow 3.17 tracking database (SQLite) that `mlflow
+    /// server` opens as it is.
+    Export(cmd::export::ExportArgs),
     /// Run an MLproject from a folder or a Git repository, tracked (like `mlflow run`).
     Run(cmd::run::RunArgs),
 }
@@ -67,6 +70,7 @@ fn main() -> anyhow::Result<()> {
             Command::Models(cmd) => cmd::models::run(cmd).await,
             Command::Run(args) => cmd::run::run(args).await,
             Command::Import(args) => cmd::import::run(args).await,
+            Command::Export(args) => cmd::export::run(args).await,
         }
     })
 }

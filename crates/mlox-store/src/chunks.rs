@@ -52,7 +52,7 @@ fn word(b: &[u8]) -> [u8; 8] {
 }
 
 /// Decodes a chunk, keeping the points whose step is within `range` (inclusive).
-fn decode_into(blob: &[u8], range: Option<(i64, i64)>, out: &mut Vec<MetricPoint>) {
+pub(crate) fn decode_into(blob: &[u8], range: Option<(i64, i64)>, out: &mut Vec<MetricPoint>) {
     out.reserve(blob.len() / POINT_BYTES);
     for p in blob.chunks_exact(POINT_BYTES) {
         let step = i64::from_le_bytes(word(&p[0..8]));

@@ -12,6 +12,8 @@ pub(crate) mod eval;
 mod group;
 mod logged_models;
 mod migrate;
+pub mod mlflow_auth_import;
+pub mod mlflow_export;
 pub mod mlflow_import;
 mod names;
 mod ops;

@@ -164,8 +164,9 @@ fn db(e: DbError) -> MlflowError {
     MlflowError::internal(format!("reading the MLflow database: {e}"))
 }
 
-/// An MLflow database opened for reading.
-enum Source {
+/// A database opened for reading, in one snapshot (an MLflow database for `mlox import`,
+/// an mlox store for `mlox export`).
+pub(crate) enum Source {
     Sqlite(rusqlite::Connection),
     Postgres(Box<crate::postgres::Client>),
 }
@@ -179,15 +180,20 @@ impl Source {
                 "importing from '{base}' is not supported yet: mlox reads MLflow databases on SQLite and PostgreSQL"
             )));
         }
-        match StoreUri::parse(uri)? {
+        Self::open_uri(&StoreUri::parse(uri)?, "MLflow database")
+    }
+
+    /// Opens `uri` read-only, in one snapshot; `what` names it in errors.
+    pub(crate) fn open_uri(uri: &StoreUri, what: &str) -> Result<Self> {
+        match uri {
             StoreUri::Sqlite(path) => {
                 if !path.exists() {
                     return Err(invalid(format!(
-                        "the MLflow database {} does not exist",
+                        "the {what} {} does not exist",
                         path.display()
                     )));
                 }
-                let conn = crate::sqlite::open(&path, true).map_err(db)?;
+                let conn = crate::sqlite::open(path, true).map_err(db)?;
                 // One snapshot of the whole database, whatever MLflow writes meanwhile.
                 conn.execute_batch("BEGIN").map_err(|e| db(e.into()))?;
                 Ok(Source::Sqlite(conn))
@@ -210,14 +216,14 @@ impl Source {
         }
     }
 
-    fn with<R>(&mut self, f: impl FnOnce(&mut dyn Conn) -> R) -> R {
+    pub(crate) fn with<R>(&mut self, f: impl FnOnce(&mut dyn Conn) -> R) -> R {
         match self {
             Source::Sqlite(c) => f(&mut crate::sqlite::SqliteConn(c)),
             Source::Postgres(c) => f(&mut c.conn()),
         }
     }
 
-    fn each(&mut self, sql: &str, f: &mut dyn FnMut(&dyn RowView)) -> Result<()> {
+    pub(crate) fn each(&mut self, sql: &str, f: &mut dyn FnMut(&dyn RowView)) -> Result<()> {
         self.with(|c| c.query_each(sql, &[], f)).map_err(db)
     }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use mlox_store::mlflow_auth_import::import_basic_auth;
 use mlox_store::mlflow_import::{import_mlflow, ImportOptions, ImportProgress};
 use mlox_store::StoreUri;
 
@@ -12,8 +13,13 @@ use mlox_store::StoreUri;
 pub struct ImportArgs {
     /// The MLflow tracking database, as MLflow's `--backend-store-uri`:
     /// `sqlite:///path/mlflow.db`, `postgresql://user:pass@host:port/db`
-    /// (`postgresql+psycopg2://…` too).
-    pub from: String,
+    /// (`postgresql+psycopg2://…` too). May be left out with `--from-basic-auth`.
+    pub from: Option<String>,
+    /// MLflow's basic-auth database (the `database_uri` of its auth ini file, e.g.
+    /// `sqlite:///basic_auth.db`): its users, with their passwords, and their permissions
+    /// on experiments, registered models and prompts are imported too.
+    #[arg(long, value_name = "URI")]
+    pub from_basic_auth: Option<String>,
     /// The mlox store to import into, as for `mlox server`.
     #[arg(
         long,
@@ -30,9 +36,18 @@ pub struct ImportArgs {
 }
 
 /// One progress bar per table, on stderr (hidden when stderr is not a terminal).
-struct Bars {
+pub(crate) struct Bars {
     quiet: bool,
     bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Bars {
+            quiet,
+            bar: Mutex::new(None),
+        }
+    }
 }
 
 impl ImportProgress for Bars {
@@ -67,26 +82,40 @@ impl ImportProgress for Bars {
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let target =
         StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let started = std::time::Instant::now();
-    let opts = ImportOptions {
-        batch_rows: args.batch_size.max(1),
-        progress: Arc::new(Bars {
-            quiet: args.quiet,
-            bar: Mutex::new(None),
-        }),
-    };
-    let summary = import_mlflow(&args.from, &target, opts)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let rows: u64 = summary.tables.iter().map(|(_, n)| n).sum();
-    println!(
-        "imported {rows} rows from MLflow schema revision {}{} in {:.1} s",
-        summary.revision,
-        if summary.resumed { " (resumed)" } else { "" },
-        started.elapsed().as_secs_f64()
-    );
-    for (table, n) in &summary.tables {
-        println!("  {table}: {n}");
+    if args.from.is_none() && args.from_basic_auth.is_none() {
+        anyhow::bail!("nothing to import: give an MLflow database, --from-basic-auth, or both");
+    }
+    if let Some(from) = &args.from {
+        let started = std::time::Instant::now();
+        let opts = ImportOptions {
+            batch_rows: args.batch_size.max(1),
+            progress: Arc::new(Bars::new(args.quiet)),
+        };
+        let summary = import_mlflow(from, &target, opts)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let rows: u64 = summary.tables.iter().map(|(_, n)| n).sum();
+        println!(
+            "imported {rows} rows from MLflow schema revision {}{} in {:.1} s",
+            summary.revision,
+            if summary.resumed { " (resumed)" } else { "" },
+            started.elapsed().as_secs_f64()
+        );
+        for (table, n) in &summary.tables {
+            println!("  {table}: {n}");
+        }
+    }
+    if let Some(auth) = &args.from_basic_auth {
+        let summary = import_basic_auth(auth, &target)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        println!(
+            "imported {} users and {} permissions from MLflow's basic-auth database",
+            summary.users, summary.permissions
+        );
+        for s in &summary.skipped {
+            eprintln!("note: not imported (mlox has no equivalent): {s}");
+        }
     }
     Ok(())
 }

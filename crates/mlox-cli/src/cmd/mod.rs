@@ -1,5 +1,6 @@
 pub mod artifacts;
 pub mod db;
+pub mod export;
 pub mod gc;
 pub mod import;
 pub mod models;
