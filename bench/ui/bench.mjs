@@ -3,10 +3,14 @@
 //   1. the runs table of an experiment with 100,000 runs (navigation → first rows visible),
 //   2. the chart of a metric with 1,000,000 points (navigation → chart drawn),
 //   3. a compare of 100 runs (navigation → table, parallel coordinates and chart drawn),
-//   4. mlox only: the experiment's chart view of 100 runs × 10 metrics (5 histories of 200
-//      steps, 5 single values; navigation → every panel drawn). BENCH_ONLY=chartview seeds
-//      and times this one alone and prints it (UI_RESULTS.md is left as it is).
-//   5. BENCH_ONLY=trace (bench/traces/run.sh): the trace view of one trace already logged
+//   4. the experiment's chart view of 100 runs × 10 metrics (5 histories of 200 steps, 5
+//      single values; navigation → every panel drawn; MLflow: its "Show all runs" setting,
+//      the panels on screen drawn). BENCH_ONLY=chartview seeds and times this one alone on
+//      mlox and prints it (UI_RESULTS.md is left as it is).
+//   5. the traces list of an experiment of BENCH_TRACES (100,000) traces (navigation → the
+//      newest trace's row shown). MLflow gets BENCH_MLFLOW_REST_TRACES over REST, the rest
+//      inserted into its SQLite by bench/seed_mlflow_traces_sqlite.py.
+//   6. BENCH_ONLY=trace (bench/traces/run.sh): the trace view of one trace already logged
 //      on a running server (BENCH_TRACE_URL, BENCH_TRACE_EXP, BENCH_TRACE_ID,
 //      BENCH_TRACE_SPANS spans, BENCH_TRACE_UI=mlox|mlflow), navigation → span tree drawn;
 //      prints JSON (nothing is seeded and UI_RESULTS.md is left as it is).
@@ -27,6 +31,10 @@ const MLFLOW_RUNS = env('BENCH_MLFLOW_RUNS', RUNS);
 const MLFLOW_POINTS = env('BENCH_MLFLOW_POINTS', POINTS);
 const MLFLOW_REST_RUNS = env('BENCH_MLFLOW_REST_RUNS', 500);
 const REPEAT = env('BENCH_REPEAT', 5);
+const TRACES = env('BENCH_TRACES', 100000);
+const MLFLOW_REST_TRACES = env('BENCH_MLFLOW_REST_TRACES', 500);
+// MLflow's chart view of 100 runs takes about a minute per navigation on this machine.
+const MLFLOW_CHART_REPEAT = env('BENCH_MLFLOW_CHART_REPEAT', 3);
 const SKIP_MLFLOW = !!process.env.BENCH_SKIP_MLFLOW;
 const SKIP_MLOX = !!process.env.BENCH_SKIP_MLOX;
 const OUT = process.env.BENCH_OUT || join(REPO, 'bench', 'UI_RESULTS.md');
@@ -105,15 +113,15 @@ async function timeApi(fn, n = REPEAT) {
 }
 
 /** Median over REPEAT navigations of the in-page time (performance.now()) at which `ready` holds. */
-async function timePage(ctx, url, ready, arg, apiPattern) {
+async function timePage(ctx, url, ready, arg, apiPattern, repeat = REPEAT) {
   const page = await ctx.newPage();
-  page.setDefaultTimeout(120000);
+  page.setDefaultTimeout(180000);
   const times = [];
   const apis = [];
-  for (let i = 0; i <= REPEAT; i++) {
+  for (let i = 0; i <= repeat; i++) {
     await page.goto('about:blank');
     await page.goto(url, { waitUntil: 'commit' });
-    const h = await page.waitForFunction(ready, arg, { polling: 'raf', timeout: 120000 });
+    const h = await page.waitForFunction(ready, arg, { polling: 'raf', timeout: 180000 });
     const ms = await h.jsonValue();
     // The page's longest request to the API call that carries its data (resource timing).
     const api = await page.evaluate(
@@ -140,6 +148,7 @@ const MLOX_READY = {
     const bars = [...document.querySelectorAll('[data-testid=chart-panel] [data-testid=bar-chart]')];
     return lines.length === 5 && lines.every((c) => Number(c.dataset.points) > 0) && bars.length === 5 && bars.every((b) => b.dataset.bars === '100') && performance.now();
   },
+  traces: () => [...document.querySelectorAll('[data-testid=trace-row]')].some((r) => r.innerText.includes('"question 0"')) && performance.now(),
 };
 
 // MLflow 3's UI: ag-grid rows for the runs table; Plotly SVG traces for charts.
@@ -151,6 +160,16 @@ const MLFLOW_READY = {
   },
   // MLflow's compare page: parallel coordinates (Plotly, WebGL) and the run table; it has no metric chart.
   compare: () => document.querySelector('.pcp-plot .gl-canvas') && document.querySelector('.mlflow-compare-run-table') && document.body.innerText.includes('cmp-000') && performance.now(),
+  // The chart view (compareRunsMode=CHART) with "Show all runs": MLflow draws a card when it
+  // scrolls into view, so "drawn" is the cards on screen at 1440×900: the 5 line charts with
+  // a trace per run (Plotly draws two per run) and the first bar chart with a bar per run.
+  chartView: () => {
+    const cards = [...document.querySelectorAll('[data-testid=experiment-view-compare-runs-card]')];
+    const lines = cards.filter((c) => c.querySelectorAll('.scatterlayer .trace').length >= 100);
+    const bars = cards.filter((c) => c.querySelectorAll('.barlayer .point').length >= 100);
+    return lines.length >= 5 && bars.length >= 1 && performance.now();
+  },
+  traces: () => [...document.querySelectorAll('[role=row]')].some((r) => r.innerText.includes('"question 0"')) && performance.now(),
 };
 
 /** 100 runs × 10 metrics for the chart view: 5 histories of 200 steps, 5 single values. */
@@ -179,7 +198,9 @@ async function seedAll(base, label, { runs, points, restRuns, mlflowDb }) {
     s.seedRunsSeconds = await seedRuns(c, s.exp, 0, runs, label);
   }
   log(`${label}: ${runs} runs seeded`);
-  if (!mlflowDb) s.chartViewExp = await seedChartView(c);
+  s.chartViewExp = await seedChartView(c);
+  log(`${label}: chart view seeded`);
+  Object.assign(s, await seedTraces(base, label, { traces: TRACES, restTraces: mlflowDb ? MLFLOW_REST_TRACES : TRACES, mlflowDb }));
   const cexp = await c.createExperiment('bench-metric');
   s.chartExp = cexp;
   const run = await c.createRun(cexp, 'big-metric', T0);
@@ -196,6 +217,52 @@ async function seedAll(base, label, { runs, points, restRuns, mlflowDb }) {
   s.cmpExp = await c.createExperiment('bench-compare');
   s.cmpRuns = await seedCompare(c, s.cmpExp);
   return s;
+}
+
+/** An experiment of `traces` traces: StartTraceV3 over REST (the newest, "question 0", last),
+ * the rest (MLflow) cloned into its SQLite. Request times end at the seeding's start so
+ * that MLflow's default time range shows them. */
+async function seedTraces(base, label, { traces, restTraces, mlflowDb }) {
+  const c = client(base);
+  const exp = await c.createExperiment('bench-traces');
+  const now = Date.now();
+  const t = Date.now();
+  const start = async (i) => {
+    const hex = (now * 1000 + i).toString(16).padStart(16, '0') + (i * 2654435761 % 2 ** 32).toString(16).padStart(16, '0');
+    const question = JSON.stringify({ question: `question ${i}` });
+    const answer = JSON.stringify(`answer ${i}`);
+    const body = {
+      trace: {
+        trace_info: {
+          trace_id: 'tr-' + hex.slice(-32),
+          trace_location: { type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: exp } },
+          request_time: new Date(now - i * 100).toISOString(),
+          execution_duration: `${(20 + (i % 300)) / 1000}s`,
+          state: i % 50 === 0 ? 'ERROR' : 'OK',
+          request_preview: question,
+          response_preview: answer,
+          trace_metadata: { 'mlflow.trace_schema.version': '3', 'mlflow.source.name': 'bench.py', 'mlflow.traceInputs': question, 'mlflow.traceOutputs': answer },
+          tags: { 'mlflow.traceName': 'answer', team: i % 2 ? 'a' : 'b' },
+        },
+      },
+    };
+    await c.call('POST', '../../3.0/mlflow/traces', body);
+  };
+  // Over REST: the newest `restTraces` (all of them on mlox); MLflow's older ones in bulk.
+  let done = 0;
+  await pool(Array.from({ length: restTraces }, (_, k) => k), CONC, async (i) => {
+    await start(i);
+    if (++done % 20000 === 0) log(`${label}: ${done} traces`);
+  });
+  const out = { tracesExp: exp, seedTracesSeconds: (Date.now() - t) / 1000 };
+  if (mlflowDb && restTraces < traces) {
+    const b = Date.now();
+    execFileSync(py(), [join(REPO, 'bench', 'seed_mlflow_traces_sqlite.py'), mlflowDb, String(exp), String(restTraces), String(traces), String(now)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    out.bulkTracesSeconds = (Date.now() - b) / 1000;
+    out.tracesNote = `${restTraces} traces over REST (StartTraceV3), the rest cloned into MLflow's SQLite by bench/seed_mlflow_traces_sqlite.py`;
+  }
+  log(`${label}: ${traces} traces seeded`);
+  return out;
 }
 
 function py() {
@@ -271,7 +338,7 @@ async function startMlflow() {
 }
 
 async function measure(ctx, base, s, ready, mlflow) {
-  const r = {};
+  const r = { load: loadavg() };
   const c = client(base);
   r.apiSearch = await timeApi(() => c.post('runs/search', { experiment_ids: [s.exp], max_results: mlflow ? 100 : 200, order_by: mlflow ? ['attributes.start_time DESC'] : undefined }));
   r.apiInterval = await timeApi(() => c.get('metrics/get-history-bulk-interval', { run_ids: s.chartRun, metric_key: 'big', max_results: mlflow ? 320 : 1000 }));
@@ -283,10 +350,40 @@ async function measure(ctx, base, s, ready, mlflow) {
   const ids = s.cmpRuns;
   const url = mlflow
     ? `${base}/#/compare-runs?runs=${encodeURIComponent(JSON.stringify(ids))}&experiments=${encodeURIComponent(JSON.stringify([s.cmpExp]))}`
-    : `${base}/compare?runs=${ids.join(',')}&exps=${s.cmpExp}`;
+    : // The compare page with the 200-step loss chart (its first metric, accuracy, is single-valued: a bar chart).
+      `${base}/metric/loss?runs=${ids.join(',')}&exps=${s.cmpExp}`;
   r.compare = await timePage(ctx, url, ready.compare, ids.length, mlflow ? '/runs/' : 'runs/search');
-  if (!mlflow) r.chartView = await timeChartView(ctx, base, s.chartViewExp);
+  if (mlflow) {
+    log('chart view (MLflow: "Show all runs" first)');
+    const chartUrl = `${base}/#/experiments/${s.chartViewExp}/runs?compareRunsMode=CHART`;
+    await showAllRunsInMlflow(ctx, chartUrl);
+    r.chartView = await timePage(ctx, chartUrl, ready.chartView, undefined, 'get-history', MLFLOW_CHART_REPEAT);
+  } else {
+    r.chartView = await timeChartView(ctx, base, s.chartViewExp);
+  }
+  log('traces list');
+  r.traces = await timePage(ctx, mlflow ? `${base}/#/experiments/${s.tracesExp}/traces` : `${base}/experiments/${s.tracesExp}/traces`, ready.traces, undefined, 'traces/search');
+  r.apiTraces = await timeApi(() =>
+    c.call('POST', '../../3.0/mlflow/traces/search', {
+      locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: s.tracesExp } }],
+      max_results: mlflow ? 25 : 50,
+      order_by: ['timestamp_ms DESC'],
+    }),
+  );
   return r;
+}
+
+/** MLflow's chart view draws its first 10 runs only until "Show all runs" is chosen in the
+ * run table's visibility menu; the choice is kept in the browser's localStorage. */
+async function showAllRunsInMlflow(ctx, url) {
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(180000);
+  await page.goto(url);
+  await page.locator('[data-testid=experiment-view-compare-runs-card]').first().waitFor();
+  await page.locator('[data-testid=experiment-view-runs-visibility-column-header]').click();
+  await page.getByText('Show all runs', { exact: true }).click();
+  await page.waitForTimeout(1000);
+  await page.close();
 }
 
 async function timeChartView(ctx, base, exp) {
@@ -351,7 +448,8 @@ if (ONLY_CHARTVIEW) {
   process.exit(0);
 }
 
-const results = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' };
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' / ');
+const results = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', loadStart: loadavg() };
 const ctx = await launch();
 try {
   if (!SKIP_MLOX) {
@@ -381,6 +479,7 @@ try {
   await ctx.close();
 }
 
+results.loadEnd = loadavg();
 writeFileSync(join(REPO, '.test-cache', 'ui-bench.json'), JSON.stringify(results, null, 2));
 writeFileSync(OUT, report(results));
 log('wrote', OUT);
@@ -398,6 +497,7 @@ function report(r) {
     'bench/ui/run.sh',
     RUNS !== 100000 ? `BENCH_RUNS=${RUNS}` : '',
     POINTS !== 1000000 ? `BENCH_POINTS=${POINTS}` : '',
+    TRACES !== 100000 ? `BENCH_TRACES=${TRACES}` : '',
     SKIP_MLFLOW ? 'BENCH_SKIP_MLFLOW=1' : '',
   ].filter(Boolean);
   return `# Web UI benchmark: mlox vs MLflow's UI
@@ -406,15 +506,17 @@ function report(r) {
 - Date: ${r.date}; machine: 2 CPUs shared with other work; Debian chromium (headless, playwright-core), viewport 1440×900.
 - Each figure: median of ${REPEAT} navigations after one warm-up, measured in the page (\`performance.now()\` since navigation start) until the page shows its data:
   table rows visible; the chart's canvas drawn (mlox) / a Plotly trace drawn (MLflow); compare table, parallel coordinates and chart drawn.
-- Data, both servers: an experiment of ${RUNS.toLocaleString('en')} runs (5 params, 3 metrics, 1 tag each); a run with one metric of ${POINTS.toLocaleString('en')} points; 100 runs with 20 params and a 200-step metric.
-- Seeding mlox over REST (${CONC} concurrent clients): ${r.mloxSeed?.seedRunsSeconds?.toFixed(0)} s for the runs (runs/create + log-batch each), ${r.mloxSeed?.seedPointsSeconds?.toFixed(0)} s for the points (log-batch, 1000 a request).
-${r.mlflowSeed ? `- Seeding MLflow: ${r.mlflowSeed.runsNote || 'all over REST'} (${r.mlflowSeed.seedRunsSeconds?.toFixed(0)} s REST${r.mlflowSeed.bulkRunsSeconds ? `, ${r.mlflowSeed.bulkRunsSeconds.toFixed(0)} s bulk` : ''}); ${r.mlflowSeed.pointsNote || 'points over REST'}.\n` : ''}${r.mlflowError ? `- MLflow: not measured (${r.mlflowError}).\n` : ''}
+- Data, both servers: an experiment of ${RUNS.toLocaleString('en')} runs (5 params, 3 metrics, 1 tag each); a run with one metric of ${POINTS.toLocaleString('en')} points; 100 runs with 20 params and a 200-step metric; 100 runs × 10 metrics for the chart view (5 histories of 200 steps, 5 single values); an experiment of ${TRACES.toLocaleString('en')} traces (trace info with request/response previews, metadata and two tags each, no spans).
+- Seeding mlox over REST (${CONC} concurrent clients): ${r.mloxSeed?.seedRunsSeconds?.toFixed(0)} s for the runs (runs/create + log-batch each), ${r.mloxSeed?.seedPointsSeconds?.toFixed(0)} s for the points (log-batch, 1000 a request), ${r.mloxSeed?.seedTracesSeconds?.toFixed(0)} s for the traces (one StartTraceV3 each).
+${r.mlflowSeed ? `- Seeding MLflow: ${r.mlflowSeed.runsNote || 'all over REST'} (${r.mlflowSeed.seedRunsSeconds?.toFixed(0)} s REST${r.mlflowSeed.bulkRunsSeconds ? `, ${r.mlflowSeed.bulkRunsSeconds.toFixed(0)} s bulk` : ''}); ${r.mlflowSeed.pointsNote || 'points over REST'}; ${r.mlflowSeed.tracesNote || 'traces over REST'} (${r.mlflowSeed.seedTracesSeconds?.toFixed(0)} s REST${r.mlflowSeed.bulkTracesSeconds ? `, ${r.mlflowSeed.bulkTracesSeconds.toFixed(0)} s bulk` : ''}).\n` : ''}- Load average (1 / 5 / 15 min) at the start: ${r.loadStart}; when mlox's measurements began: ${r.mlox?.load ?? '–'}; when MLflow's began: ${r.mlflow?.load ?? '–'}; at the end: ${r.loadEnd}.
+${r.mlflowError ? `- MLflow: not measured (${r.mlflowError}).\n` : ''}
 | page | target | mlox | met | MLflow ${'3.17.2'} UI | MLflow ÷ mlox |
 |---|---:|---:|:-:|---:|---:|
 ${row(`runs table, experiment of ${RUNS.toLocaleString('en')} runs (first page)`, 1000, 'table')}
 ${row(`chart of a ${POINTS.toLocaleString('en')}-point metric`, 1000, 'chart')}
 ${row('compare of 100 runs', 1000, 'compare')}
-${row('chart view of 100 runs × 10 metrics (mlox only)', 1000, 'chartView')}
+${row('chart view of 100 runs × 10 metrics', 1000, 'chartView')}
+${row(`traces list, experiment of ${TRACES.toLocaleString('en')} traces (first page)`, 1000, 'traces')}
 
 Where the time goes: the same API call the page makes, timed from node (median of ${REPEAT}):
 
@@ -422,6 +524,7 @@ Where the time goes: the same API call the page makes, timed from node (median o
 |---|---:|---:|
 | \`runs/search\` first page (mlox: 200 runs; MLflow's UI asks for 100) | ${f(r.mlox?.apiSearch)} | ${f(r.mlflow?.apiSearch)} |
 | \`get-history-bulk-interval\` over ${POINTS.toLocaleString('en')} points (mlox: max_results=1000; MLflow's UI: 320) | ${f(r.mlox?.apiInterval)} | ${f(r.mlflow?.apiInterval)} |
+| \`traces/search\` (v3) first page of ${TRACES.toLocaleString('en')} traces, newest first (mlox: 50; MLflow's UI: 25) | ${f(r.mlox?.apiTraces)} | ${f(r.mlflow?.apiTraces)} |
 
 Inside the page figures, the longest request for the page's data (resource timing in the page, median of ${REPEAT}); the rest is the browser (loading the app, rendering, drawing):
 
@@ -430,7 +533,11 @@ Inside the page figures, the longest request for the page's data (resource timin
 | runs table (\`runs/search\`) | ${f(r.mlox?.table?.api)} / ${f(r.mlox?.table?.median)} | ${f(r.mlflow?.table?.api)} / ${f(r.mlflow?.table?.median)} |
 | chart (\`get-history-bulk-interval\`) | ${f(r.mlox?.chart?.api)} / ${f(r.mlox?.chart?.median)} | ${f(r.mlflow?.chart?.api)} / ${f(r.mlflow?.chart?.median)} |
 | compare (mlox \`runs/search\`; MLflow its longest \`/runs/\` call) | ${f(r.mlox?.compare?.api)} / ${f(r.mlox?.compare?.median)} | ${f(r.mlflow?.compare?.api)} / ${f(r.mlflow?.compare?.median)} |
+| chart view (mlox \`get-history-bulk-interval\`, one per line panel; MLflow its longest \`get-history\` call) | ${f(r.mlox?.chartView?.api)} / ${f(r.mlox?.chartView?.median)} | ${f(r.mlflow?.chartView?.api)} / ${f(r.mlflow?.chartView?.median)} |
+| traces list (\`traces/search\`) | ${f(r.mlox?.traces?.api)} / ${f(r.mlox?.traces?.median)} | ${f(r.mlflow?.traces?.api)} / ${f(r.mlflow?.traces?.median)} |
 
-The MLflow pages measured: \`#/experiments/<id>/runs\` (runs table), \`#/experiments/<id>/runs/<id>/model-metrics\` (the run's metric charts), \`#/compare-runs?runs=[...]\`.
+The MLflow pages measured: \`#/experiments/<id>/runs\` (runs table), \`#/experiments/<id>/runs/<id>/model-metrics\` (the run's metric charts), \`#/compare-runs?runs=[...]\`, \`#/experiments/<id>/runs?compareRunsMode=CHART\` (chart view, with "Show all runs" chosen once before timing; ${MLFLOW_CHART_REPEAT} navigations after a warm-up instead of ${REPEAT}, each takes about a minute), \`#/experiments/<id>/traces\` (traces list).
+mlox's chart view is done when all 10 panels are drawn (5 line charts with points, 5 bar charts of 100 bars); MLflow's when the cards on screen are (it draws a card only once it scrolls into view): its 5 line charts with a trace per run and the first bar chart.
+The traces list is done when the newest trace's row ("question 0") is shown.
 `;
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Browser benchmark of the web UI (see bench/ui/bench.mjs): mlox, and MLflow's own UI
 # for comparison, seeded the same way; writes bench/UI_RESULTS.md.
-# Settings: BENCH_RUNS (100000), BENCH_POINTS (1000000), BENCH_REPEAT (5),
-# BENCH_SKIP_MLFLOW=1, BENCH_MLFLOW_REST_RUNS (500: the rest of MLflow's runs are
-# inserted into its SQLite by bench/seed_mlflow_sqlite.py), MLOX_BIN.
+# Settings: BENCH_RUNS (100000), BENCH_POINTS (1000000), BENCH_TRACES (100000),
+# BENCH_REPEAT (5), BENCH_MLFLOW_CHART_REPEAT (3: MLflow's chart view of 100 runs takes
+# about a minute a navigation), BENCH_SKIP_MLFLOW=1, BENCH_MLFLOW_REST_RUNS (500: the rest
+# of MLflow's runs are inserted into its SQLite by bench/seed_mlflow_sqlite.py),
+# BENCH_MLFLOW_REST_TRACES (500: the rest cloned by bench/seed_mlflow_traces_sqlite.py),
+# BENCH_OUT (bench/UI_RESULTS.md), MLOX_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD

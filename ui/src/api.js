@@ -1,4 +1,5 @@
-// The UI talks to the server only through the public MLflow REST API (ajax-api prefix).
+// The UI talks to the server through the public MLflow REST API (ajax-api prefix), plus
+// mlox's one own read route (run counts, /ajax-api/2.0/mlox/), which MLflow's API lacks.
 import { API_BASE as BASE, ARTIFACTS_BASE } from './base.js';
 
 export class ApiError extends Error {
@@ -48,6 +49,13 @@ export const createExperiment = (name) => post('experiments/create', { name });
 export const renameExperiment = (id, name) => post('experiments/update', { experiment_id: id, new_name: name });
 export const deleteExperiment = (id) => post('experiments/delete', { experiment_id: id });
 export const restoreExperiment = (id) => post('experiments/restore', { experiment_id: id });
+/** mlox's run counts: {experiment_id: {active, total}} for the given ids, in one request. */
+export const runCounts = (ids) =>
+  ids.length === 0
+    ? Promise.resolve({})
+    : call('../mlox/experiments/run-counts', { method: 'POST', body: { experiment_ids: ids } }).then((r) =>
+        Object.fromEntries((r.run_counts || []).map((c) => [c.experiment_id, c])),
+      );
 
 // Runs
 export const searchRuns = (body, signal) => call('runs/search', { method: 'POST', body, signal });

@@ -141,7 +141,9 @@ export function ChartControls({ xMode, setXMode, log, setLog, smoothing, setSmoo
       <label>
         Smoothing <input type="range" min="0" max="0.99" step="0.01" value={smoothing} onInput={(e) => setSmoothing(Number(e.target.value))} data-testid="smoothing" /> <span class="mono">{smoothing.toFixed(2)}</span>
       </label>
-      <span class="muted small">Drag to zoom (fetches full detail), double-click to reset</span>
+      <span class="muted small" title="Dragging across a chart zooms in and fetches the full detail of that range; a double-click resets the zoom">
+        Drag to zoom · double-click to reset
+      </span>
     </div>
   );
 }

@@ -180,15 +180,27 @@ test('permissions panel: the owner grants, changes and revokes; DENY shows an er
   assert.equal(await bob.locator('[data-testid=permissions-panel]').count(), 0);
   assert.equal(await bob.getByText('alice-exp').count(), 0);
   await bob.screenshot({ path: join(SHOTS, 'auth-03-denied.png') });
-  // Bob's experiment list leaves it out.
+  // Bob's experiment list leaves it out, and mlox's run counts refuse it as MLflow's
+  // experiment routes do (READ on every experiment named; no login, no answer).
   await bob.goto(server.url + '/');
   await bob.locator('[data-testid=current-user]').waitFor();
   await bob.waitForLoadState('networkidle');
   assert.equal(await bob.getByText('alice-exp').count(), 0);
+  const counts = (creds, ids) => as(creds, 'POST', '/ajax-api/2.0/mlox/experiments/run-counts', { experiment_ids: ids });
+  assert.equal((await counts(['bob', PW], [expId])).status, 403);
+  assert.equal((await counts(['bob', PW], ['0', expId])).status, 403);
+  assert.equal((await counts(null, ['0'])).status, 401);
+  assert.equal((await as(['bob', PW], 'DELETE', '/ajax-api/2.0/mlox/experiments/run-counts')).status, 403, 'an unknown mlox route is refused');
+  assert.deepEqual((await counts(['alice', PW], [expId])).json, { run_counts: [{ experiment_id: expId, active: 1, total: 1 }] });
   // Revoke: back to the default (READ).
   await panel.locator('[data-testid=perm-bob] [data-testid=revoke]').click();
   await panel.locator('[data-testid=perm-bob] [data-testid=perm-value]').getByText('READ').waitFor();
   assert.equal(await permissionOf('bob', 'experiment', expId), 'READ');
+  // With READ, Bob counts its runs, in the list as through the API.
+  assert.equal((await counts(['bob', PW], [expId])).status, 200);
+  await bob.goto(server.url + '/');
+  const bobRow = bob.locator('[data-testid=experiments] tr', { has: bob.getByRole('link', { name: 'alice-exp', exact: true }) });
+  await bobRow.locator('[data-testid=exp-run-count][data-count="1"]').waitFor();
   // With READ only, Bob gets no panel (he cannot manage it).
   await bob.goto(server.url + `/experiments/${expId}`);
   await bob.locator('[data-testid=experiment-title]').getByText('alice-exp').waitFor();

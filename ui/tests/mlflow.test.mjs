@@ -143,6 +143,7 @@ test('logged model page: metrics, params, signature, input example, registered v
   assert.match(await sig.innerText(), /sepal_length\s+double[\s\S]*petal_width\s+double[\s\S]*Outputs[\s\S]*long/);
   assert.match(await page.locator('[data-testid=input-example]').innerText(), /sepal_length[\s\S]*5\.1/);
   assert.match(await page.locator('[data-testid=logged-model-metrics]').innerText(), /val_f1\s+0\.88/);
+  assert.doesNotMatch(await page.locator('[data-testid=logged-model-metrics]').innerText(), /system\//);
   assert.match(await page.locator('[data-testid=logged-model-params]').innerText(), /C\s+1\.0/);
   assert.match(await page.locator('[data-testid=logged-model-versions]').innerText(), /client-model v1/);
   assert.match(await page.locator('[data-testid=logged-model-details]').innerText(), /parent-run/);
@@ -164,6 +165,24 @@ test('run pages list their logged models; versions link their source logged mode
   await page.locator('[data-testid=version-logged-model]', { hasText: 'iris-clf' }).click();
   await page.waitForURL(new RegExp(`/experiments/${seed.exp}/models/${seed.model_id}$`));
   await page.locator('[data-testid=logged-model-title]', { hasText: 'iris-clf' }).waitFor();
+});
+
+test('run page: system/* metrics only in the system-metrics tab, not in the Metrics table or model charts', async () => {
+  await go(`/runs/${seed.parent}`);
+  const table = page.locator('[data-testid=run-metrics]');
+  await table.getByText('loss', { exact: true }).waitFor();
+  const keys = await table.locator('tr td:first-child').allTextContents();
+  assert.ok(keys.includes('loss') && keys.includes('accuracy'), keys.join(','));
+  assert.ok(!keys.some((k) => k.startsWith('system/')), keys.join(','));
+  await page.locator('[data-testid=system-metrics-link]', { hasText: '1 system metric' }).click();
+  await page.waitForURL(new RegExp(`/runs/${seed.parent}/system$`));
+  await page.locator('[data-testid=chart][data-metric="system/cpu_utilization_percentage"]').waitFor();
+  const drawn = () => page.locator('[data-testid=chart]').evaluateAll((l) => l.map((e) => e.dataset.metric).sort());
+  assert.deepEqual(await drawn(), ['system/cpu_utilization_percentage']);
+  await shot('32-run-system-metrics');
+  await page.locator('.tabs a', { hasText: `Model metrics (${keys.length})` }).click();
+  await page.locator('[data-testid=chart][data-metric=loss]').waitFor();
+  assert.deepEqual(await drawn(), [...keys].sort());
 });
 
 test('run page: images logged with log_image(key=, step=) in a grid with a step slider', async () => {
@@ -383,6 +402,14 @@ test('chart view: line panels below the fold fetch their points only when scroll
 });
 
 test('experiments list: active run counts per row (deleted runs not counted), tags and description', async () => {
+  // The counts come in one request per page of experiments (mlox's run-counts route), not
+  // a runs/search per row.
+  const calls = [];
+  const onReq = (r) => {
+    const p = new URL(r.url()).pathname;
+    if (p.startsWith('/ajax-api/')) calls.push(p);
+  };
+  page.on('request', onReq);
   await go('/');
   const row = (name) => page.locator('[data-testid=experiments] tr', { has: page.getByRole('link', { name, exact: true }) });
   const count = (name) => row(name).locator('[data-testid=exp-run-count]');
@@ -398,6 +425,10 @@ test('experiments list: active run counts per row (deleted runs not counted), ta
   // client-exp: the parent and its two children; its deleted run is not counted.
   assert.equal(await countOf('client-exp'), '3');
   assert.equal(await countOf('chart-exp'), '100');
+  page.off('request', onReq);
+  assert.deepEqual(calls.filter((p) => p.endsWith('/run-counts')), ['/ajax-api/2.0/mlox/experiments/run-counts']);
+  assert.equal(calls.filter((p) => p.endsWith('/runs/search')).length, 0, calls.join(' '));
+  assert.equal(await count('client-exp').getAttribute('title'), '3 active, 1 deleted');
   assert.match(await row('client-exp').innerText(), /team=vision/);
   assert.match(await row('client-exp').innerText(), /Experiment notes: compare with a > b && c < d/);
   // A new run shows up in the count on the next visit.

@@ -5,11 +5,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, startServer, launch } from './lib.mjs';
 
 let server, ctx, page, seed;
+const SHOTS = join(REPO, '.test-cache', 'ui-screenshots');
+const shot = (name) => page.screenshot({ path: join(SHOTS, name + '.png'), fullPage: false });
 
 function seedTraces(url) {
   const py = process.env.MLOX_PYTHON || join(REPO, '.venv', 'bin', 'python');
@@ -32,6 +34,7 @@ function seedTraces(url) {
 }
 
 before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
   server = await startServer();
   seed = await seedTraces(server.url);
   ctx = await launch();
@@ -51,6 +54,7 @@ test('traces list: newest first, filter language, errors, paging', async () => {
   await page.goto(`${server.url}/#/experiments/${seed.exp}/traces`);
   await rows().first().waitFor();
   assert.equal(await rows().count(), 50);
+  await shot('40-traces-list');
   // The newest trace (the big one) comes first.
   assert.match(await rows().first().innerText(), new RegExp(seed.big));
   await page.locator('[data-testid=traces-next]').click();
@@ -85,6 +89,7 @@ test('trace view: span tree, attributes, exception event, feedback', async () =>
   const detail = await page.locator('[data-testid=span-detail]').innerText();
   assert.match(detail, /about q5/);
   assert.match(await page.locator('[data-testid=span-attributes]').innerText(), /mlflow\.spanType\s+"?RETRIEVER/);
+  await shot('41-trace-view');
 
   await page.locator('[data-testid=feedback-name]').fill('helpful');
   await page.locator('[data-testid=feedback-value]').fill('true');
@@ -102,6 +107,7 @@ test('trace view: span tree, attributes, exception event, feedback', async () =>
   const ev = await page.locator('[data-testid=span-event]').innerText();
   assert.match(ev, /exception/);
   assert.match(ev, /bad input 7/);
+  await shot('42-trace-exception');
 });
 
 test('a run page links to its traces', async () => {
@@ -124,4 +130,5 @@ test('a trace of 5,000 spans opens (timing printed for bench/UI_RESULTS.md)', as
   assert.equal(await page.locator('[data-testid=span-row]').count(), 51);
   await page.locator('[data-testid=span-toggle]').first().click();
   assert.equal(await page.locator('[data-testid=span-row]').count(), 150);
+  await shot('43-trace-5000-spans');
 });

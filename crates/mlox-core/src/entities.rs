@@ -223,6 +223,16 @@ pub struct Run {
     pub model_outputs: Vec<(String, i64)>,
 }
 
+/// How many runs an experiment holds (mlox's own count for the web UI; MLflow's API has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCounts {
+    pub experiment_id: String,
+    /// Runs in the active lifecycle stage.
+    pub active: i64,
+    /// Active and deleted runs (not yet removed by `mlox gc`).
+    pub total: i64,
+}
+
 /// One page of results and the token for the next, if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

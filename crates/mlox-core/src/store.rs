@@ -26,6 +26,9 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn rename_experiment(&self, experiment_id: &str, new_name: String) -> Result<()>;
     async fn set_experiment_tag(&self, experiment_id: &str, tag: Tag) -> Result<()>;
     async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
+    /// The run counts of each experiment of `experiment_ids`, in that order (an experiment
+    /// without runs, or that does not exist, counts 0); one grouped count, not a search.
+    async fn count_runs(&self, experiment_ids: &[String]) -> Result<Vec<RunCounts>>;
 
     // Runs
     async fn create_run(&self, run: NewRun) -> Result<Run>;

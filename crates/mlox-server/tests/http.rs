@@ -123,6 +123,70 @@ async fn experiment_round_trip_on_both_prefixes() {
     );
 }
 
+/// mlox's own run counts (the web UI's experiment list): GET or POST, both prefixes.
+#[tokio::test]
+async fn run_counts_per_experiment() {
+    let app = app().await;
+    let (_, created) = app
+        .post(
+            "/api/2.0/mlflow/experiments/create",
+            json!({"name": "counted"}),
+        )
+        .await;
+    let id = created["experiment_id"].as_str().unwrap().to_string();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let (_, run) = app
+            .post("/api/2.0/mlflow/runs/create", json!({"experiment_id": id}))
+            .await;
+        runs.push(run["run"]["info"]["run_id"].as_str().unwrap().to_string());
+    }
+    app.post("/api/2.0/mlflow/runs/delete", json!({"run_id": runs[0]}))
+        .await;
+    let (status, body) = app
+        .post(
+            "/ajax-api/2.0/mlox/experiments/run-counts",
+            json!({"experiment_ids": [id, "0"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"run_counts": [
+            {"experiment_id": id, "active": 2, "total": 3},
+            {"experiment_id": "0", "active": 0, "total": 0},
+        ]})
+    );
+    let (status, got) = app
+        .get(&format!(
+            "/api/2.0/mlox/experiments/run-counts?experiment_ids={id}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got["run_counts"][0]["active"], json!(2));
+    let (status, bad) = app
+        .get("/api/2.0/mlox/experiments/run-counts?experiment_ids=abc")
+        .await;
+    assert_eq!(
+        (status, error_code(&bad)),
+        (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
+    );
+    let too_many: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
+    let (status, _) = app
+        .post(
+            "/api/2.0/mlox/experiments/run-counts",
+            json!({ "experiment_ids": too_many }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Other mlox paths stay MLflow's not-found.
+    let (status, missing) = app.get("/ajax-api/2.0/mlox/experiments/nope").await;
+    assert_eq!(
+        (status, error_code(&missing)),
+        (StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND")
+    );
+}
+
 #[tokio::test]
 async fn runs_metrics_with_non_finite_values() {
     let app = app().await;

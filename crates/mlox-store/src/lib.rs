@@ -370,6 +370,10 @@ impl TrackingStore for SqlStore {
             .write(move |c| tracking::delete_experiment_tag(c, &id, &key))
             .await
     }
+    async fn count_runs(&self, experiment_ids: &[String]) -> Result<Vec<RunCounts>> {
+        let ids = experiment_ids.to_vec();
+        self.db.read(move |c| tracking::count_runs(c, &ids)).await
+    }
     async fn create_run(&self, run: NewRun) -> Result<Run> {
         let rows = 1 + run.tags.len() as u64;
         let run = self.db.write(move |c| tracking::create_run(c, run)).await?;

@@ -1030,6 +1030,66 @@ pub async fn concurrent_writers(store: Arc<dyn TrackingStore>) {
     assert_eq!(hist.items.len(), 400);
 }
 
+/// Run counts per experiment: active and total, deleted runs and deleted experiments
+/// included, experiments without runs at 0, in the order asked.
+pub async fn run_counts(store: Arc<dyn TrackingStore>) {
+    let a = store
+        .create_experiment(unique("count-a"), None, vec![])
+        .await
+        .unwrap();
+    let b = store
+        .create_experiment(unique("count-b"), None, vec![])
+        .await
+        .unwrap();
+    let empty = store
+        .create_experiment(unique("count-empty"), None, vec![])
+        .await
+        .unwrap();
+    let mut runs_a = Vec::new();
+    for _ in 0..5 {
+        runs_a.push(new_run(store.as_ref(), &a).await.info.run_id);
+    }
+    for _ in 0..3 {
+        new_run(store.as_ref(), &b).await;
+    }
+    store.delete_run(&runs_a[0]).await.unwrap();
+    store.delete_run(&runs_a[1]).await.unwrap();
+    let counts = |ids: Vec<&str>| {
+        let store = Arc::clone(&store);
+        let ids: Vec<String> = ids.into_iter().map(String::from).collect();
+        async move {
+            store
+                .count_runs(&ids)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.experiment_id, c.active, c.total))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        counts(vec![&b, &empty, &a]).await,
+        vec![(b.clone(), 3, 3), (empty.clone(), 0, 0), (a.clone(), 3, 5)]
+    );
+    // A deleted experiment's runs are deleted with it; restoring brings them back.
+    store.delete_experiment(&b).await.unwrap();
+    assert_eq!(counts(vec![&b]).await, vec![(b.clone(), 0, 3)]);
+    store.restore_experiment(&b).await.unwrap();
+    assert_eq!(counts(vec![&b]).await, vec![(b.clone(), 3, 3)]);
+    // A restored run counts again; a permanently removed one no more.
+    store.restore_run(&runs_a[0]).await.unwrap();
+    store.hard_delete_run(&runs_a[1]).await.unwrap();
+    assert_eq!(counts(vec![&a]).await, vec![(a.clone(), 4, 4)]);
+    // No ids, no counts; an id that names no experiment counts 0; a malformed one is refused.
+    assert_eq!(counts(vec![]).await, vec![]);
+    assert_eq!(
+        counts(vec!["99999999"]).await,
+        vec![("99999999".to_string(), 0, 0)]
+    );
+    let err = store.count_runs(&["x1".to_string()]).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::INVALID_PARAMETER_VALUE);
+}
+
 /// Permanent deletion removes a deleted run and all it logged; active runs are refused.
 pub async fn permanent_deletion(store: Arc<dyn TrackingStore>) {
     let exp = store
@@ -2235,7 +2295,7 @@ pub async fn auth_store<S: mlox_core::auth::AuthStore>(store: Arc<S>) {
 #[macro_export]
 macro_rules! store_test_suite {
     ($make:expr) => {
-        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_order_and_pages, search_experiments, datasets, concurrent_writers, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks, traces_ingest_and_read, trace_search, trace_runs_and_deletion, assessments, auth_store, evaluation_datasets, scorer_registry, online_scoring_configs);
+        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_order_and_pages, search_experiments, datasets, concurrent_writers, run_counts, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks, traces_ingest_and_read, trace_search, trace_runs_and_deletion, assessments, auth_store, evaluation_datasets, scorer_registry, online_scoring_configs);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

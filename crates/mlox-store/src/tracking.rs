@@ -355,6 +355,42 @@ pub(crate) fn search_experiments(
     })
 }
 
+/// Active and total runs of each experiment, counted in one grouped scan per 500 ids of
+/// the `runs_by_experiment` index (experiment, lifecycle stage, …), which covers it.
+pub(crate) fn count_runs(c: &mut dyn Conn, experiment_ids: &[String]) -> Result<Vec<RunCounts>> {
+    let ids = experiment_ids
+        .iter()
+        .map(|id| parse_experiment_id(id))
+        .collect::<Result<Vec<i64>>>()?;
+    let mut counts: HashMap<i64, (i64, i64)> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let params: Vec<SqlValue> = chunk.iter().map(|i| SqlValue::Int(*i)).collect();
+        let sql = format!(
+            "SELECT experiment_id, lifecycle_stage, COUNT(*) FROM runs WHERE experiment_id IN ({}) GROUP BY experiment_id, lifecycle_stage",
+            placeholders(chunk.len())
+        );
+        for r in c.query(&sql, &params)? {
+            let entry = counts.entry(r.int(0)).or_default();
+            let n = r.int(2);
+            if r.text(1) == LIFECYCLE_ACTIVE {
+                entry.0 += n;
+            }
+            entry.1 += n;
+        }
+    }
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let (active, total) = counts.get(id).copied().unwrap_or_default();
+            RunCounts {
+                experiment_id: id.to_string(),
+                active,
+                total,
+            }
+        })
+        .collect())
+}
+
 // ---------------------------------------------------------------- runs
 
 const RUN_COLUMNS: &str =

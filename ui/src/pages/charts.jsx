@@ -91,8 +91,8 @@ export function ChartsPage({ expId }) {
         <button onClick={() => save([...panels, SCATTER + [allKeys[0] || '', allKeys[1] || allKeys[0] || ''].join(SEP) + SEP + Date.now().toString(36)])} disabled={!allKeys.length} data-testid="add-scatter">
           + Scatter
         </button>
-        <button onClick={() => save([...panels, PARALLEL + defaultAxes(runs || [], allKeys).join(SEP) + SEP + Date.now().toString(36)])} disabled={!runs || !runs.length} data-testid="add-parallel">
-          + Parallel coordinates
+        <button onClick={() => save([...panels, PARALLEL + defaultAxes(runs || [], allKeys).join(SEP) + SEP + Date.now().toString(36)])} disabled={!runs || !runs.length} data-testid="add-parallel" title="Add a parallel-coordinates chart of params and metrics">
+          + Parallel
         </button>
         {saved && (
           <button class="link" onClick={() => (localStorage.removeItem(storeKey(expId)), setSaved(null))} data-testid="reset-charts">

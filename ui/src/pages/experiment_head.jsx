@@ -44,6 +44,7 @@ export function ExperimentHead({ expIds, exps, tab, children }) {
       </div>
       {error && <div class="error">{errText(error)}</div>}
       {list.length === 1 && <ExperimentDescription exp={list[0]} />}
+      {list.length === 1 && <ExperimentTags exp={list[0]} />}
       {one && list.length === 1 && <PermissionsPanel resourceType="experiment" resourceId={one} />}
       {tabs.length > 0 && (
         <div class="tabs" data-testid="experiment-tabs">
@@ -70,6 +71,21 @@ function ExperimentDescription({ exp }) {
           {open ? 'less' : 'more'}
         </button>
       )}
+    </div>
+  );
+}
+
+/** The experiment's own tags (not MLflow's `mlflow.*` ones) as chips under its name. */
+function ExperimentTags({ exp }) {
+  const tags = (exp.tags || []).filter((t) => !t.key.startsWith('mlflow.'));
+  if (!tags.length) return null;
+  return (
+    <div class="exp-tags" data-testid="experiment-tags">
+      {tags.map((t) => (
+        <span key={t.key} class="chip" title={`${t.key}=${t.value}`}>
+          {t.key}={t.value.length > 40 ? t.value.slice(0, 39) + '…' : t.value}
+        </span>
+      ))}
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { Link, navigate, setQuery, useQuery } from '../router.js';
 import { fmtTime, errText } from '../util.js';
@@ -15,6 +15,13 @@ export function ExperimentsPage() {
   const [newName, setNewName] = useState('');
   const [renaming, setRenaming] = useState(null);
   const [reload, setReload] = useState(0);
+  // Run counts of the listed experiments, fetched with each page (one request per page).
+  const [counts, setCounts] = useState(undefined);
+  const addCounts = (list) =>
+    api.runCounts(list.map((x) => x.experiment_id)).then(
+      (c) => setCounts((old) => ({ ...(old || {}), ...c })),
+      () => setCounts((old) => old || {}),
+    );
 
   const body = (page_token) => ({
     max_results: 200,
@@ -30,6 +37,8 @@ export function ExperimentsPage() {
       (r) => {
         setExps(r.experiments || []);
         setToken(r.next_page_token || null);
+        setCounts(undefined);
+        addCounts(r.experiments || []);
       },
       (e) => setError(e),
     );
@@ -39,6 +48,7 @@ export function ExperimentsPage() {
     api.searchExperiments(body(token)).then((r) => {
       setExps([...exps, ...(r.experiments || [])]);
       setToken(r.next_page_token || null);
+      addCounts(r.experiments || []);
     }, setError);
 
   const act = (p) => p.then(() => setReload(reload + 1), setError);
@@ -97,7 +107,7 @@ export function ExperimentsPage() {
               <th style="width:28px" />
               <th>Name</th>
               <th>ID</th>
-              <th class="nowrap num" title="Active runs, counted up to 1000">Runs</th>
+              <th class="nowrap num" title="Active runs">Runs</th>
               <th>Description</th>
               <th>Tags</th>
               <th class="nowrap">Created</th>
@@ -126,7 +136,7 @@ export function ExperimentsPage() {
                 </td>
                 <td class="mono">{x.experiment_id}</td>
                 <td class="num">
-                  <RunCount expId={x.experiment_id} key={x.experiment_id + ':' + reload} />
+                  <RunCount exp={x} counts={counts} />
                 </td>
                 <td class="muted ellipsis" title={note(x)}>
                   {plain(note(x))}
@@ -171,45 +181,18 @@ export function ExperimentsPage() {
   );
 }
 
-// MLflow's API has no run count, so each visible row counts its own active runs with
-// runs/search once it scrolls into view: one page of up to COUNT_CAP runs (no filter); more
-// are shown as "1000+". At most COUNT_PARALLEL rows count at a time.
-const COUNT_CAP = 1000;
-const COUNT_PARALLEL = 3;
-let counting = 0;
-const countQueue = [];
-function nextCount() {
-  while (counting < COUNT_PARALLEL && countQueue.length) {
-    const job = countQueue.shift();
-    counting++;
-    job().finally(() => (counting--, nextCount()));
-  }
-}
-
-function RunCount({ expId }) {
-  const ref = useRef(null);
-  const [n, setN] = useState(null);
-  useEffect(() => {
-    let live = true;
-    const io = new IntersectionObserver((es) => {
-      if (!es.some((e) => e.isIntersecting)) return;
-      io.disconnect();
-      countQueue.push(() =>
-        live
-          ? api.searchRuns({ experiment_ids: [expId], run_view_type: 'ACTIVE_ONLY', max_results: COUNT_CAP }).then(
-              (r) => live && setN((r.runs || []).length + (r.next_page_token ? '+' : '')),
-              () => live && setN('?'),
-            )
-          : Promise.resolve(),
-      );
-      nextCount();
-    });
-    io.observe(ref.current);
-    return () => ((live = false), io.disconnect());
-  }, [expId]);
+/** A row's run count: active runs (all of them for a deleted experiment, whose runs were
+ * deleted with it); deleted runs in the tooltip. */
+function RunCount({ exp, counts }) {
+  const c = counts?.[exp.experiment_id];
+  if (counts === undefined) return <span data-testid="exp-run-count" data-count="" class="muted">…</span>;
+  if (!c) return <span data-testid="exp-run-count" data-count="?" class="muted">?</span>;
+  const deleted = exp.lifecycle_stage === 'deleted';
+  const n = deleted ? c.total : c.active;
+  const title = deleted ? `${c.total} runs, deleted with the experiment` : c.total > c.active ? `${c.active} active, ${c.total - c.active} deleted` : `${c.active} runs`;
   return (
-    <span ref={ref} data-testid="exp-run-count" data-count={n ?? ''}>
-      {n ?? '…'}
+    <span data-testid="exp-run-count" data-count={String(n)} data-total={String(c.total)} title={title} class={n === 0 ? 'muted' : ''}>
+      {n.toLocaleString('en-US')}
     </span>
   );
 }

@@ -51,7 +51,10 @@ export function useLoggedModels(expIds, runId) {
 
 export function LoggedModelsTable({ models, expIds, showRun = true }) {
   const runNames = useRunNames(expIds, showRun ? models.map((m) => m.info.source_run_id).filter(Boolean) : []);
-  const metricKeys = [...new Set(models.flatMap((m) => (m.data?.metrics || []).map((x) => x.key)))].sort().slice(0, 8);
+  const metricKeys = [...new Set(models.flatMap((m) => (m.data?.metrics || []).map((x) => x.key)))]
+    .filter((k) => !k.startsWith('system/'))
+    .sort()
+    .slice(0, 8);
   const paramKeys = [...new Set(models.flatMap((m) => (m.data?.params || []).map((x) => x.key)))].sort().slice(0, 6);
   const latest = (m, k) => {
     const pts = (m.data?.metrics || []).filter((x) => x.key === k);
@@ -188,7 +191,8 @@ export function LoggedModelPage({ expId, modelId, tab, sub }) {
 
 function LoggedModelOverview({ model }) {
   const i = model.info;
-  const metrics = [...(model.data?.metrics || [])].sort((a, b) => a.key.localeCompare(b.key) || a.step - b.step);
+  // Model metrics: the source run's `system/…` metrics are on the run's system-metrics tab.
+  const metrics = (model.data?.metrics || []).filter((m) => !m.key.startsWith('system/')).sort((a, b) => a.key.localeCompare(b.key) || a.step - b.step);
   const params = [...(model.data?.params || [])].sort((a, b) => a.key.localeCompare(b.key));
   const tags = (i.tags || []).filter((t) => !t.key.startsWith('mlflow.'));
   const versions = modelVersionsOf(i.tags);

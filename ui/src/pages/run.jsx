@@ -85,7 +85,10 @@ function Overview({ run, tags, children, onChange }) {
   const parent = tags['mlflow.parentRunId'];
   const commit = tags['mlflow.source.git.commit'];
   const repo = tags['mlflow.source.git.repoURL'];
-  const metrics = [...(run.data.metrics || [])].sort((a, b) => a.key.localeCompare(b.key));
+  // Model metrics only: `system/…` metrics (MLflow's system-metrics monitor) live in their own tab.
+  const allMetrics = run.data.metrics || [];
+  const metrics = allMetrics.filter((m) => !m.key.startsWith('system/')).sort((a, b) => a.key.localeCompare(b.key));
+  const nSystem = allMetrics.length - metrics.length;
   const params = [...(run.data.params || [])].sort((a, b) => a.key.localeCompare(b.key));
   const datasets = run.inputs?.dataset_inputs || [];
   return (
@@ -140,7 +143,14 @@ function Overview({ run, tags, children, onChange }) {
       </div>
       <div class="cols2">
         <section class="card">
-          <h3>Metrics ({metrics.length})</h3>
+          <h3>
+            Metrics ({metrics.length})
+            {nSystem > 0 && (
+              <Link class="h3-aside" href={`/runs/${i.run_id}/system`} data-testid="system-metrics-link">
+                {nSystem} system metric{nSystem === 1 ? '' : 's'} →
+              </Link>
+            )}
+          </h3>
           <table class="tbl compact" data-testid="run-metrics">
             <tbody>
               {metrics.map((m) => (

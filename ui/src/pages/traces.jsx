@@ -214,7 +214,7 @@ function TraceView({ traceId, onClose }) {
   };
   const span = sel && tree ? tree.spans.find((s) => s.id === sel) : tree?.roots[0];
   return (
-    <div class="card pad" data-testid="trace-view">
+    <div class="card pad trace-drawer" data-testid="trace-view" role="dialog" aria-label={'Trace ' + traceId} onKeyDown={(e) => e.key === 'Escape' && onClose()} tabIndex={-1}>
       <div class="row">
         <b class="mono grow">{traceId}</b>
         <button onClick={onClose}>Close</button>

@@ -122,10 +122,13 @@ pub(crate) fn classify(method: &Method, path: &str) -> Rule {
         .iter()
         .find_map(|p| path.strip_prefix(p))
     {
-        return if rest.starts_with("tokens/") {
-            Rule::Authenticated
-        } else {
-            Rule::Unknown
+        return match (method.as_str(), rest) {
+            (_, r) if r.starts_with("tokens/") => Rule::Authenticated,
+            // Counting an experiment's runs reads it: READ on every experiment named.
+            ("GET" | "POST", "experiments/run-counts") => {
+                Rule::Check(Target::ExperimentIdsParam, Action::Read)
+            }
+            _ => Rule::Unknown,
         };
     }
     let found = [
@@ -523,5 +526,14 @@ mod tests {
             check(Target::ExperimentParam, Update)
         );
         assert_eq!(classify(&get, "/api/9.9/mlflow/x"), Rule::Unknown);
+        assert_eq!(
+            classify(&get, "/ajax-api/2.0/mlox/experiments/run-counts"),
+            check(Target::ExperimentIdsParam, Read)
+        );
+        assert_eq!(
+            classify(&delete, "/ajax-api/2.0/mlox/experiments/run-counts"),
+            Rule::Unknown
+        );
+        assert_eq!(classify(&get, "/ajax-api/2.0/mlox/no-such"), Rule::Unknown);
     }
 }

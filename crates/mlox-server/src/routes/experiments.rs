@@ -1,6 +1,7 @@
 use axum::extract::State;
 use axum::Json;
 use mlox_core::entities::{SearchExperimentsRequest, Tag, ViewType};
+use mlox_core::MlflowError;
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;
@@ -63,6 +64,27 @@ pub(crate) async fn search(State(s): State<AppState>, p: Params) -> ApiResult<Js
     }
     Ok(Json(Value::Object(out)))
 }
+
+/// mlox's own run counts for the web UI's experiment list (MLflow's API has no count):
+/// `experiment_ids` (a list, up to [`MAX_COUNTED_EXPERIMENTS`]) → `run_counts`, in order.
+pub(crate) async fn run_counts(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
+    let ids = p.str_list("experiment_ids")?;
+    if ids.len() > MAX_COUNTED_EXPERIMENTS {
+        return Err(MlflowError::invalid(format!(
+            "at most {MAX_COUNTED_EXPERIMENTS} experiment_ids per request, got {}",
+            ids.len()
+        ))
+        .into());
+    }
+    let counts = s.store.count_runs(&ids).await?;
+    let counts: Vec<Value> = counts
+        .into_iter()
+        .map(|c| json!({ "experiment_id": c.experiment_id, "active": c.active, "total": c.total }))
+        .collect();
+    Ok(Json(json!({ "run_counts": counts })))
+}
+
+const MAX_COUNTED_EXPERIMENTS: usize = 1000;
 
 pub(crate) async fn delete(State(s): State<AppState>, p: Params) -> ApiResult<Json<Value>> {
     s.store

@@ -70,6 +70,13 @@ pub fn api_router() -> Router<AppState> {
             router = router.route(&format!("{prefix}{path}"), handler);
         }
     }
+    // mlox's own routes (the web UI's run counts), outside MLflow's namespace.
+    for prefix in ["/api/2.0/mlox", "/ajax-api/2.0/mlox"] {
+        router = router.route(
+            &format!("{prefix}/experiments/run-counts"),
+            get(experiments::run_counts).post(experiments::run_counts),
+        );
+    }
     for prefix in ["/api", "/ajax-api"] {
         for (path, handler) in traces::routes().into_iter().chain(eval::routes()) {
             router = router.route(&format!("{prefix}{path}"), handler);
