@@ -388,6 +388,9 @@ test('chart view: line panels below the fold fetch their points only when scroll
     page.on('request', seen);
     await go(`/experiments/${chartExp}/charts`);
     await page.locator('[data-testid=chart-panel] [data-testid=chart]').first().waitFor();
+    // The first panel drawn may be a bar chart, which fetches nothing: wait for the first
+    // line panel's fetch (it lags on a loaded machine), then for any others to start.
+    for (let i = 0; i < 200 && fetched.size === 0; i++) await page.waitForTimeout(50);
     await page.waitForTimeout(300);
     // One panel a row at 700 px: only the first line charts are near a 300 px viewport.
     const pending = await page.locator('[data-testid=chart-pending]').count();
