@@ -127,11 +127,22 @@ impl AccessLog {
 }
 
 fn text_line(e: &Entry<'_>) -> String {
-    let remote = e.remote.map(|a| a.to_string());
-    format!(
-        "{} {} \"{} {}\" {} {:.3}ms {}B route={} user={}\n",
-        humantime::format_rfc3339_millis(SystemTime::now()),
-        remote.as_deref().unwrap_or("-"),
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(192);
+    let _ = write!(
+        line,
+        "{} ",
+        humantime::format_rfc3339_millis(SystemTime::now())
+    );
+    match e.remote {
+        Some(a) => {
+            let _ = write!(line, "{a}");
+        }
+        None => line.push('-'),
+    }
+    let _ = writeln!(
+        line,
+        " \"{} {}\" {} {:.3}ms {}B route={} user={}",
         e.method,
         e.path.escape_debug(),
         e.status,
@@ -139,24 +150,48 @@ fn text_line(e: &Entry<'_>) -> String {
         e.bytes,
         e.route,
         e.user.unwrap_or("-").escape_debug(),
-    )
+    );
+    line
+}
+
+/// A JSON line's fields, in the order they are written.
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    #[serde(serialize_with = "as_display")]
+    time: humantime::Rfc3339Timestamp,
+    remote: Option<SocketAddr>,
+    method: &'a str,
+    path: &'a str,
+    route: &'a str,
+    status: u16,
+    duration_ms: f64,
+    bytes: u64,
+    user: Option<&'a str>,
+}
+
+fn as_display<S: serde::Serializer>(
+    v: &humantime::Rfc3339Timestamp,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 fn json_line(e: &Entry<'_>) -> String {
-    let mut line = serde_json::json!({
-        "time": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        "remote": e.remote.map(|a| a.to_string()),
-        "method": e.method,
-        "path": e.path,
-        "route": e.route,
-        "status": e.status,
-        "duration_ms": (e.elapsed.as_secs_f64() * 1e6).round() / 1e3,
-        "bytes": e.bytes,
-        "user": e.user,
-    })
-    .to_string();
-    line.push('\n');
-    line
+    let fields = JsonLine {
+        time: humantime::format_rfc3339_millis(SystemTime::now()),
+        remote: e.remote,
+        method: e.method,
+        path: e.path,
+        route: e.route,
+        status: e.status,
+        duration_ms: (e.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        bytes: e.bytes,
+        user: e.user,
+    };
+    let mut line = serde_json::to_vec(&fields).unwrap_or_default();
+    line.push(b'\n');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(line).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -185,6 +220,17 @@ mod tests {
         assert_eq!(v["bytes"], 312);
         assert_eq!(v["user"], serde_json::Value::Null);
         assert_eq!(v["remote"], "127.0.0.1:4000");
+        assert_eq!(v["path"], "/api/2.0/mlflow/runs/create");
+        assert_eq!(v["route"], "/api/2.0/mlflow/runs/create");
+        assert!(v["time"].as_str().unwrap().ends_with('Z'), "{v}");
+        let no_remote = json_line(&Entry {
+            remote: None,
+            user: Some("al\"ice"),
+            ..entry()
+        });
+        let v: serde_json::Value = serde_json::from_str(&no_remote).unwrap();
+        assert_eq!(v["remote"], serde_json::Value::Null);
+        assert_eq!(v["user"], "al\"ice");
     }
 
     #[test]

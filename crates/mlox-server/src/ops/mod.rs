@@ -253,6 +253,14 @@ impl Tracker {
             user,
             is_artifacts,
         };
+        // A body whose length is known up front (every JSON answer) is recorded now; only
+        // streamed bodies (artifacts, files) are wrapped to count what they send.
+        if !is_artifacts {
+            if let Some(len) = response.body().size_hint().exact() {
+                done.done(len);
+                return response;
+            }
+        }
         response.map(|b| {
             Body::new(Counted {
                 inner: b,
