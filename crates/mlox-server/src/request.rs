@@ -165,12 +165,14 @@ fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            ErrorCode::INVALID_PARAMETER_VALUE,
-            format!("Malformed JSON in request body: {e}"),
-        )
-    })?;
+    // MLflow reads the body with Flask's `get_json(force=True, silent=True)`
+    // (`_get_request_json` in `mlflow/server/handlers.py`), which gives `None` for a body
+    // that is not JSON, and `_get_normalized_request_json` turns `None` into `{}`: a
+    // malformed body is an empty request, answered as the handler answers one (a missing
+    // required field is INVALID_PARAMETER_VALUE), never a parse error of its own.
+    let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
+        return Ok(Map::new());
+    };
     match value {
         Value::Object(m) => Ok(m),
         Value::Null => Ok(Map::new()),

@@ -9,6 +9,7 @@
 //! check is made on the address actually connected to (a resolver that refuses private
 //! addresses), so DNS rebinding cannot redirect a delivery.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use mlox_core::registry::*;
 use mlox_core::store::ModelRegistryStore;
 use mlox_core::{MlflowError, Result};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
@@ -149,6 +150,214 @@ pub struct TestResult {
     pub error_message: Option<String>,
 }
 
+/// A webhook's tags as a JSON object (last value of a key wins).
+pub type TagMap = BTreeMap<String, String>;
+
+/// The `data` of a delivery, one struct per payload shape of MLflow's
+/// `mlflow/webhooks/types.py`. Fields are declared in alphabetical order: mlox has always
+/// written these objects with sorted keys, and `delivered_bodies_are_pinned` keeps the
+/// bytes (and so the signatures receivers check) unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Payload {
+    /// `registered_model.created` and `prompt.created`.
+    ModelCreated(ModelCreated),
+    ModelVersionCreated(ModelVersionCreated),
+    PromptVersionCreated(PromptVersionCreated),
+    /// `model_version_tag.set` and `prompt_version_tag.set`.
+    VersionTagSet(VersionTagSet),
+    VersionTagDeleted(VersionTagDeleted),
+    /// `model_version_alias.created` and `prompt_alias.created`.
+    AliasCreated(AliasCreated),
+    AliasDeleted(AliasDeleted),
+    /// `prompt_tag.set`.
+    TagSet(TagSet),
+    TagDeleted(TagDeleted),
+    BudgetPolicyExceeded(BudgetPolicyExceeded),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelCreated {
+    pub description: String,
+    pub name: String,
+    pub tags: TagMap,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersionCreated {
+    pub description: Option<String>,
+    pub name: String,
+    pub run_id: Option<String>,
+    pub source: String,
+    pub tags: TagMap,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptVersionCreated {
+    pub description: Option<String>,
+    pub name: String,
+    pub tags: TagMap,
+    pub template: Option<String>,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionTagSet {
+    pub key: String,
+    pub name: String,
+    pub value: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionTagDeleted {
+    pub key: String,
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AliasCreated {
+    pub alias: String,
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AliasDeleted {
+    pub alias: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagSet {
+    pub key: String,
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagDeleted {
+    pub key: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetPolicyExceeded {
+    pub budget_amount: f64,
+    pub budget_policy_id: String,
+    pub budget_unit: String,
+    pub current_spend: f64,
+    pub duration_unit: String,
+    pub duration_value: i64,
+    pub target_scope: String,
+    pub target_value: String,
+    pub window_start: i64,
+    pub workspace: String,
+}
+
+/// The delivered body: the event, when it was sent, and its payload.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    entity: &'static str,
+    action: &'static str,
+    timestamp: &'a str,
+    data: &'a Payload,
+}
+
+/// Writes the envelope's own keys as Python's `json.dumps` does (`", "` and `": "`, as
+/// MLflow writes it) and the objects inside it compactly: the bytes mlox has always sent.
+struct EnvelopeFormatter {
+    depth: usize,
+}
+
+impl serde_json::ser::Formatter for EnvelopeFormatter {
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        w.write_all(b"{")
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        w.write_all(b"}")
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        match (first, self.depth) {
+            (true, _) => Ok(()),
+            (false, 1) => w.write_all(b", "),
+            (false, _) => w.write_all(b","),
+        }
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(if self.depth == 1 { b": " } else { b":" })
+    }
+}
+
+/// A refusal to connect to an address that is not public: from the resolver, or for an
+/// IP literal in the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockedAddress(pub IpAddr);
+
+impl std::fmt::Display for BlockedAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Webhook connection blocked: {} is not a public IP address",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BlockedAddress {}
+
+/// Why a delivery got no answer from its receiver.
+#[derive(Debug)]
+enum DeliveryError {
+    /// The URL is not one webhooks may use (scheme, host): MLflow's message.
+    InvalidUrl(MlflowError),
+    /// The URL names a non-public IP address.
+    Blocked(BlockedAddress),
+    /// The request failed: connection, timeout, or our resolver refused the address.
+    Request(reqwest::Error),
+}
+
+impl DeliveryError {
+    /// Whether sending again may help: not when the address itself is refused.
+    fn is_retryable(&self) -> bool {
+        match self {
+            DeliveryError::Request(e) => blocked_address(e).is_none(),
+            DeliveryError::InvalidUrl(_) | DeliveryError::Blocked(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliveryError::InvalidUrl(e) => f.write_str(&e.message),
+            DeliveryError::Blocked(b) => b.fmt(f),
+            DeliveryError::Request(e) => f.write_str(&describe(e)),
+        }
+    }
+}
+
+/// The address our resolver refused, when that is why `e` happened (the refusal is
+/// several sources down, under reqwest's and hyper's own errors).
+fn blocked_address(e: &reqwest::Error) -> Option<IpAddr> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(b) = s.downcast_ref::<BlockedAddress>() {
+            return Some(b.0);
+        }
+        source = s.source();
+    }
+    None
+}
+
 /// Refuses to resolve names to non-public addresses (unless allowed).
 struct PublicResolver {
     allow_private: bool,
@@ -163,11 +372,7 @@ impl reqwest::dns::Resolve for PublicResolver {
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow_private {
                 if let Some(bad) = addrs.iter().find(|a| !is_public_ip(a.ip())) {
-                    return Err(format!(
-                        "Webhook connection blocked: {} is not a public IP address",
-                        bad.ip()
-                    )
-                    .into());
+                    return Err(Box::new(BlockedAddress(bad.ip())) as _);
                 }
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
@@ -291,7 +496,7 @@ impl Webhooks {
     }
 
     /// The MLflow event and payload for a registry change (`None`: nothing to send).
-    async fn resolve(&self, event: RegistryEvent) -> Result<Option<(WebhookEvent, Value)>> {
+    async fn resolve(&self, event: RegistryEvent) -> Result<Option<(WebhookEvent, Payload)>> {
         use WebhookAction as A;
         use WebhookEntity as E;
         let is_prompt = |name: &str| {
@@ -304,12 +509,11 @@ impl Webhooks {
                     .map(|m| m.is_prompt())
             }
         };
-        let tags_map = |tags: &[mlox_core::entities::Tag], skip: &[&str]| {
-            let mut map = Map::new();
-            for t in tags.iter().filter(|t| !skip.contains(&t.key.as_str())) {
-                map.insert(t.key.clone(), json!(t.value));
-            }
-            Value::Object(map)
+        let tags_map = |tags: &[mlox_core::entities::Tag], skip: &[&str]| -> TagMap {
+            tags.iter()
+                .filter(|t| !skip.contains(&t.key.as_str()))
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect()
         };
         let pick = |prompt: bool, p: E, m: E| if prompt { p } else { m };
         Ok(Some(match event {
@@ -324,7 +528,11 @@ impl Webhooks {
                             entity: E::Prompt,
                             action: A::Created,
                         },
-                        json!({"name": name, "tags": tags_map(&tags, &[IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY]), "description": description}),
+                        Payload::ModelCreated(ModelCreated {
+                            tags: tags_map(&tags, &[IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY]),
+                            name,
+                            description,
+                        }),
                     )
                 } else {
                     (
@@ -332,7 +540,11 @@ impl Webhooks {
                             entity: E::RegisteredModel,
                             action: A::Created,
                         },
-                        json!({"name": name, "tags": tags_map(&tags, &[]), "description": description}),
+                        Payload::ModelCreated(ModelCreated {
+                            tags: tags_map(&tags, &[]),
+                            name,
+                            description,
+                        }),
                     )
                 }
             }
@@ -355,10 +567,15 @@ impl Webhooks {
                             entity: E::PromptVersion,
                             action: A::Created,
                         },
-                        json!({
-                            "name": name, "version": version, "template": template,
-                            "tags": tags_map(&tags, &[PROMPT_TEXT_TAG_KEY, IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY]),
-                            "description": description,
+                        Payload::PromptVersionCreated(PromptVersionCreated {
+                            tags: tags_map(
+                                &tags,
+                                &[PROMPT_TEXT_TAG_KEY, IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY],
+                            ),
+                            name,
+                            version,
+                            template,
+                            description,
                         }),
                     )
                 } else {
@@ -367,9 +584,13 @@ impl Webhooks {
                             entity: E::ModelVersion,
                             action: A::Created,
                         },
-                        json!({
-                            "name": name, "version": version, "source": source, "run_id": run_id,
-                            "tags": tags_map(&tags, &[]), "description": description,
+                        Payload::ModelVersionCreated(ModelVersionCreated {
+                            tags: tags_map(&tags, &[]),
+                            name,
+                            version,
+                            source,
+                            run_id,
+                            description,
                         }),
                     )
                 }
@@ -388,7 +609,12 @@ impl Webhooks {
                     ),
                     action: A::Set,
                 },
-                json!({"name": name, "version": version, "key": key, "value": value}),
+                Payload::VersionTagSet(VersionTagSet {
+                    name,
+                    version,
+                    key,
+                    value,
+                }),
             ),
             RegistryEvent::ModelVersionTagDeleted { name, version, key } => (
                 WebhookEvent {
@@ -399,7 +625,7 @@ impl Webhooks {
                     ),
                     action: A::Deleted,
                 },
-                json!({"name": name, "version": version, "key": key}),
+                Payload::VersionTagDeleted(VersionTagDeleted { name, version, key }),
             ),
             RegistryEvent::AliasCreated {
                 name,
@@ -414,7 +640,11 @@ impl Webhooks {
                     ),
                     action: A::Created,
                 },
-                json!({"name": name, "alias": alias, "version": version}),
+                Payload::AliasCreated(AliasCreated {
+                    name,
+                    alias,
+                    version,
+                }),
             ),
             RegistryEvent::AliasDeleted { name, alias } => (
                 WebhookEvent {
@@ -425,7 +655,7 @@ impl Webhooks {
                     ),
                     action: A::Deleted,
                 },
-                json!({"name": name, "alias": alias}),
+                Payload::AliasDeleted(AliasDeleted { name, alias }),
             ),
             RegistryEvent::RegisteredModelTagSet { name, key, value } => {
                 if !is_prompt(&name).await? {
@@ -436,7 +666,7 @@ impl Webhooks {
                         entity: E::PromptTag,
                         action: A::Set,
                     },
-                    json!({"name": name, "key": key, "value": value}),
+                    Payload::TagSet(TagSet { name, key, value }),
                 )
             }
             RegistryEvent::RegisteredModelTagDeleted { name, key } => {
@@ -448,7 +678,7 @@ impl Webhooks {
                         entity: E::PromptTag,
                         action: A::Deleted,
                     },
-                    json!({"name": name, "key": key}),
+                    Payload::TagDeleted(TagDeleted { name, key }),
                 )
             }
         }))
@@ -491,17 +721,15 @@ impl Webhooks {
         &self,
         hook: &Webhook,
         event: WebhookEvent,
-        data: &Value,
-    ) -> std::result::Result<reqwest::Response, String> {
+        data: &Payload,
+    ) -> std::result::Result<reqwest::Response, DeliveryError> {
         let config = &self.inner.config;
         let host = validate_webhook_url_syntax(&hook.url, &config.allowed_schemes)
-            .map_err(|e| e.message)?;
+            .map_err(DeliveryError::InvalidUrl)?;
         if let Ok(ip) = host.parse::<IpAddr>() {
             // IP literals are connected to without asking the resolver.
             if !config.allow_private_ips && !is_public_ip(ip) {
-                return Err(format!(
-                    "Webhook connection blocked: {ip} is not a public IP address"
-                ));
+                return Err(DeliveryError::Blocked(BlockedAddress(ip)));
             }
         }
         let body = payload_body(event, data);
@@ -525,7 +753,7 @@ impl Webhooks {
             if let Some(sig) = &signature {
                 req = req.header(SIGNATURE_HEADER, sig);
             }
-            let outcome = req.send().await;
+            let outcome = req.send().await.map_err(DeliveryError::Request);
             let retry_after = match &outcome {
                 Ok(resp) if RETRY_STATUSES.contains(&resp.status().as_u16()) => Some(
                     resp.headers()
@@ -535,9 +763,9 @@ impl Webhooks {
                         .map(Duration::from_secs),
                 ),
                 Ok(_) => None,
+                Err(e) if e.is_retryable() => Some(None),
                 // Refused by our resolver: retrying cannot help.
-                Err(e) if format!("{e:?}").contains("not a public IP address") => None,
-                Err(_) => Some(None),
+                Err(_) => None,
             };
             match retry_after {
                 Some(hint) if attempt < config.max_retries => {
@@ -548,7 +776,7 @@ impl Webhooks {
                     tracing::debug!(webhook = %hook.webhook_id, attempt, ?wait, "retrying webhook delivery");
                     tokio::time::sleep(wait).await;
                 }
-                _ => return outcome.map_err(|e| describe(&e)),
+                _ => return outcome,
             }
         }
     }
@@ -592,16 +820,24 @@ pub fn sign(secret: &str, delivery_id: &str, timestamp: &str, body: &str) -> Str
     )
 }
 
-/// The delivered body: `{"entity", "action", "timestamp", "data"}` as MLflow writes it.
-fn payload_body(event: WebhookEvent, data: &Value) -> String {
-    // Written by hand to keep MLflow's key order (serde_json sorts keys).
-    format!(
-        "{{\"entity\": {}, \"action\": {}, \"timestamp\": {}, \"data\": {}}}",
-        json!(event.entity.as_str()),
-        json!(event.action.as_str()),
-        json!(iso_timestamp_now()),
-        data
-    )
+/// The delivered body: `{"entity", "action", "timestamp", "data"}` in MLflow's order.
+fn payload_body(event: WebhookEvent, data: &Payload) -> String {
+    payload_body_at(event, data, &iso_timestamp_now())
+}
+
+fn payload_body_at(event: WebhookEvent, data: &Payload, timestamp: &str) -> String {
+    let envelope = Envelope {
+        entity: event.entity.as_str(),
+        action: event.action.as_str(),
+        timestamp,
+        data,
+    };
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, EnvelopeFormatter { depth: 0 });
+    envelope
+        .serialize(&mut ser)
+        .expect("a payload of strings and numbers serializes");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// `datetime.now(timezone.utc).isoformat()`: `2025-01-02T03:04:05.123456+00:00`.
@@ -631,51 +867,89 @@ fn iso_timestamp_now() -> String {
 }
 
 /// MLflow's example payload for each event (`get_example_payload_for_event`).
-pub fn example_payload(event: WebhookEvent) -> Value {
+pub fn example_payload(event: WebhookEvent) -> Payload {
     use WebhookEntity as E;
-    let tags = json!({"example_key": "example_value"});
+    let tags = || TagMap::from([("example_key".into(), "example_value".into())]);
+    let s = |v: &str| v.to_string();
+    let (model, prompt) = (s("example_model"), s("example_prompt"));
+    let name = match event.entity {
+        E::Prompt | E::PromptVersion | E::PromptTag | E::PromptVersionTag | E::PromptAlias => {
+            prompt
+        }
+        _ => model,
+    };
     match (event.entity, event.action) {
-        (E::RegisteredModel, _) => {
-            json!({"name": "example_model", "tags": tags, "description": "An example registered model"})
+        (E::RegisteredModel, _) => Payload::ModelCreated(ModelCreated {
+            description: s("An example registered model"),
+            name,
+            tags: tags(),
+        }),
+        (E::ModelVersion, _) => Payload::ModelVersionCreated(ModelVersionCreated {
+            description: Some(s("An example model version")),
+            name,
+            run_id: Some(s("abcd1234abcd5678")),
+            source: s("models:/123"),
+            tags: tags(),
+            version: s("1"),
+        }),
+        (E::Prompt, _) => Payload::ModelCreated(ModelCreated {
+            description: s("An example prompt"),
+            name,
+            tags: tags(),
+        }),
+        (E::PromptVersion, _) => Payload::PromptVersionCreated(PromptVersionCreated {
+            description: Some(s("An example prompt version")),
+            name,
+            tags: tags(),
+            template: Some(s("Hello {{name}}!")),
+            version: s("1"),
+        }),
+        (E::ModelVersionTag | E::PromptVersionTag, WebhookAction::Set) => {
+            Payload::VersionTagSet(VersionTagSet {
+                key: s("example_key"),
+                name,
+                value: s("example_value"),
+                version: s("1"),
+            })
         }
-        (E::ModelVersion, _) => {
-            json!({"name": "example_model", "version": "1", "source": "models:/123", "run_id": "abcd1234abcd5678", "tags": tags, "description": "An example model version"})
+        (E::ModelVersionTag | E::PromptVersionTag, _) => {
+            Payload::VersionTagDeleted(VersionTagDeleted {
+                key: s("example_key"),
+                name,
+                version: s("1"),
+            })
         }
-        (E::ModelVersionTag, WebhookAction::Set) => {
-            json!({"name": "example_model", "version": "1", "key": "example_key", "value": "example_value"})
+        (E::ModelVersionAlias | E::PromptAlias, WebhookAction::Created) => {
+            Payload::AliasCreated(AliasCreated {
+                alias: s("example_alias"),
+                name,
+                version: s("1"),
+            })
         }
-        (E::ModelVersionTag, _) => {
-            json!({"name": "example_model", "version": "1", "key": "example_key"})
-        }
-        (E::ModelVersionAlias, WebhookAction::Created) => {
-            json!({"name": "example_model", "alias": "example_alias", "version": "1"})
-        }
-        (E::ModelVersionAlias, _) => json!({"name": "example_model", "alias": "example_alias"}),
-        (E::Prompt, _) => {
-            json!({"name": "example_prompt", "tags": tags, "description": "An example prompt"})
-        }
-        (E::PromptVersion, _) => {
-            json!({"name": "example_prompt", "version": "1", "template": "Hello {{name}}!", "tags": tags, "description": "An example prompt version"})
-        }
-        (E::PromptTag, WebhookAction::Set) => {
-            json!({"name": "example_prompt", "key": "example_key", "value": "example_value"})
-        }
-        (E::PromptTag, _) => json!({"name": "example_prompt", "key": "example_key"}),
-        (E::PromptVersionTag, WebhookAction::Set) => {
-            json!({"name": "example_prompt", "version": "1", "key": "example_key", "value": "example_value"})
-        }
-        (E::PromptVersionTag, _) => {
-            json!({"name": "example_prompt", "version": "1", "key": "example_key"})
-        }
-        (E::PromptAlias, WebhookAction::Created) => {
-            json!({"name": "example_prompt", "alias": "example_alias", "version": "1"})
-        }
-        (E::PromptAlias, _) => json!({"name": "example_prompt", "alias": "example_alias"}),
-        (E::BudgetPolicy, _) => json!({
-            "budget_policy_id": "bp-abc123", "budget_unit": "USD", "budget_amount": 100.0,
-            "current_spend": 105.5, "duration_unit": "MONTHS", "duration_value": 1,
-            "target_scope": "ENDPOINT", "workspace": "default", "target_value": "ep-abc123",
-            "window_start": 1_704_067_200_000i64,
+        (E::ModelVersionAlias | E::PromptAlias, _) => Payload::AliasDeleted(AliasDeleted {
+            alias: s("example_alias"),
+            name,
+        }),
+        (E::PromptTag, WebhookAction::Set) => Payload::TagSet(TagSet {
+            key: s("example_key"),
+            name,
+            value: s("example_value"),
+        }),
+        (E::PromptTag, _) => Payload::TagDeleted(TagDeleted {
+            key: s("example_key"),
+            name,
+        }),
+        (E::BudgetPolicy, _) => Payload::BudgetPolicyExceeded(BudgetPolicyExceeded {
+            budget_amount: 100.0,
+            budget_policy_id: s("bp-abc123"),
+            budget_unit: s("USD"),
+            current_spend: 105.5,
+            duration_unit: s("MONTHS"),
+            duration_value: 1,
+            target_scope: s("ENDPOINT"),
+            target_value: s("ep-abc123"),
+            window_start: 1_704_067_200_000,
+            workspace: s("default"),
         }),
     }
 }
@@ -691,6 +965,380 @@ mod tests {
             sign("s3cret", "d", "1", "{}"),
             "v1,GEBNfe1VamzdfwUTibOZYcsRZYOpSdQFr3UdE141go8="
         );
+    }
+
+    const TS: &str = "2025-01-02T03:04:05.123456+00:00";
+
+    /// The delivered body with its timestamp replaced by [`TS`].
+    fn wire(event: WebhookEvent, data: &Payload) -> String {
+        payload_body_at(event, data, TS)
+    }
+
+    fn tag(key: &str, value: &str) -> mlox_core::entities::Tag {
+        mlox_core::entities::Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    /// Pins the exact bytes delivered for every registry change (issue #18: the payloads
+    /// moved from `json!` to typed structs without changing a byte).
+    #[tokio::test]
+    async fn delivered_bodies_are_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = mlox_store::SqlStore::open(
+            &mlox_store::StoreUri::Sqlite(dir.path().join("t.db")),
+            mlox_store::StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let store: Arc<dyn ModelRegistryStore> = Arc::new(store);
+        store
+            .create_registered_model("m".into(), vec![], None)
+            .await
+            .unwrap();
+        store
+            .create_registered_model("p".into(), vec![tag(IS_PROMPT_TAG_KEY, "true")], None)
+            .await
+            .unwrap();
+        let hooks = Webhooks::new(store, WebhookConfig::default());
+        let prompt_tags = || {
+            vec![
+                tag(IS_PROMPT_TAG_KEY, "true"),
+                tag(PROMPT_TYPE_TAG_KEY, "text"),
+                tag(PROMPT_TEXT_TAG_KEY, "Hi {{x}} \"é\""),
+                tag("b", "2"),
+                tag("a", "1"),
+            ]
+        };
+        let cases = [
+            (
+                RegistryEvent::RegisteredModelCreated {
+                    name: "m".into(),
+                    tags: vec![tag("b", "2"), tag("a", "1"), tag("a", "3")],
+                    description: "d".into(),
+                },
+                r#"{"entity": "registered_model", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"d","name":"m","tags":{"a":"3","b":"2"}}}"#,
+            ),
+            (
+                RegistryEvent::RegisteredModelCreated {
+                    name: "p".into(),
+                    tags: prompt_tags(),
+                    description: String::new(),
+                },
+                r#"{"entity": "prompt", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"","name":"p","tags":{"a":"1","b":"2","mlflow.prompt.text":"Hi {{x}} \"é\""}}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionCreated {
+                    name: "m".into(),
+                    version: "1".into(),
+                    source: "models:/x".into(),
+                    run_id: None,
+                    tags: vec![],
+                    description: None,
+                },
+                r#"{"entity": "model_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":null,"name":"m","run_id":null,"source":"models:/x","tags":{},"version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionCreated {
+                    name: "m".into(),
+                    version: "2".into(),
+                    source: "s".into(),
+                    run_id: Some("r".into()),
+                    tags: vec![tag("k", "v")],
+                    description: Some("d".into()),
+                },
+                r#"{"entity": "model_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"d","name":"m","run_id":"r","source":"s","tags":{"k":"v"},"version":"2"}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionCreated {
+                    name: "p".into(),
+                    version: "1".into(),
+                    source: "s".into(),
+                    run_id: None,
+                    tags: prompt_tags(),
+                    description: None,
+                },
+                r#"{"entity": "prompt_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":null,"name":"p","tags":{"a":"1","b":"2"},"template":"Hi {{x}} \"é\"","version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionCreated {
+                    name: "p".into(),
+                    version: "2".into(),
+                    source: "s".into(),
+                    run_id: None,
+                    tags: vec![tag(IS_PROMPT_TAG_KEY, "true")],
+                    description: Some("d".into()),
+                },
+                r#"{"entity": "prompt_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"d","name":"p","tags":{},"template":null,"version":"2"}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionTagSet {
+                    name: "m".into(),
+                    version: "1".into(),
+                    key: "k".into(),
+                    value: "v".into(),
+                },
+                r#"{"entity": "model_version_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"m","value":"v","version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionTagSet {
+                    name: "p".into(),
+                    version: "1".into(),
+                    key: "k".into(),
+                    value: "v".into(),
+                },
+                r#"{"entity": "prompt_version_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p","value":"v","version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionTagDeleted {
+                    name: "m".into(),
+                    version: "1".into(),
+                    key: "k".into(),
+                },
+                r#"{"entity": "model_version_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"m","version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::ModelVersionTagDeleted {
+                    name: "p".into(),
+                    version: "1".into(),
+                    key: "k".into(),
+                },
+                r#"{"entity": "prompt_version_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p","version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::AliasCreated {
+                    name: "m".into(),
+                    alias: "champion".into(),
+                    version: "1".into(),
+                },
+                r#"{"entity": "model_version_alias", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"champion","name":"m","version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::AliasCreated {
+                    name: "p".into(),
+                    alias: "prod".into(),
+                    version: "1".into(),
+                },
+                r#"{"entity": "prompt_alias", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"prod","name":"p","version":"1"}}"#,
+            ),
+            (
+                RegistryEvent::AliasDeleted {
+                    name: "m".into(),
+                    alias: "champion".into(),
+                },
+                r#"{"entity": "model_version_alias", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"champion","name":"m"}}"#,
+            ),
+            (
+                RegistryEvent::AliasDeleted {
+                    name: "p".into(),
+                    alias: "prod".into(),
+                },
+                r#"{"entity": "prompt_alias", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"prod","name":"p"}}"#,
+            ),
+            (
+                RegistryEvent::RegisteredModelTagSet {
+                    name: "p".into(),
+                    key: "k".into(),
+                    value: "v".into(),
+                },
+                r#"{"entity": "prompt_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p","value":"v"}}"#,
+            ),
+            (
+                RegistryEvent::RegisteredModelTagDeleted {
+                    name: "p".into(),
+                    key: "k".into(),
+                },
+                r#"{"entity": "prompt_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p"}}"#,
+            ),
+        ];
+        for (change, expected) in cases {
+            let what = format!("{change:?}");
+            let (event, data) = hooks.resolve(change).await.unwrap().expect(&what);
+            assert_eq!(wire(event, &data), expected, "{what}");
+        }
+        // Registered-model tags are events for prompts only.
+        for change in [
+            RegistryEvent::RegisteredModelTagSet {
+                name: "m".into(),
+                key: "k".into(),
+                value: "v".into(),
+            },
+            RegistryEvent::RegisteredModelTagDeleted {
+                name: "m".into(),
+                key: "k".into(),
+            },
+        ] {
+            assert!(hooks.resolve(change).await.unwrap().is_none());
+        }
+    }
+
+    /// Pins the exact bytes of every test delivery (`webhooks/{id}/test`).
+    #[test]
+    fn example_bodies_are_pinned() {
+        use WebhookAction as A;
+        use WebhookEntity as E;
+        let cases = [
+            (
+                E::RegisteredModel,
+                A::Created,
+                r#"{"description":"An example registered model","name":"example_model","tags":{"example_key":"example_value"}}"#,
+            ),
+            (
+                E::ModelVersion,
+                A::Created,
+                r#"{"description":"An example model version","name":"example_model","run_id":"abcd1234abcd5678","source":"models:/123","tags":{"example_key":"example_value"},"version":"1"}"#,
+            ),
+            (
+                E::ModelVersionTag,
+                A::Set,
+                r#"{"key":"example_key","name":"example_model","value":"example_value","version":"1"}"#,
+            ),
+            (
+                E::ModelVersionTag,
+                A::Deleted,
+                r#"{"key":"example_key","name":"example_model","version":"1"}"#,
+            ),
+            (
+                E::ModelVersionAlias,
+                A::Created,
+                r#"{"alias":"example_alias","name":"example_model","version":"1"}"#,
+            ),
+            (
+                E::ModelVersionAlias,
+                A::Deleted,
+                r#"{"alias":"example_alias","name":"example_model"}"#,
+            ),
+            (
+                E::Prompt,
+                A::Created,
+                r#"{"description":"An example prompt","name":"example_prompt","tags":{"example_key":"example_value"}}"#,
+            ),
+            (
+                E::PromptVersion,
+                A::Created,
+                r#"{"description":"An example prompt version","name":"example_prompt","tags":{"example_key":"example_value"},"template":"Hello {{name}}!","version":"1"}"#,
+            ),
+            (
+                E::PromptTag,
+                A::Set,
+                r#"{"key":"example_key","name":"example_prompt","value":"example_value"}"#,
+            ),
+            (
+                E::PromptTag,
+                A::Deleted,
+                r#"{"key":"example_key","name":"example_prompt"}"#,
+            ),
+            (
+                E::PromptVersionTag,
+                A::Set,
+                r#"{"key":"example_key","name":"example_prompt","value":"example_value","version":"1"}"#,
+            ),
+            (
+                E::PromptVersionTag,
+                A::Deleted,
+                r#"{"key":"example_key","name":"example_prompt","version":"1"}"#,
+            ),
+            (
+                E::PromptAlias,
+                A::Created,
+                r#"{"alias":"example_alias","name":"example_prompt","version":"1"}"#,
+            ),
+            (
+                E::PromptAlias,
+                A::Deleted,
+                r#"{"alias":"example_alias","name":"example_prompt"}"#,
+            ),
+            (
+                E::BudgetPolicy,
+                A::Exceeded,
+                r#"{"budget_amount":100.0,"budget_policy_id":"bp-abc123","budget_unit":"USD","current_spend":105.5,"duration_unit":"MONTHS","duration_value":1,"target_scope":"ENDPOINT","target_value":"ep-abc123","window_start":1704067200000,"workspace":"default"}"#,
+            ),
+        ];
+        for (entity, action, data) in cases {
+            let event = WebhookEvent { entity, action };
+            let expected = format!(
+                r#"{{"entity": "{}", "action": "{}", "timestamp": "{TS}", "data": {data}}}"#,
+                entity.as_str(),
+                action.as_str()
+            );
+            assert_eq!(wire(event, &example_payload(event)), expected, "{event}");
+        }
+    }
+
+    /// A refusal of our resolver is recognised by its type, several sources down under
+    /// reqwest's and hyper's errors, and is not retried (issue #18: this was a match on the
+    /// error's debug text).
+    #[tokio::test]
+    async fn a_blocked_address_is_typed_and_not_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = mlox_store::SqlStore::open(
+            &mlox_store::StoreUri::Sqlite(dir.path().join("t.db")),
+            mlox_store::StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let hooks = Webhooks::new(
+            Arc::new(store),
+            WebhookConfig {
+                allowed_schemes: vec!["http".into()],
+                // A retry would wait far longer than the timeout below.
+                backoff: Duration::from_secs(60),
+                ..WebhookConfig::default()
+            },
+        );
+        // The resolver refuses loopback before anything is sent.
+        let err = hooks
+            .inner
+            .client
+            .post("http://localhost:9/")
+            .send()
+            .await
+            .unwrap_err();
+        let ip = blocked_address(&err).expect("refused by the resolver");
+        assert!(ip.is_loopback(), "{ip}");
+        let hook = |url: &str| Webhook {
+            webhook_id: "w".into(),
+            name: "w".into(),
+            description: None,
+            url: url.into(),
+            events: vec![],
+            status: WebhookStatus::Active,
+            secret: None,
+            creation_timestamp: 0,
+            last_updated_timestamp: 0,
+        };
+        let event = WebhookEvent {
+            entity: WebhookEntity::ModelVersionAlias,
+            action: WebhookAction::Deleted,
+        };
+        let data = example_payload(event);
+        for (url, message) in [
+            ("http://localhost:9/", "is not a public IP address"),
+            (
+                "http://127.0.0.1:9/",
+                "Webhook connection blocked: 127.0.0.1 is not a public IP address",
+            ),
+        ] {
+            let sent = tokio::time::timeout(
+                Duration::from_secs(10),
+                hooks.send(&hook(url), event, &data),
+            )
+            .await
+            .expect("no retry");
+            let err = sent.unwrap_err();
+            assert!(!err.is_retryable(), "{err}");
+            assert!(err.to_string().ends_with(message), "{err}");
+        }
+        // A connection error is retried.
+        let err = DeliveryError::Request(
+            reqwest::Client::new()
+                .get("http://256.0.0.1/")
+                .send()
+                .await
+                .unwrap_err(),
+        );
+        assert!(err.is_retryable(), "{err}");
     }
 
     #[test]

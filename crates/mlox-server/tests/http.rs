@@ -235,7 +235,8 @@ async fn runs_metrics_with_non_finite_values() {
 #[tokio::test]
 async fn bad_input_gets_mlflow_errors_and_the_next_request_is_served() {
     let app = app().await;
-    // Malformed JSON
+    // Malformed JSON is an empty request, as on MLflow (Flask's silent `get_json`):
+    // here the required name is missing.
     let (status, body) = app
         .send(
             Request::post("/api/2.0/mlflow/experiments/create")
@@ -248,6 +249,10 @@ async fn bad_input_gets_mlflow_errors_and_the_next_request_is_served() {
         (status, error_code(&body)),
         (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
     );
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Missing value for required parameter 'name'"));
     // Missing content type
     let (status, body) = app
         .send(
@@ -536,4 +541,36 @@ async fn run_artifact_listing_is_relative_to_the_run_root() {
         body,
         json!({"root_uri": uri, "files": [{"path": "model/MLmodel", "is_dir": false, "file_size": 11}]})
     );
+}
+
+/// Issue #18: MLflow reads a request body with Flask's `get_json(force=True, silent=True)`,
+/// so a body that is not JSON is answered exactly as an empty body is, never with an error
+/// of its own (no BAD_REQUEST, no parse message).
+#[tokio::test]
+async fn malformed_json_body_is_answered_as_an_empty_body() {
+    let app = app().await;
+    let raw = |path: &str, body: &'static [u8]| {
+        Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    for path in [
+        "/api/2.0/mlflow/runs/log-batch",
+        "/api/2.0/mlflow/experiments/create",
+        "/api/2.0/mlflow/registered-models/create",
+    ] {
+        let empty = app.send(raw(path, b"")).await;
+        assert_eq!(empty.0, StatusCode::BAD_REQUEST, "{path}: {}", empty.1);
+        assert_eq!(error_code(&empty.1), "INVALID_PARAMETER_VALUE", "{path}");
+        for body in [&b"{not json"[..], b"{\"run_id\": ", b"\xff\xfe"] {
+            assert_eq!(app.send(raw(path, body)).await, empty, "{path} {body:?}");
+        }
+    }
+    // A search with an unreadable body is a search with no criteria.
+    let (status, body) = app
+        .send(raw("/api/2.0/mlflow/experiments/search", b"{not json"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["experiments"][0]["name"], "Default");
 }

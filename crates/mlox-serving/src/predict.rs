@@ -101,14 +101,16 @@ async fn score(model: &Arc<LoadedModel>, ct: &str, body: Vec<u8>) -> Result<Valu
     Ok(v.get("predictions").cloned().unwrap_or(v))
 }
 
+/// The byte progress bar's template (indicatif 0.18 syntax; pinned by a test, since a
+/// template that does not parse would silently fall back to the default bar).
+const BAR_TEMPLATE: &str = "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+
 fn bar(len: Option<u64>, what: &str) -> ProgressBar {
     let pb = match len {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template(BAR_TEMPLATE)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         ),
         None => ProgressBar::new_spinner(),
     };
@@ -379,6 +381,11 @@ fn to_csv(preds: &Value) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn progress_template_parses() {
+        indicatif::ProgressStyle::with_template(super::BAR_TEMPLATE).unwrap();
+    }
+
     use super::*;
 
     #[test]

@@ -71,14 +71,16 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
+/// The transfer bar's template (indicatif 0.18 syntax; pinned by a test, since a
+/// template that does not parse would silently fall back to the default bar).
+const BAR_TEMPLATE: &str = "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+
 fn bar(len: u64, msg: String) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        ProgressStyle::with_template(BAR_TEMPLATE)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     pb.set_message(msg);
     pb
@@ -255,4 +257,12 @@ pub async fn run(cmd: ArtifactsCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn progress_template_parses() {
+        indicatif::ProgressStyle::with_template(super::BAR_TEMPLATE).unwrap();
+    }
 }
