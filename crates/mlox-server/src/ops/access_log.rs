@@ -188,7 +188,8 @@ fn json_line(e: &Entry<'_>) -> String {
         bytes: e.bytes,
         user: e.user,
     };
-    let mut line = serde_json::to_vec(&fields).unwrap_or_default();
+    let mut line = Vec::with_capacity(256);
+    let _ = serde_json::to_writer(&mut line, &fields);
     line.push(b'\n');
     // serde_json writes UTF-8 only.
     String::from_utf8(line).unwrap_or_default()

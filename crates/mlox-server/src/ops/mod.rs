@@ -76,6 +76,7 @@ pub fn app(state: AppState, guards: crate::Guards, ops: &Ops) -> Router {
     // The guards (security middleware, authentication) stand in front of every handler;
     // the access log and metrics see every request, refused ones too.
     let metrics_guards = guards.clone();
+    let authenticated = guards.auth.is_some();
     let mut inner = crate::guarded_router(state, guards);
     if let Some(prefix) = &ops.static_prefix {
         inner = inner.layer(axum::Extension(UiPrefix(Bytes::from(prefixed_index(
@@ -87,6 +88,7 @@ pub fn app(state: AppState, guards: crate::Guards, ops: &Ops) -> Router {
         let track = Arc::new(Tracker {
             log: ops.access_log.clone(),
             metrics: ops.metrics.clone(),
+            users: ops.access_log.is_some() && authenticated,
         });
         inner = inner.layer(axum::middleware::from_fn(move |req, next| {
             track.clone().handle(req, next)
@@ -205,6 +207,8 @@ fn prefixed_index(index: &[u8], prefix: &str) -> Vec<u8> {
 struct Tracker {
     log: Option<Arc<AccessLog>>,
     metrics: Option<Arc<Metrics>>,
+    /// Whether requests can carry a user to log (an authentication layer is inside).
+    users: bool,
 }
 
 impl Tracker {
@@ -216,15 +220,17 @@ impl Tracker {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        // The path as the client sent it (with --static-prefix, the router strips it).
+        // The path as the client sent it (with --static-prefix, the router strips it); a
+        // `Uri` clone shares the request's bytes.
         let path = self.log.as_ref().map(|_| {
             req.extensions()
                 .get::<OriginalUri>()
-                .map_or(req.uri().path(), |u| u.0.path())
-                .to_string()
+                .map_or_else(|| req.uri().clone(), |u| u.0.clone())
         });
-        let user = RequestUser::default();
-        req.extensions_mut().insert(user.clone());
+        let user = self.users.then(RequestUser::default);
+        if let Some(user) = &user {
+            req.extensions_mut().insert(user.clone());
+        }
         let is_artifacts = route
             .as_ref()
             .is_some_and(|r| r.as_str().contains("/mlflow-artifacts/"));
@@ -297,9 +303,9 @@ struct Done {
     route: Option<MatchedPath>,
     method: &'static str,
     remote: Option<SocketAddr>,
-    path: Option<String>,
+    path: Option<axum::http::Uri>,
     status: u16,
-    user: RequestUser,
+    user: Option<RequestUser>,
     is_artifacts: bool,
 }
 
@@ -320,12 +326,12 @@ impl OnDrop for Done {
             log.log(&access_log::Entry {
                 remote: self.remote,
                 method: self.method,
-                path: self.path.as_deref().unwrap_or(""),
+                path: self.path.as_ref().map_or("", |u| u.path()),
                 route,
                 status: self.status,
                 elapsed,
                 bytes,
-                user: self.user.get(),
+                user: self.user.as_ref().and_then(RequestUser::get),
             });
         }
     }
