@@ -1,15 +1,21 @@
 //! The access log: one line per request on stdout, written by a background thread so a
-//! slow reader of stdout never slows a request (lines beyond the queue are counted and
-//! dropped, never waited for).
+//! slow reader of stdout never slows a request (lines beyond a bounded backlog are counted
+//! and dropped, never waited for).
 //!
 //! A line names the route template and the path without its query string; no header is
 //! ever logged, so credentials (Authorization, cookies) and query parameters never reach it.
+//!
+//! Requests append their line to one shared buffer (formatted in a per-thread scratch
+//! buffer first, so the lock is held for a copy only); the writer thread swaps the buffer
+//! out and writes it whole. No line is a heap allocation of its own: freeing thousands of
+//! small strings on the writer thread, allocated on the request threads, made the
+//! allocator's locks contended.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 /// How access log lines are written (`--log-format`).
@@ -22,27 +28,44 @@ pub enum LogFormat {
     Json,
 }
 
-/// Lines waiting for the writer thread at most; more are dropped and counted.
-const QUEUE: usize = 16 * 1024;
+/// Bytes of lines waiting for the writer thread at most; more are dropped and counted.
+const BACKLOG: usize = 8 * 1024 * 1024;
 
 /// How long the writer lets lines gather after a write before it writes again. A request
-/// that queues a line while the writer sleeps costs no wake-up: under load the writer
-/// wakes once per interval instead of once per request (that wake-up and a write call per
-/// line cost the server about a fifth of its CPU on small requests).
+/// that logs while the writer sleeps costs no wake-up: under load the writer wakes once
+/// per interval instead of once per request.
 const GATHER: Duration = Duration::from_millis(10);
 
-/// What the writer thread is sent.
-enum Msg {
-    Line(String),
-    /// Write every line queued before this one, then answer.
-    Flush(SyncSender<()>),
+/// What requests and the writer thread share.
+#[derive(Default)]
+struct Pending {
+    /// Lines not yet written.
+    buf: Vec<u8>,
+    /// Lines dropped because the backlog was full.
+    dropped: u64,
+    /// The writer is blocked waiting for lines (a request must wake it).
+    idle: bool,
+    /// Answered once every line logged before them is written.
+    acks: Vec<SyncSender<()>>,
+    /// The log is gone: write what is left and stop.
+    closed: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The handle requests write through.
 pub struct AccessLog {
     format: LogFormat,
-    tx: SyncSender<Msg>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 /// What the log says about one request.
@@ -57,101 +80,135 @@ pub(crate) struct Entry<'a> {
     pub user: Option<&'a str>,
 }
 
+thread_local! {
+    /// Where a request thread formats its line before copying it into the shared buffer.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
+}
+
 impl AccessLog {
     /// Starts the writer thread; lines go to `out` (stdout in the server).
     pub fn start(format: LogFormat, out: Box<dyn Write + Send>) -> Self {
-        let (tx, rx) = sync_channel::<Msg>(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let dropped_seen = dropped.clone();
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+        });
+        let theirs = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("mlox-access-log".into())
-            .spawn(move || {
-                let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-                // Waits for a line when idle (so a lone request is logged at once); after
-                // each write, sleeps GATHER and writes what gathered, until nothing did.
-                while let Ok(first) = rx.recv() {
-                    let mut next = Some(first);
-                    while let Some(msg) = next.take() {
-                        let mut acks = Vec::new();
-                        let mut msg = Some(msg);
-                        while let Some(m) = msg.take().or_else(|| rx.try_recv().ok()) {
-                            match m {
-                                Msg::Line(line) => {
-                                    let _ = out.write_all(line.as_bytes());
-                                }
-                                Msg::Flush(ack) => acks.push(ack),
-                            }
-                        }
-                        let lost = dropped_seen.swap(0, Relaxed);
-                        if lost > 0 {
-                            let _ =
-                                writeln!(out, "access log: {lost} lines dropped (stdout too slow)");
-                        }
-                        let _ = out.flush();
-                        for ack in acks {
-                            let _ = ack.send(());
-                        }
-                        std::thread::sleep(GATHER);
-                        next = rx.try_recv().ok();
-                    }
-                }
-                let _ = out.flush();
-            });
+            .spawn(move || write_lines(&theirs, out));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the access log thread");
         }
-        AccessLog {
-            format,
-            tx,
-            dropped,
-        }
+        AccessLog { format, shared }
     }
 
     pub(crate) fn log(&self, e: &Entry<'_>) {
-        let line = match self.format {
-            LogFormat::Text => text_line(e),
-            LogFormat::Json => json_line(e),
-        };
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(Msg::Line(line)) {
-            self.dropped.fetch_add(1, Relaxed);
-        }
+        SCRATCH.with(|scratch| {
+            let mut line = scratch.borrow_mut();
+            line.clear();
+            match self.format {
+                LogFormat::Text => write_text(&mut line, e),
+                LogFormat::Json => write_json(&mut line, e),
+            }
+            let mut p = self.shared.lock();
+            if p.buf.len() + line.len() > BACKLOG {
+                p.dropped += 1;
+                return;
+            }
+            p.buf.extend_from_slice(&line);
+            if p.idle {
+                p.idle = false;
+                drop(p);
+                self.shared.wake.notify_one();
+            }
+        });
     }
 
     /// Writes every line logged so far (at shutdown), waiting a second at most.
     pub fn flush(&self) {
         let (ack, done) = sync_channel(1);
-        if self.tx.send(Msg::Flush(ack)).is_ok() {
-            let _ = done.recv_timeout(Duration::from_secs(1));
-        }
+        self.shared.lock().acks.push(ack);
+        self.shared.wake.notify_one();
+        let _ = done.recv_timeout(Duration::from_secs(1));
     }
 }
 
-fn text_line(e: &Entry<'_>) -> String {
-    use std::fmt::Write as _;
-    let mut line = String::with_capacity(192);
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The writer thread: waits for lines when idle (so a lone request is logged at once);
+/// after each write, sleeps GATHER and writes what gathered meanwhile.
+fn write_lines(shared: &Shared, out: Box<dyn Write + Send>) {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut lines = Vec::new();
+    loop {
+        let (acks, lost, closed) = {
+            let mut p = shared.lock();
+            while p.buf.is_empty() && p.acks.is_empty() && !p.closed {
+                p.idle = true;
+                p = shared.wake.wait(p).unwrap_or_else(|e| e.into_inner());
+            }
+            p.idle = false;
+            // The emptied buffer goes back, keeping its capacity for the next lines.
+            std::mem::swap(&mut p.buf, &mut lines);
+            (
+                std::mem::take(&mut p.acks),
+                std::mem::take(&mut p.dropped),
+                p.closed,
+            )
+        };
+        let _ = out.write_all(&lines);
+        lines.clear();
+        if lost > 0 {
+            let _ = writeln!(out, "access log: {lost} lines dropped (stdout too slow)");
+        }
+        let _ = out.flush();
+        for ack in acks {
+            let _ = ack.send(());
+        }
+        if closed {
+            return;
+        }
+        std::thread::sleep(GATHER);
+    }
+}
+
+/// `s` as `str::escape_debug` writes it; most paths need no escaping and are copied.
+fn write_escaped(out: &mut Vec<u8>, s: &str) {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\'' && b != b'\\')
+    {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        let _ = write!(out, "{}", s.escape_debug());
+    }
+}
+
+fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     let _ = write!(
-        line,
+        out,
         "{} ",
         humantime::format_rfc3339_millis(SystemTime::now())
     );
-    match e.remote {
-        Some(a) => {
-            let _ = write!(line, "{a}");
-        }
-        None => line.push('-'),
-    }
-    let _ = writeln!(
-        line,
-        " \"{} {}\" {} {:.3}ms {}B route={} user={}",
-        e.method,
-        e.path.escape_debug(),
+    let _ = match e.remote {
+        Some(a) => write!(out, "{a} \"{} ", e.method),
+        None => write!(out, "- \"{} ", e.method),
+    };
+    write_escaped(out, e.path);
+    let _ = write!(
+        out,
+        "\" {} {:.3}ms {}B route={} user=",
         e.status,
         e.elapsed.as_secs_f64() * 1000.0,
         e.bytes,
         e.route,
-        e.user.unwrap_or("-").escape_debug(),
     );
-    line
+    write_escaped(out, e.user.unwrap_or("-"));
+    out.push(b'\n');
 }
 
 /// A JSON line's fields, in the order they are written.
@@ -176,7 +233,7 @@ fn as_display<S: serde::Serializer>(
     s.collect_str(v)
 }
 
-fn json_line(e: &Entry<'_>) -> String {
+fn write_json(out: &mut Vec<u8>, e: &Entry<'_>) {
     let fields = JsonLine {
         time: humantime::format_rfc3339_millis(SystemTime::now()),
         remote: e.remote,
@@ -188,16 +245,25 @@ fn json_line(e: &Entry<'_>) -> String {
         bytes: e.bytes,
         user: e.user,
     };
-    let mut line = Vec::with_capacity(256);
-    let _ = serde_json::to_writer(&mut line, &fields);
-    line.push(b'\n');
-    // serde_json writes UTF-8 only.
-    String::from_utf8(line).unwrap_or_default()
+    let _ = serde_json::to_writer(&mut *out, &fields);
+    out.push(b'\n');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text_line(e: &Entry<'_>) -> String {
+        let mut out = Vec::new();
+        write_text(&mut out, e);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn json_line(e: &Entry<'_>) -> String {
+        let mut out = Vec::new();
+        write_json(&mut out, e);
+        String::from_utf8(out).unwrap()
+    }
 
     fn entry() -> Entry<'static> {
         Entry {
@@ -246,13 +312,47 @@ mod tests {
             ),
             "{line}"
         );
+        // A path or user needing escapes is written as `str::escape_debug` writes it.
+        let odd = text_line(&Entry {
+            remote: None,
+            path: "/a\"b\nc/é",
+            user: Some("bob's"),
+            ..entry()
+        });
+        assert!(
+            odd.contains(" - \"POST /a\\\"b\\nc/é\" 200 ") && odd.ends_with(" user=bob\\'s\n"),
+            "{odd}"
+        );
     }
 
-    /// A `Write` into a shared buffer.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+    #[test]
+    fn lines_logged_before_the_log_is_dropped_are_written() {
+        let out = Sink::default();
+        let log = AccessLog::start(LogFormat::Json, Box::new(out.clone()));
+        for _ in 0..100 {
+            log.log(&entry());
+        }
+        drop(log);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while out
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            < 100
+        {
+            assert!(std::time::Instant::now() < deadline, "lines lost at close");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 
-    impl Write for Shared {
+    /// A `Write` into a buffer the test reads.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             self.0.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
@@ -264,7 +364,7 @@ mod tests {
 
     #[test]
     fn flush_writes_every_line_logged_before_it() {
-        let out = Shared::default();
+        let out = Sink::default();
         let log = AccessLog::start(LogFormat::Text, Box::new(out.clone()));
         // Bursts with and without pauses: lines gathered while the writer sleeps and lines
         // that wake it both arrive, in order.
