@@ -331,15 +331,23 @@ json.dump(meta, open(out, "w"), indent=1)
 EOF
 "$LG" report --dir "$OUT" --out "$ROOT/bench/RESULTS.md" --command "$CMD_TEXT" --date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 # What the access log and /metrics cost is measured by bench/ops.sh (rounds alternating
-# between configurations, 8+ minutes); its last report is carried over, marked as such.
+# between configurations, 8+ minutes); its last report is carried over, marked as such,
+# above the hand-written notes (which the report keeps as they are).
 if [[ -f $ROOT/bench/OPS_RESULTS.md ]]; then
-    {
-        echo
-        echo "## Throughput with the access log and /metrics on vs off"
-        echo
-        echo "Not measured by this run: the last \`bench/ops.sh\` report (bench/OPS_RESULTS.md), carried over as it is."
-        echo
-        sed '1{/^# /d}' "$ROOT/bench/OPS_RESULTS.md" | sed 's/^## /### /'
-    } >>"$ROOT/bench/RESULTS.md"
+    python3 - "$ROOT/bench/RESULTS.md" "$ROOT/bench/OPS_RESULTS.md" <<'PYEOF'
+import sys
+results, ops = sys.argv[1:]
+text = open(results).read()
+lines = open(ops).read().splitlines()
+if lines and lines[0].startswith("# "):
+    lines = lines[1:]
+section = ("## Throughput with the access log and /metrics on vs off\n\n"
+           "Not measured by this run: the last `bench/ops.sh` report (bench/OPS_RESULTS.md), carried over as it is.\n"
+           + "\n".join(lines).rstrip("\n") + "\n\n")
+marker = "<!-- Notes below this line"
+i = text.find(marker)
+text = text + "\n" + section if i < 0 else text[:i] + section + text[i:]
+open(results, "w").write(text)
+PYEOF
 fi
 step "done: bench/RESULTS.md"
