@@ -30,7 +30,7 @@ use mlox_core::{MlflowError, Result};
 use serde_json::{json, Map, Value};
 
 use crate::db::{RowView, SqlValue};
-use crate::mlflow_import::{ImportProgress, Source};
+use crate::mlflow_import::{ImportProgress, Source, COST_KEYS, TOKEN_KEYS};
 use crate::StoreUri;
 
 /// MLflow 3.17's alembic head: a database stamped with it is opened without migrating.
@@ -640,16 +640,6 @@ impl Exporter<'_> {
         Ok(())
     }
 }
-
-const TOKEN_KEYS: &[&str] = &[
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-    "cache_creation_input_tokens_above_1hr",
-];
-const COST_KEYS: &[&str] = &["input_cost", "output_cost", "total_cost"];
 
 fn write_trace(dst: &rusqlite::Connection, t: &Trace) -> Result<()> {
     let info = &t.info;

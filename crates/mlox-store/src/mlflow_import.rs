@@ -39,6 +39,18 @@ use mlox_core::{MlflowError, Result};
 use crate::db::{Conn, DbError, Dialect, RowView, SqlValue};
 use crate::{SqlStore, StoreOptions, StoreUri};
 
+/// The token-usage and cost keys MLflow 3.17 keeps as `trace_info` columns, in column
+/// order (read by the import, written by the export).
+pub(crate) const TOKEN_KEYS: &[&str] = &[
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation_input_tokens_above_1hr",
+];
+pub(crate) const COST_KEYS: &[&str] = &["input_cost", "output_cost", "total_cost"];
+
 /// Every alembic revision of MLflow's tracking schema up to 3.17 (MLflow's
 /// `store/db_migrations/versions`). A database stamped with another one is newer than
 /// this importer knows.
@@ -1166,19 +1178,10 @@ impl Importer<'_> {
             s.col(t, "input_cost"),
             s.col(t, "output_cost"),
             s.col(t, "total_cost"),
-            [
-                "input_tokens",
-                "output_tokens",
-                "total_tokens",
-                "cache_read_input_tokens",
-                "cache_creation_input_tokens",
-                "cache_creation_input_tokens_above_1hr",
-                "input_cost",
-                "output_cost",
-                "total_cost",
-            ]
-            .iter()
-            .map(|c| s.null_flag(t, c))
+            TOKEN_KEYS
+                .iter()
+                .chain(COST_KEYS)
+                .map(|c| s.null_flag(t, c))
             .collect::<Vec<_>>()
             .join(", "),
         );
