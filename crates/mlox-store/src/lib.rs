@@ -24,7 +24,9 @@ mod sqlite;
 mod traces;
 pub mod tracking;
 
-/// The conformance suite every backend must pass (used by this crate's tests).
+/// The conformance suite every backend must pass (used by this crate's tests; only with
+/// the `testsuite` feature).
+#[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 use std::path::PathBuf;
