@@ -1,4 +1,4 @@
-# The Python side of mlox's worker pool (crates/mlox-serving/src/pyworker.rs), run as
+# The Python side of mlox's worker pool (crates/mlox-serving/src/pyworker/), run as
 # `python -c <this file> MODEL_DIR`. It loads the model once with mlflow.pyfunc and then
 # answers requests from stdin until stdin closes. Each frame is a 4-byte little-endian
 # length and a JSON object: requests {"content_type": str, "body": str, "b64": bool},
