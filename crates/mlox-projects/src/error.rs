@@ -51,4 +51,23 @@ impl ProjectError {
     }
 }
 
+/// Each variant of an environment error becomes the variant of the same name and message.
+impl From<mlox_env::EnvError> for ProjectError {
+    fn from(e: mlox_env::EnvError) -> Self {
+        match e {
+            mlox_env::EnvError::Spec {
+                file,
+                line,
+                message,
+            } => ProjectError::Spec {
+                file,
+                line,
+                message,
+            },
+            mlox_env::EnvError::Environment(m) => ProjectError::Environment(m),
+            mlox_env::EnvError::Io { context, source } => ProjectError::Io { context, source },
+        }
+    }
+}
+
 pub type Result<T, E = ProjectError> = std::result::Result<T, E>;

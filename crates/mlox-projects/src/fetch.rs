@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use mlox_env::lock::lock_file;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ProjectError, Result};
@@ -143,32 +144,6 @@ async fn resolve_version(git: &Path, repo: &Path, version: &str) -> Option<(Stri
         return Some((sha, false));
     }
     rev_parse(git, repo, version).await.map(|sha| (sha, false))
-}
-
-/// An exclusive lock on a file, held until dropped (so two runs don't fetch into the same
-/// cached repository at once).
-pub(crate) struct FileLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
-
-pub(crate) async fn lock_file(path: PathBuf) -> Result<FileLock> {
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(ProjectError::io(format!(
-                "opening lock file {}",
-                path.display()
-            )))?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map(FileLock)
-            .map_err(|(_, errno)| ProjectError::Io {
-                context: format!("locking {}", path.display()),
-                source: std::io::Error::from(errno),
-            })
-    })
-    .await
-    .map_err(|e| ProjectError::Environment(format!("lock task failed: {e}")))?
 }
 
 pub(crate) fn short_hash(text: &str) -> String {

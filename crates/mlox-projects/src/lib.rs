@@ -2,7 +2,8 @@
 //!
 //! It reads MLflow's MLproject format ([`spec`]), checks and substitutes parameters
 //! ([`params`]), fetches code from a folder or a Git repository ([`uri`], [`fetch`]),
-//! prepares the environment (cached virtualenvs, conda, docker: [`env`], [`docker`]), runs
+//! prepares the environment (cached virtualenvs and conda through `mlox-env`, docker:
+//! [`env`], [`docker`]), runs
 //! the entry point locally or as a Kubernetes Job ([`kubernetes`]), and records it as an
 //! MLflow run ([`runner`]).
 //!
@@ -16,12 +17,13 @@ pub mod error;
 pub mod fetch;
 pub mod kubernetes;
 pub mod params;
-pub mod progress;
 pub mod runner;
 pub mod spec;
-pub mod tools;
 pub mod uri;
-pub mod yaml;
+
+/// Shared with `mlox models serve`, so they live in `mlox-env`; re-exported under their
+/// old paths.
+pub use mlox_env::{progress, tools, yaml};
 
 pub use env::EnvManager;
 pub use error::ProjectError;

@@ -6,21 +6,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
+pub use mlox_env::tools::shell_quote;
+
 use crate::error::{ProjectError, Result};
 use crate::spec::{EntryPoint, ParamType};
-
-/// Python's `shlex.quote`: the value unchanged when it only has characters that are safe
-/// in a POSIX shell word, otherwise single-quoted.
-pub fn shell_quote(s: &str) -> String {
-    if s.is_empty() {
-        return "''".to_string();
-    }
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if s.chars().all(safe) {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
 
 /// Parses `-P name=value` arguments (MLflow's `_user_args_to_dict`), keeping their order.
 pub fn parse_param_args(args: &[String]) -> Result<Vec<(String, String)>> {

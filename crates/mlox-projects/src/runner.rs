@@ -187,13 +187,17 @@ impl Interrupt {
     }
 }
 
-/// Runs `fut` unless a signal arrives first.
-async fn interruptible<T>(
+/// Runs `fut` unless a signal arrives first (its error a `ProjectError` or one that becomes
+/// one, such as `mlox-env`'s).
+async fn interruptible<T, E>(
     interrupt: &mut Interrupt,
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T>
+where
+    ProjectError: From<E>,
+{
     tokio::select! {
-        r = fut => r,
+        r = fut => Ok(r?),
         _ = interrupt.wait() => Err(ProjectError::Interrupted),
     }
 }

@@ -152,13 +152,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
 }
 
 pub(crate) fn parse_yaml_file(path: &Path, text: &str) -> Result<Node> {
-    yaml::parse(text).map_err(|e| {
-        ProjectError::spec(
-            path,
-            e.line,
-            format!("invalid YAML (column {}): {}", e.col, e.message),
-        )
-    })
+    Ok(yaml::parse_file(path, text)?)
 }
 
 fn parse_project(dir: &Path, path: &Path, root: &Node) -> Result<Project> {

@@ -2,12 +2,12 @@
 //! `local` is the current Python (`MLOX_PYTHON`, else `python`/`python3` on PATH); `uv` and
 //! `virtualenv` build the model's `python_env.yaml` (or `requirements.txt`) once into a
 //! venv cached by content hash, and `conda` its `conda.yaml` — both through
-//! `mlox-projects`' environment code, shared with `mlox run`.
+//! `mlox-env`, shared with `mlox run`.
 
 use std::path::{Path, PathBuf};
 
-use mlox_projects::env::{self as penv, EnvManager};
-use mlox_projects::Progress;
+use mlox_env::python::{self as penv, EnvManager};
+use mlox_env::Progress;
 use serde_json::Value;
 
 use crate::error::{Result, ServeError};
@@ -20,7 +20,7 @@ pub fn local_python() -> Result<PathBuf> {
         return Ok(PathBuf::from(p));
     }
     for name in ["python", "python3"] {
-        if let Some(p) = mlox_projects::tools::which(name) {
+        if let Some(p) = mlox_env::tools::which(name) {
             return Ok(p);
         }
     }
@@ -29,7 +29,7 @@ pub fn local_python() -> Result<PathBuf> {
     ))
 }
 
-fn env_error(e: mlox_projects::ProjectError) -> ServeError {
+fn env_error(e: mlox_env::EnvError) -> ServeError {
     ServeError::InvalidModel(format!(
         "cannot prepare the model's Python environment: {e}"
     ))

@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::error::{ProjectError, Result};
+use crate::error::{EnvError, Result};
 
 /// The first executable named `name` on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
@@ -53,12 +53,25 @@ impl Output {
     }
 }
 
+/// Python's `shlex.quote`: the value unchanged when it only has characters that are safe
+/// in a POSIX shell word, otherwise single-quoted.
+pub fn shell_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".to_string();
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if s.chars().all(safe) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
 /// A command line for messages: words joined with spaces, quoted where needed.
 pub fn display_command<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
-    std::iter::once(crate::params::shell_quote(program))
+    std::iter::once(shell_quote(program))
         .chain(
             args.iter()
-                .map(|a| crate::params::shell_quote(&a.as_ref().to_string_lossy())),
+                .map(|a| shell_quote(&a.as_ref().to_string_lossy())),
         )
         .collect::<Vec<_>>()
         .join(" ")
@@ -109,9 +122,10 @@ impl Tool {
 
     /// Runs to completion; an error only when the program cannot be started.
     pub async fn output(mut self) -> Result<Output> {
-        let mut child = self.cmd.spawn().map_err(|e| {
-            ProjectError::Environment(format!("cannot run `{}`: {e}", self.display))
-        })?;
+        let mut child = self
+            .cmd
+            .spawn()
+            .map_err(|e| EnvError::Environment(format!("cannot run `{}`: {e}", self.display)))?;
         if let Some(data) = self.stdin.take() {
             use tokio::io::AsyncWriteExt;
             if let Some(mut stdin) = child.stdin.take() {
@@ -121,7 +135,7 @@ impl Tool {
             }
         }
         let out = child.wait_with_output().await.map_err(|e| {
-            ProjectError::Environment(format!("running `{}` failed: {e}", self.display))
+            EnvError::Environment(format!("running `{}` failed: {e}", self.display))
         })?;
         Ok(Output {
             success: out.status.success(),
@@ -136,7 +150,7 @@ impl Tool {
         let display = self.display.clone();
         let out = self.output().await?;
         if !out.success {
-            return Err(ProjectError::Environment(format!(
+            return Err(EnvError::Environment(format!(
                 "`{display}` failed ({}):\n{}",
                 match out.code {
                     Some(c) => format!("exit code {c}"),

@@ -148,6 +148,17 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }))
 }
 
+/// Parses the text of the file at `path`; an error names the file and the line.
+pub fn parse_file(path: &std::path::Path, text: &str) -> Result<Node, crate::EnvError> {
+    parse(text).map_err(|e| {
+        crate::EnvError::spec(
+            path,
+            e.line,
+            format!("invalid YAML (column {}): {}", e.col, e.message),
+        )
+    })
+}
+
 enum Frame {
     Seq(Node, usize),
     /// The mapping, its anchor, and a key waiting for its value.
