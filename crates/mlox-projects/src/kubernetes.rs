@@ -113,19 +113,13 @@ pub fn dockerfile(base_image: &str) -> String {
 /// A DNS-1123 name from the project name and a UTC timestamp, like MLflow's
 /// `<project>-<%Y-%m-%d-%H-%M-%S-%f>`.
 pub fn job_name(project_name: &str, now: std::time::SystemTime) -> String {
-    let since = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs() as i64;
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let stamp = format!(
-        "{y:04}-{mo:02}-{d:02}-{:02}-{:02}-{:02}-{:06}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        since.subsec_micros()
-    );
+    // humantime's RFC 3339 (`2026-01-02T03:04:05.000006Z`) in MLflow's form; a clock before
+    // 1970 counts as 1970.
+    let now = now.max(std::time::UNIX_EPOCH);
+    let stamp = humantime::format_rfc3339_micros(now)
+        .to_string()
+        .trim_end_matches('Z')
+        .replace(['T', ':', '.'], "-");
     let mut base = dns_label(project_name);
     let max = 63 - stamp.len() - 1;
     base.truncate(max);
@@ -155,20 +149,6 @@ pub fn dns_label(s: &str) -> String {
     let mut out = trimmed.to_string();
     out.truncate(63);
     out.trim_end_matches('-').to_string()
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// What goes into the rendered Job.

@@ -175,28 +175,14 @@ pub(super) fn payload_body_at(event: WebhookEvent, data: &Payload, timestamp: &s
 
 /// `datetime.now(timezone.utc).isoformat()`: `2025-01-02T03:04:05.123456+00:00`.
 pub(super) fn iso_timestamp_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_micros()
-    )
+    iso_timestamp(std::time::SystemTime::now())
+}
+
+/// `t` as Python's `isoformat()` of an aware UTC datetime: humantime's RFC 3339 with
+/// microseconds, whose `Z` Python writes `+00:00`.
+pub(super) fn iso_timestamp(t: std::time::SystemTime) -> String {
+    let rfc3339 = humantime::format_rfc3339_micros(t).to_string();
+    format!("{}+00:00", rfc3339.trim_end_matches('Z'))
 }
 
 /// MLflow's example payload for each event (`get_example_payload_for_event`).

@@ -1,7 +1,7 @@
 //! Unit tests of webhook delivery: signatures, pinned bodies, refused addresses.
 
 use super::network::blocked_address;
-use super::payload::{iso_timestamp_now, payload_body_at};
+use super::payload::{iso_timestamp, iso_timestamp_now, payload_body_at};
 use super::*;
 
 #[test]
@@ -392,4 +392,7 @@ fn timestamp_shape() {
     let ts = iso_timestamp_now();
     assert_eq!(ts.len(), "2025-01-02T03:04:05.123456+00:00".len(), "{ts}");
     assert!(ts.ends_with("+00:00"));
+    // Python: datetime.fromtimestamp(1735787045.123456, timezone.utc).isoformat()
+    let t = std::time::UNIX_EPOCH + Duration::new(1_735_787_045, 123_456_789);
+    assert_eq!(iso_timestamp(t), "2025-01-02T03:04:05.123456+00:00");
 }
