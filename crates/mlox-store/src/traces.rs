@@ -8,7 +8,7 @@
 //! `span.*` filters. Searches are compiled to SQL over indexed columns.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Read;
 
 use mlox_core::entities::{Page, LIFECYCLE_ACTIVE};
 use mlox_core::search::{Cmp, Value};
@@ -28,13 +28,45 @@ fn trace_not_found(trace_id: &str) -> MlflowError {
     MlflowError::not_found(format!("Trace with ID '{trace_id}' not found."))
 }
 
-/// Compresses a batch of spans for storage.
+/// Compresses a batch of spans for storage: their JSON, gzip-framed.
 pub(crate) fn encode_spans(spans: &[Span]) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(spans).map_err(|e| MlflowError::internal(e.to_string()))?;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(&json)
-        .and_then(|_| enc.finish())
-        .map_err(|e| MlflowError::internal(e.to_string()))
+    gzip(&json)
+}
+
+thread_local! {
+    /// A deflate compressor per thread, reset between uses: a new one allocates (and
+    /// zeroes) a few hundred KiB of tables, more than compressing a batch costs.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
+}
+
+/// `data` as a gzip member (RFC 1952): header, raw deflate, CRC-32 and length.
+fn gzip(data: &[u8]) -> Result<Vec<u8>> {
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mut out = Vec::with_capacity(HEADER.len() + data.len() / 3 + 64);
+    out.extend_from_slice(&HEADER);
+    DEFLATE.with(|d| -> Result<()> {
+        let mut d = d.borrow_mut();
+        d.reset();
+        loop {
+            let consumed = d.total_in() as usize;
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.len().max(1024));
+            }
+            let status = d
+                .compress_vec(&data[consumed..], &mut out, flate2::FlushCompress::Finish)
+                .map_err(|e| MlflowError::internal(format!("compressing spans: {e}")))?;
+            if status == flate2::Status::StreamEnd {
+                return Ok(());
+            }
+        }
+    })?;
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    Ok(out)
 }
 
 fn decode_spans(bytes: &[u8]) -> Result<Vec<Span>> {
@@ -114,7 +146,20 @@ fn summarize(spans: &[Span]) -> SpanSummary {
     }
 }
 
-pub(crate) fn log_spans(c: &mut dyn Conn, experiment_id: &str, spans: Vec<Span>) -> Result<()> {
+/// The spans of one trace from one request, ready to be stored: what the writer needs,
+/// computed before the write (the compression above all) so that the writer thread,
+/// which every write of the store goes through, does only the database work.
+pub(crate) struct SpanBatch {
+    trace_id: String,
+    summary: SpanSummary,
+    /// The spans, compressed (`encode_spans`).
+    content: Vec<u8>,
+    /// (name, span type, status) of each distinct span, for span filters.
+    names: Vec<(String, String, &'static str)>,
+}
+
+/// Groups spans by trace and prepares each group for [`store_span_batches`].
+pub(crate) fn prepare_span_batches(spans: Vec<Span>) -> Result<Vec<SpanBatch>> {
     let mut by_trace: BTreeMap<String, Vec<Span>> = BTreeMap::new();
     for mut span in spans {
         let trace_id = span.mlflow_trace_id();
@@ -122,9 +167,42 @@ pub(crate) fn log_spans(c: &mut dyn Conn, experiment_id: &str, spans: Vec<Span>)
         span.set_attribute(keys::SPAN_REQUEST_ID, AnyValue::Str(trace_id.clone()));
         by_trace.entry(trace_id).or_default().push(span);
     }
+    by_trace
+        .into_iter()
+        .map(|(trace_id, spans)| {
+            let names: HashSet<(String, String, &'static str)> = spans
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.span_type().unwrap_or_default(),
+                        status_name(s.status_code),
+                    )
+                })
+                .collect();
+            Ok(SpanBatch {
+                summary: summarize(&spans),
+                content: encode_spans(&spans)?,
+                names: names.into_iter().collect(),
+                trace_id,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn store_span_batches(
+    c: &mut dyn Conn,
+    experiment_id: &str,
+    batches: Vec<SpanBatch>,
+) -> Result<()> {
     let mut experiment = None;
-    for (trace_id, spans) in by_trace {
-        let summary = summarize(&spans);
+    for SpanBatch {
+        trace_id,
+        summary,
+        content,
+        names,
+    } in batches
+    {
         let row = c.query_opt(
             "SELECT request_time, execution_duration, state, request_preview, response_preview FROM traces WHERE trace_id = ?",
             &[trace_id.as_str().into()],
@@ -210,17 +288,9 @@ pub(crate) fn log_spans(c: &mut dyn Conn, experiment_id: &str, spans: Vec<Span>)
             &[
                 trace_id.as_str().into(),
                 batch.into(),
-                SqlValue::Blob(encode_spans(&spans)?),
+                SqlValue::Blob(content),
             ],
         )?;
-        let mut names = HashSet::new();
-        for s in &spans {
-            names.insert((
-                s.name.clone(),
-                s.span_type().unwrap_or_default(),
-                status_name(s.status_code),
-            ));
-        }
         for (name, span_type, status) in names {
             c.execute(
                 "INSERT INTO trace_span_names (trace_id, name, span_type, status) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -1020,7 +1090,10 @@ pub(crate) fn delete_assessment(
 impl TraceStore for crate::SqlStore {
     async fn log_spans(&self, experiment_id: &str, spans: Vec<Span>) -> Result<()> {
         let id = experiment_id.to_string();
-        self.db.write(move |c| log_spans(c, &id, spans)).await
+        let batches = prepare_span_batches(spans)?;
+        self.db
+            .write(move |c| store_span_batches(c, &id, batches))
+            .await
     }
     async fn start_trace(&self, info: TraceInfo) -> Result<TraceInfo> {
         self.db.write(move |c| start_trace(c, info)).await
@@ -1079,5 +1152,43 @@ impl TraceStore for crate::SqlStore {
     async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()> {
         let (t, a) = (trace_id.to_string(), assessment_id.to_string());
         self.db.write(move |c| delete_assessment(c, &t, &a)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn gzip_members_decode_and_the_compressor_is_reused_cleanly() {
+        let mut big = Vec::new();
+        let mut x: u64 = 1;
+        while big.len() < 1 << 20 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            big.extend_from_slice(
+                format!("{{\"span\":{},\"v\":\"{}\"}}", x % 977, x >> 40).as_bytes(),
+            );
+        }
+        for data in [&b""[..], b"{}", &big, b"again, after a large one"] {
+            let first = gzip(data).unwrap();
+            assert_eq!(gunzip(&first), data);
+            // The same bytes from the reset compressor.
+            assert_eq!(gzip(data).unwrap(), first);
+        }
+        // A member written by flate2's own encoder decodes the same way.
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"stored before").unwrap();
+        assert_eq!(gunzip(&enc.finish().unwrap()), b"stored before");
     }
 }
