@@ -14,6 +14,7 @@ mod logged_models;
 mod migrate;
 pub mod mlflow_auth_import;
 pub mod mlflow_export;
+mod mlflow_file_store;
 pub mod mlflow_import;
 mod names;
 mod ops;

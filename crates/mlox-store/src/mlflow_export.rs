@@ -36,7 +36,7 @@ use crate::StoreUri;
 /// MLflow 3.17's alembic head: a database stamped with it is opened without migrating.
 pub const MLFLOW_HEAD_REVISION: &str = "dc11669786a5";
 
-const SQLITE_SCHEMA: &str = include_str!("mlflow_schema/sqlite.sql");
+pub(crate) const SQLITE_SCHEMA: &str = include_str!("mlflow_schema/sqlite.sql");
 
 /// What was written: rows per MLflow table, in order.
 #[derive(Debug, Default)]

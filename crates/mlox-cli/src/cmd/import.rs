@@ -13,7 +13,8 @@ use mlox_store::StoreUri;
 pub struct ImportArgs {
     /// The MLflow tracking database, as MLflow's `--backend-store-uri`:
     /// `sqlite:///path/mlflow.db`, `postgresql://user:pass@host:port/db`
-    /// (`postgresql+psycopg2://…` too). May be left out with `--from-basic-auth`.
+    /// (`postgresql+psycopg2://…` too), or an MLflow file store folder (`./mlruns`,
+    /// `file:///path/mlruns`). May be left out with `--from-basic-auth`.
     pub from: Option<String>,
     /// MLflow's basic-auth database (the `database_uri` of its auth ini file, e.g.
     /// `sqlite:///basic_auth.db`): its users, with their passwords, and their permissions
@@ -99,9 +100,13 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let rows: u64 = summary.tables.iter().map(|(_, n)| n).sum();
+        let from = if summary.file_store {
+            "the MLflow file store".to_string()
+        } else {
+            format!("MLflow schema revision {}", summary.revision)
+        };
         println!(
-            "imported {rows} rows from MLflow schema revision {}{} in {:.1} s",
-            summary.revision,
+            "imported {rows} rows from {from}{} in {:.1} s",
             if summary.resumed { " (resumed)" } else { "" },
             started.elapsed().as_secs_f64()
         );
