@@ -129,3 +129,35 @@ def test_a_folder_that_is_not_a_file_store_is_refused(tmp_path):
     assert missing.returncode != 0 and "nope" in missing.stderr
     assert not (tmp_path / "x.db").exists() and not (tmp_path / "y.db").exists()
 
+
+
+def test_copy_artifacts_moves_them_and_rewrites_the_locations(file_store, tmp_path):
+    tmp, root, expected, ids = file_store
+    expected = _as_sql_store_answers(expected)
+    dest = tmp_path / "moved"
+    target = tmp_path / "mlox.db"
+    before = sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*"))
+    proc = _import(str(root), f"sqlite:///{target}", "--copy-artifacts", str(dest))
+    assert "copied " in proc.stdout
+    assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+    assert (dest / ids_experiment(expected, ids) / ids["parent"] / "artifacts" / "notes"
+            / "hello.txt").read_text() == "hello"
+
+    # The answers are the same but for the locations, which are now under DEST in
+    # MLflow's layout; the artifact listings are read from there.
+    for e in expected["experiments"]:
+        e["artifact_location"] = f"{dest}/{e['id']}"
+    for r in expected["runs"]:
+        i = r["info"]
+        i["artifact_uri"] = f"{dest}/{i['experiment_id']}/{i['run_id']}/artifacts"
+    for m in expected["logged_models"]:
+        m["artifact_location"] = f"{dest}/{m['experiment_id']}/models/{m['id']}/artifacts"
+    got = _mlox_dump_of(tmp, target)
+    _assert_same(expected, _assessments_sorted(got))
+    parent = next(r for r in got["runs"] if r["info"]["run_id"] == ids["parent"])
+    assert parent["artifacts"], "the listing must come from the copies"
+
+
+def ids_experiment(dump: dict, ids: dict) -> str:
+    return next(r["info"]["experiment_id"] for r in dump["runs"]
+                if r["info"]["run_id"] == ids["parent"])

@@ -5,6 +5,7 @@
 //!
 //! It knows nothing about HTTP or MLflow's JSON; it speaks `mlox-core` types only.
 
+pub mod artifact_locations;
 mod auth;
 mod chunks;
 pub mod db;

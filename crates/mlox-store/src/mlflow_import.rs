@@ -169,6 +169,8 @@ pub struct ImportSummary {
     /// The source was an MLflow file store (read through a temporary database at
     /// MLflow's schema head, which is then `revision`).
     pub file_store: bool,
+    /// The ids of the experiments imported.
+    pub experiment_ids: Vec<i64>,
 }
 
 fn invalid(msg: impl Into<String>) -> MlflowError {
@@ -669,6 +671,7 @@ impl Importer<'_> {
             s.default_workspace("experiments"),
         );
         // The target's default experiment (untouched, checked above) takes the source's.
+        let mut ids = Vec::new();
         self.copy(
             "experiments",
             &format!("experiments{}", s.default_workspace("experiments")),
@@ -676,6 +679,7 @@ impl Importer<'_> {
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (experiment_id) DO UPDATE SET name = excluded.name, artifact_location = excluded.artifact_location, lifecycle_stage = excluded.lifecycle_stage, creation_time = excluded.creation_time, last_update_time = excluded.last_update_time",
             &mut |r| {
+                ids.push(r.int(0));
                 Some(vec![
                     r.int(0).into(),
                     r.opt_text(1).unwrap_or_default().into(),
@@ -686,6 +690,7 @@ impl Importer<'_> {
                 ])
             },
         )?;
+        self.summary.experiment_ids = ids;
         let ws = if self.schema.default_workspace("experiments").is_empty() {
             ""
         } else {
