@@ -8,6 +8,7 @@ on the result must give the same dump (the file store has no webhooks).
 Run: MLOX_BIN=$PWD/target/release/mlox .venv/bin/python -m pytest tests/migrate -q
 """
 
+import copy
 import os
 import sys
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_a_folder_that_is_not_a_file_store_is_refused(tmp_path):
 
 def test_copy_artifacts_moves_them_and_rewrites_the_locations(file_store, tmp_path):
     tmp, root, expected, ids = file_store
-    expected = _as_sql_store_answers(expected)
+    expected = _as_sql_store_answers(copy.deepcopy(expected))
     dest = tmp_path / "moved"
     target = tmp_path / "mlox.db"
     before = sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*"))
@@ -161,3 +162,18 @@ def test_copy_artifacts_moves_them_and_rewrites_the_locations(file_store, tmp_pa
 def ids_experiment(dump: dict, ids: dict) -> str:
     return next(r["info"]["experiment_id"] for r in dump["runs"]
                 if r["info"]["run_id"] == ids["parent"])
+
+
+def test_interrupted_file_store_import_resumes(file_store, tmp_path):
+    """An interrupted import of a file store is resumed by the same command, the store
+    named either way (folder or file:// URI), without duplicates: the ids the file store
+    does not keep (datasets, inputs) are derived, not drawn."""
+    tmp, root, expected, _ = file_store
+    target = tmp_path / "mlox.db"
+    first = _import(str(root), f"sqlite:///{target}", "--batch-size", "7",
+                    env={"MLOX_IMPORT_FAIL_AFTER_BATCHES": "25"}, check=False)
+    assert first.returncode != 0 and "interrupted" in first.stderr
+    second = _import(root.as_uri(), f"sqlite:///{target}", "--batch-size", "7")
+    assert "(resumed)" in second.stdout
+    expected = _as_sql_store_answers(copy.deepcopy(expected))
+    _assert_same(expected, _assessments_sorted(_mlox_dump_of(tmp, target)))
