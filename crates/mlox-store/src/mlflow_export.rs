@@ -206,10 +206,17 @@ fn export_postgres(
                 .map(|c| format!("\"{c}\""))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let insert = format!(
-                "INSERT INTO {table} ({list}) VALUES ({})",
-                crate::db::placeholders(columns.len())
-            );
+            // Many rows per statement (PostgreSQL takes up to 65,535 parameters), the
+            // same statement for every full batch.
+            let per_batch = (30_000 / columns.len().max(1)).clamp(1, 1_000);
+            let insert = |rows: usize| {
+                let one = format!("({})", crate::db::placeholders(columns.len()));
+                format!(
+                    "INSERT INTO {table} ({list}) VALUES {}",
+                    vec![one; rows].join(", ")
+                )
+            };
+            let full = insert(per_batch);
             let total: i64 = lite
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                 .map_err(internal)?;
@@ -221,8 +228,9 @@ fn export_postgres(
                 .prepare(&format!("SELECT {list} FROM {table}"))
                 .map_err(internal)?;
             let mut rows = stmt.query([]).map_err(internal)?;
+            let mut values: Vec<SqlValue> = Vec::with_capacity(per_batch * columns.len());
+            let mut n = 0;
             while let Some(r) = rows.next().map_err(internal)? {
-                let mut values = Vec::with_capacity(columns.len());
                 for i in 0..columns.len() {
                     use rusqlite::types::ValueRef;
                     values.push(match r.get_ref(i).map_err(internal)? {
@@ -235,8 +243,17 @@ fn export_postgres(
                         ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
                     });
                 }
-                c.execute(&insert, &values).map_err(pg)?;
-                progress.advance(1);
+                n += 1;
+                if n == per_batch {
+                    c.execute(&full, &values).map_err(pg)?;
+                    progress.advance(n as u64);
+                    values.clear();
+                    n = 0;
+                }
+            }
+            if n > 0 {
+                c.execute(&insert(n), &values).map_err(pg)?;
+                progress.advance(n as u64);
             }
             progress.finish();
         }
