@@ -85,7 +85,7 @@ MLOX_COMPAT_TARGET=mlflow $PY -m pytest tests/compat -q -p no:cacheprovider || s
 step "compat smoke subset against the real MLflow server under --static-prefix /mlflow"
 MLOX_COMPAT_TARGET=mlflow MLOX_COMPAT_STATIC_PREFIX=/mlflow $PY -m pytest "${COMPAT_SMOKE[@]}" -q -p no:cacheprovider || status=1
 
-# --- issue #16: mlox import of MLflow databases (SQLite and PostgreSQL sources and targets) ---
+# --- issue #16: mlox import of MLflow databases and file stores, mlox export (SQLite and PostgreSQL sources and targets) ---
 step "mlox import / export: real MLflow server's store imported, mlox's exported and served by MLflow, dumps through the client equal (tests/migrate)"
 MLOX_TEST_POSTGRES_URL=$PG_URL $PY -m pytest tests/migrate -q -p no:cacheprovider || status=1
 

@@ -10,8 +10,9 @@ from mlflow import MlflowClient
 from mlflow.entities import AssessmentSource, LoggedModelStatus, SpanType, ViewType
 
 
-def seed(client: MlflowClient, work_dir) -> dict:
-    """Logs the data set; returns a few ids for checks."""
+def seed(client: MlflowClient, work_dir, webhooks: bool = True) -> dict:
+    """Logs the data set; returns a few ids for checks. MLflow's file store has no
+    webhooks: `webhooks=False` leaves them out."""
     import pandas as pd
 
     ids = {}
@@ -81,10 +82,11 @@ def seed(client: MlflowClient, work_dir) -> dict:
     mlflow.genai.register_prompt(name="greet", template="Hi {{name}}!", commit_message="v2")
 
     # A webhook.
-    client.create_webhook(
-        name="hook", url="https://example.com/hook", events=["model_version.created"],
-        description="d", secret="s3cret",
-    )
+    if webhooks:
+        client.create_webhook(
+            name="hook", url="https://example.com/hook", events=["model_version.created"],
+            description="d", secret="s3cret",
+        )
 
     # Traces with spans and assessments.
     @mlflow.trace(span_type=SpanType.LLM)
@@ -149,7 +151,7 @@ def _all(fn, **kw):
             return out
 
 
-def dump(client: MlflowClient) -> dict:
+def dump(client: MlflowClient, webhooks: bool = True) -> dict:
     d = {}
     exps = _all(client.search_experiments, view_type=ViewType.ALL, max_results=1000)
     exps.sort(key=lambda e: int(e.experiment_id))
@@ -274,7 +276,7 @@ def dump(client: MlflowClient) -> dict:
             })
         d["prompts"].append({"name": p.name, "tags": dict(p.tags), "versions": versions})
 
-    hooks = _all(client.list_webhooks, max_results=100)
+    hooks = _all(client.list_webhooks, max_results=100) if webhooks else []
     d["webhooks"] = sorted(
         [
             {

@@ -24,7 +24,7 @@ from mlflow import MlflowClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mlflow_data  # noqa: E402
 import servers  # noqa: E402
-from test_import import _assert_same, _mlox_bin  # noqa: E402
+from test_import import PG_URL, _assert_same, _fresh_pg_database, _mlox_bin  # noqa: E402
 
 
 def _export(target: Path, source: Path, check=True):
@@ -150,3 +150,100 @@ def test_export_refuses_an_existing_file(mlox_store, tmp_path):
     proc = _export(target, tmp / "mlox.db", check=False)
     assert proc.returncode != 0 and "already exists" in proc.stderr
     assert target.read_bytes() == b"keep me"
+
+
+def _export_to(target: str, source: Path, check=True):
+    proc = subprocess.run(
+        [_mlox_bin(), "export", target, "--backend-store-uri", f"sqlite:///{source}", "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )
+    if check and proc.returncode != 0:
+        pytest.fail(f"mlox export failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def _pg_shape(url: str):
+    """What PostgreSQL's catalogs say of a database's current schema: columns (type,
+    length, nullability, default, generation), constraints, indexes, sequences, triggers
+    and the schema revision."""
+    import psycopg2
+
+    con = psycopg2.connect(url)
+    try:
+        with con.cursor() as cur:
+            def rows(sql):
+                cur.execute(sql)
+                return sorted(tuple(r) for r in cur.fetchall())
+            return {
+                "columns": rows(
+                    "SELECT table_name, column_name, data_type, character_maximum_length, "
+                    "is_nullable, column_default, is_generated, generation_expression, "
+                    "is_identity FROM information_schema.columns "
+                    "WHERE table_schema = current_schema()"),
+                "constraints": rows(
+                    "SELECT t.relname, c.conname, c.contype, pg_get_constraintdef(c.oid) "
+                    "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+                    "JOIN pg_namespace n ON n.oid = t.relnamespace "
+                    "WHERE n.nspname = current_schema()"),
+                "indexes": rows(
+                    "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                    "WHERE schemaname = current_schema()"),
+                "sequences": rows(
+                    "SELECT sequence_name, data_type, start_value, increment FROM "
+                    "information_schema.sequences WHERE sequence_schema = current_schema()"),
+                "triggers": rows(
+                    "SELECT event_object_table, trigger_name, event_manipulation, "
+                    "action_statement FROM information_schema.triggers "
+                    "WHERE trigger_schema = current_schema()"),
+                "revision": rows("SELECT version_num FROM alembic_version"),
+            }
+    finally:
+        con.close()
+
+
+@pytest.mark.skipif(not PG_URL, reason="MLOX_TEST_POSTGRES_URL is not set")
+def test_postgresql_export_schema_is_mlflows(mlox_store):
+    tmp, _, _ = mlox_store
+    reference = _fresh_pg_database("mlflow_export_reference")
+    subprocess.run(
+        [str(Path(sys.executable).parent / "mlflow"), "db", "upgrade",
+         reference.replace("postgresql://", "postgresql+psycopg2://", 1)],
+        check=True, capture_output=True, timeout=600,
+    )
+    exported = _fresh_pg_database("mlflow_export_shape")
+    _export_to(exported, tmp / "mlox.db")
+    ours, theirs = _pg_shape(exported), _pg_shape(reference)
+    for part in theirs:
+        assert ours[part] == theirs[part], f"the {part} differ"
+
+
+@pytest.mark.skipif(not PG_URL, reason="MLOX_TEST_POSTGRES_URL is not set")
+def test_mlflow_serves_a_postgresql_export_with_the_same_answers(mlox_store):
+    tmp, expected, _ = mlox_store
+    target = _fresh_pg_database("mlflow_export_target")
+    before = (tmp / "mlox.db").read_bytes()
+    proc = _export_to(target, tmp / "mlox.db")
+    assert "metric points: " in proc.stdout
+    assert (tmp / "mlox.db").read_bytes() == before, "the store must only be read"
+    # A database that is not empty is refused, and left as it was.
+    again = _export_to(target, tmp / "mlox.db", check=False)
+    assert again.returncode != 0 and "not empty" in again.stderr
+    shape = _pg_shape(target)
+
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = target.replace(
+        "postgresql://", "postgresql+psycopg2://", 1)
+    try:
+        server = servers.start_mlflow(tmp, workers=1)
+    finally:
+        os.environ.pop("MLOX_COMPAT_BACKEND_URI", None)
+    try:
+        mlflow.set_tracking_uri(server.url)
+        client = MlflowClient()
+        got = mlflow_data.dump(client)
+        # New experiments continue after the exported ids, as in a database MLflow filled.
+        new_id = client.create_experiment("after-export")
+        assert int(new_id) > max(int(e["id"]) for e in expected["experiments"])
+    finally:
+        server.stop()
+    _assert_same(expected, got)
+    assert _pg_shape(target) == shape, "MLflow must open the export without migrating it"

@@ -196,6 +196,38 @@ def test_import_into_postgresql(mlflow_store):
     _assert_same(expected, got)
 
 
+def test_copy_artifacts_of_proxied_locations(mlflow_store, tmp_path):
+    """`--copy-artifacts` with `mlflow-artifacts:/` locations: the URIs stay, the files
+    are copied from the MLflow server's destination (`--artifacts-source`) to DEST, and
+    `mlox server --artifacts-destination DEST` serves them."""
+    tmp, expected, ids, source, kind = mlflow_store
+    if kind != "sqlite":
+        pytest.skip("exercised with the SQLite source")
+    dest = tmp_path / "moved-art"
+    target = tmp_path / "mlox.db"
+    # Without the source destination, proxied locations cannot be read: said clearly.
+    first = _import(source, f"sqlite:///{target}", "--copy-artifacts", str(dest), check=False)
+    assert first.returncode != 0 and "--artifacts-source" in first.stderr
+    assert "import itself is complete" in first.stderr
+    # The import is done; the copy alone is run again with what it needs.
+    proc = subprocess.run(
+        [_mlox_bin(), "import", "--backend-store-uri", f"sqlite:///{target}", "--quiet",
+         "--copy-artifacts", str(dest), "--artifacts-source", str(tmp / "art")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "copied " in proc.stdout
+    parent = next(r for r in expected["runs"] if r["info"]["run_id"] == ids["parent"])
+    rel = parent["info"]["artifact_uri"].split("mlflow-artifacts:", 1)[1].lstrip("/")
+    assert (dest / rel / "notes" / "hello.txt").read_text() == "hello"
+    os.environ["MLOX_COMPAT_ARTIFACTS_DESTINATION"] = str(dest)
+    try:
+        got = _mlox_dump_of(tmp, target)
+    finally:
+        del os.environ["MLOX_COMPAT_ARTIFACTS_DESTINATION"]
+    _assert_same(expected, got)
+
+
 def test_interrupted_import_resumes_without_duplicates(mlflow_store):
     tmp, expected, _, source, kind = mlflow_store
     if kind != "sqlite":

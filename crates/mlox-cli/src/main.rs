@@ -32,9 +32,10 @@ enum Command {
     /// tracking server (list, versions, alias).
     #[command(subcommand)]
     Models(cmd::models::ModelsCommand),
-    /// Import an MLflow tracking database (SQLite or PostgreSQL) with the same ids.
+    /// Import an MLflow tracking database (SQLite or PostgreSQL) or file store with the
+    /// same ids.
     Import(cmd::import::ImportArgs),
-    /// Export the store as a new MLflow 3.17 tracking database (SQLite) that `mlflow
+    /// Export the store as a new MLflow 3.17 tracking database (SQLite or PostgreSQL) that `mlflow
     /// server` opens as it is.
     Export(cmd::export::ExportArgs),
     /// Run an MLproject from a folder or a Git repository, tracked (like `mlflow run`).

@@ -5,6 +5,7 @@
 //!
 //! It knows nothing about HTTP or MLflow's JSON; it speaks `mlox-core` types only.
 
+pub mod artifact_locations;
 mod auth;
 mod chunks;
 pub mod db;
@@ -14,6 +15,7 @@ mod logged_models;
 mod migrate;
 pub mod mlflow_auth_import;
 pub mod mlflow_export;
+mod mlflow_file_store;
 pub mod mlflow_import;
 mod names;
 mod ops;

@@ -130,7 +130,7 @@ pub(crate) fn apply(m: &mut dyn Migrator) -> Result<Vec<i64>, DbError> {
 /// inside quotes (`'…'`, `"…"`), PostgreSQL dollar quotes (`$$…$$`, `$tag$…$tag$`),
 /// comments (`-- …`, `/* … */`) or the `BEGIN … END` body of a `CREATE TRIGGER`. Statements
 /// holding nothing but comments and blanks are left out.
-fn statements(sql: &str) -> Vec<&str> {
+pub(crate) fn statements(sql: &str) -> Vec<&str> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;

@@ -1,4 +1,5 @@
-//! `mlox export`: writes an mlox store out as an MLflow tracking database (SQLite), at
+//! `mlox export`: writes an mlox store out as an MLflow tracking database (SQLite, or
+//! PostgreSQL through a temporary SQLite export copied table by table), at
 //! MLflow 3.17's schema head, so that MLflow's own `mlflow server` opens it without a
 //! migration and answers what mlox answered: same ids, timestamps, histories, registry,
 //! logged models, webhooks and traces.
@@ -29,14 +30,16 @@ use mlox_core::trace::{python_json, python_json_any, AnyValue, Assessment, KeyVa
 use mlox_core::{MlflowError, Result};
 use serde_json::{json, Map, Value};
 
-use crate::db::{RowView, SqlValue};
+use crate::db::{Conn, DbError, RowView, SqlValue};
 use crate::mlflow_import::{ImportProgress, Source, COST_KEYS, TOKEN_KEYS};
 use crate::StoreUri;
 
 /// MLflow 3.17's alembic head: a database stamped with it is opened without migrating.
 pub const MLFLOW_HEAD_REVISION: &str = "dc11669786a5";
 
-const SQLITE_SCHEMA: &str = include_str!("mlflow_schema/sqlite.sql");
+pub(crate) const SQLITE_SCHEMA: &str = include_str!("mlflow_schema/sqlite.sql");
+
+const POSTGRES_SCHEMA: &str = include_str!("mlflow_schema/postgres.sql");
 
 /// What was written: rows per MLflow table, in order.
 #[derive(Debug, Default)]
@@ -53,83 +56,267 @@ fn internal(e: impl std::fmt::Display) -> MlflowError {
 }
 
 /// Exports the mlox store at `source` into a new MLflow database at `target`
-/// (`sqlite:///path/mlflow.db`; the file must not exist yet).
+/// (`sqlite:///path/mlflow.db`, a file that must not exist yet, or `postgresql://…`, an
+/// empty database).
 pub async fn export_mlflow(
     source: &StoreUri,
     target: &str,
     progress: Arc<dyn ImportProgress>,
 ) -> Result<ExportSummary> {
-    let path = match StoreUri::parse(target)? {
-        StoreUri::Sqlite(p) => p,
-        StoreUri::Postgres(_) => {
-            return Err(invalid(
-                "exporting to PostgreSQL is not supported yet: export to SQLite (sqlite:///path/mlflow.db), then load it into PostgreSQL with MLflow's own tools",
-            ))
+    let source = source.clone();
+    match StoreUri::parse(target)? {
+        StoreUri::Sqlite(path) => {
+            if path.exists() {
+                return Err(invalid(format!(
+                    "{} already exists: mlox export writes a new MLflow database",
+                    path.display()
+                )));
+            }
+            tokio::task::spawn_blocking(move || export_sqlite(&source, &path, progress))
+                .await
+                .map_err(|e| MlflowError::internal(e.to_string()))?
         }
-    };
-    if path.exists() {
+        StoreUri::Postgres(url) => {
+            tokio::task::spawn_blocking(move || export_postgres(&source, &url, progress))
+                .await
+                .map_err(|e| MlflowError::internal(e.to_string()))?
+        }
+    }
+}
+
+/// The export into a new SQLite file at `path`, built under a temporary name.
+fn export_sqlite(
+    source: &StoreUri,
+    path: &Path,
+    progress: Arc<dyn ImportProgress>,
+) -> Result<ExportSummary> {
+    let mut src = Source::open_uri(source, "mlox store")?;
+    let is_mlox = src
+        .with(|c| {
+            c.query_opt(
+                "SELECT 1 FROM metric_chunks WHERE 1 = 0 UNION ALL SELECT 1 FROM experiments WHERE 1 = 0",
+                &[],
+            )
+        })
+        .is_ok();
+    if !is_mlox {
+        return Err(invalid("the source is not an mlox store"));
+    }
+    let partial = partial_path(path);
+    let _ = std::fs::remove_file(&partial);
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(internal)?;
+        }
+    }
+    let result = (|| {
+        let dst = rusqlite::Connection::open(&partial).map_err(internal)?;
+        let mut exporter = Exporter {
+            src: &mut src,
+            dst,
+            progress,
+            summary: ExportSummary::default(),
+            notes: Vec::new(),
+        };
+        exporter.run()?;
+        let Exporter {
+            dst,
+            summary,
+            notes,
+            progress,
+            ..
+        } = exporter;
+        dst.close().map_err(|(_, e)| internal(e))?;
+        for n in notes {
+            progress.note(&n);
+        }
+        Ok(summary)
+    })();
+    match result {
+        Ok(summary) => {
+            std::fs::rename(&partial, path).map_err(internal)?;
+            Ok(summary)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// The export into an empty PostgreSQL database: the SQLite export is built in a
+/// temporary folder, then MLflow's PostgreSQL schema (`mlflow_schema/postgres.sql`) is
+/// created and every table copied over, in one transaction (parents before the tables
+/// whose foreign keys name them; generated columns left to PostgreSQL), and the
+/// experiment id sequence set after the highest id, as MLflow's inserts would leave it.
+fn export_postgres(
+    source: &StoreUri,
+    url: &str,
+    progress: Arc<dyn ImportProgress>,
+) -> Result<ExportSummary> {
+    let config: postgres::Config = url
+        .parse()
+        .map_err(|e| invalid(format!("invalid PostgreSQL URI: {e}")))?;
+    let mut client = crate::postgres::Client::connect(&config, crate::Durability::Full)
+        .map_err(|e| MlflowError::internal(format!("connecting to the target: {e}")))?;
+    let pg = |e: DbError| MlflowError::internal(format!("writing the MLflow database: {e}"));
+    let mut c = client.conn();
+    if let Some(r) = c
+        .query_opt(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() LIMIT 1",
+            &[],
+        )
+        .map_err(pg)?
+    {
         return Err(invalid(format!(
-            "{} already exists: mlox export writes a new MLflow database",
-            path.display()
+            "the target database is not empty (it has a table '{}' in its current schema): mlox export writes a new MLflow database",
+            r.text(0)
         )));
     }
-    let source = source.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut src = Source::open_uri(&source, "mlox store")?;
-        let is_mlox = src
-            .with(|c| {
-                c.query_opt(
-                    "SELECT 1 FROM metric_chunks WHERE 1 = 0 UNION ALL SELECT 1 FROM experiments WHERE 1 = 0",
-                    &[],
-                )
-            })
-            .is_ok();
-        if !is_mlox {
-            return Err(invalid("the source is not an mlox store"));
+    let scratch = tempfile::tempdir().map_err(internal)?;
+    let path = scratch.path().join("mlflow.db");
+    let summary = export_sqlite(source, &path, progress.clone())?;
+    let lite = rusqlite::Connection::open(&path).map_err(internal)?;
+    let tables = tables_parents_first(&lite)?;
+    c.execute("BEGIN", &[]).map_err(pg)?;
+    let copied = (|| -> Result<()> {
+        for statement in crate::migrate::statements(POSTGRES_SCHEMA) {
+            c.execute(statement, &[]).map_err(pg)?;
         }
-        let partial = partial_path(&path);
-        let _ = std::fs::remove_file(&partial);
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(internal)?;
-            }
-        }
-        let result = (|| {
-            let dst = rusqlite::Connection::open(&partial).map_err(internal)?;
-            let mut exporter = Exporter {
-                src: &mut src,
-                dst,
-                progress,
-                summary: ExportSummary::default(),
-                notes: Vec::new(),
+        for table in &tables {
+            // Generated columns (hidden 2 or 3) are PostgreSQL's to compute.
+            let columns: Vec<String> = {
+                let mut stmt = lite
+                    .prepare(&format!(
+                        "SELECT name, hidden FROM pragma_table_xinfo('{table}')"
+                    ))
+                    .map_err(internal)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(internal)?;
+                rows.filter_map(|r| match r {
+                    Ok((name, 0)) => Some(Ok(name)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(internal(e))),
+                })
+                .collect::<Result<_>>()?
             };
-            exporter.run()?;
-            let Exporter {
-                dst,
-                summary,
-                notes,
-                progress,
-                ..
-            } = exporter;
-            dst.close().map_err(|(_, e)| internal(e))?;
-            for n in notes {
-                progress.note(&n);
+            let list = columns
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Many rows per statement (PostgreSQL takes up to 65,535 parameters), the
+            // same statement for every full batch.
+            let per_batch = (30_000 / columns.len().max(1)).clamp(1, 1_000);
+            let insert = |rows: usize| {
+                let one = format!("({})", crate::db::placeholders(columns.len()));
+                format!(
+                    "INSERT INTO {table} ({list}) VALUES {}",
+                    vec![one; rows].join(", ")
+                )
+            };
+            let full = insert(per_batch);
+            let total: i64 = lite
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .map_err(internal)?;
+            if total == 0 {
+                continue;
             }
-            Ok(summary)
-        })();
-        match result {
-            Ok(summary) => {
-                std::fs::rename(&partial, &path).map_err(internal)?;
-                Ok(summary)
+            progress.start(&format!("PostgreSQL: {table}"), total as u64);
+            let mut stmt = lite
+                .prepare(&format!("SELECT {list} FROM {table}"))
+                .map_err(internal)?;
+            let mut rows = stmt.query([]).map_err(internal)?;
+            let mut values: Vec<SqlValue> = Vec::with_capacity(per_batch * columns.len());
+            let mut n = 0;
+            while let Some(r) = rows.next().map_err(internal)? {
+                for i in 0..columns.len() {
+                    use rusqlite::types::ValueRef;
+                    values.push(match r.get_ref(i).map_err(internal)? {
+                        ValueRef::Null => SqlValue::Null,
+                        ValueRef::Integer(v) => SqlValue::Int(v),
+                        ValueRef::Real(v) => SqlValue::Real(v),
+                        ValueRef::Text(t) => {
+                            SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                        }
+                        ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
+                    });
+                }
+                n += 1;
+                if n == per_batch {
+                    c.execute(&full, &values).map_err(pg)?;
+                    progress.advance(n as u64);
+                    values.clear();
+                    n = 0;
+                }
             }
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                Err(e)
+            if n > 0 {
+                c.execute(&insert(n), &values).map_err(pg)?;
+                progress.advance(n as u64);
+            }
+            progress.finish();
+        }
+        c.execute(
+            "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), GREATEST((SELECT MAX(experiment_id) FROM experiments), 1))",
+            &[],
+        )
+        .map_err(pg)?;
+        c.execute("COMMIT", &[]).map_err(pg)?;
+        Ok(())
+    })();
+    if copied.is_err() {
+        let _ = c.execute("ROLLBACK", &[]);
+    }
+    copied?;
+    Ok(summary)
+}
+
+/// The tables of an SQLite database, each after the tables its foreign keys name.
+fn tables_parents_first(db: &rusqlite::Connection) -> Result<Vec<String>> {
+    let mut stmt = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .map_err(internal)?;
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(internal)?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(internal)?;
+    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+    for n in &names {
+        let mut fk = db
+            .prepare(&format!(
+                "SELECT \"table\" FROM pragma_foreign_key_list('{n}')"
+            ))
+            .map_err(internal)?;
+        let list: Vec<String> = fk
+            .query_map([], |r| r.get(0))
+            .map_err(internal)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(internal)?;
+        parents.insert(n.clone(), list);
+    }
+    let mut out: Vec<String> = Vec::new();
+    while out.len() < names.len() {
+        let before = out.len();
+        for n in &names {
+            if out.contains(n) {
+                continue;
+            }
+            if parents[n]
+                .iter()
+                .all(|p| p == n || out.contains(p) || !names.contains(p))
+            {
+                out.push(n.clone());
             }
         }
-    })
-    .await
-    .map_err(|e| MlflowError::internal(e.to_string()))?
+        if out.len() == before {
+            return Err(MlflowError::internal(
+                "the MLflow schema's foreign keys form a cycle",
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn partial_path(path: &Path) -> PathBuf {

@@ -166,6 +166,11 @@ pub struct ImportSummary {
     pub revision: String,
     pub tables: Vec<(String, u64)>,
     pub resumed: bool,
+    /// The source was an MLflow file store (read through a temporary database at
+    /// MLflow's schema head, which is then `revision`).
+    pub file_store: bool,
+    /// The ids of the experiments imported.
+    pub experiment_ids: Vec<i64>,
 }
 
 fn invalid(msg: impl Into<String>) -> MlflowError {
@@ -312,21 +317,46 @@ const TABLES: &[&str] = &[
     "entity_associations",
 ];
 
-/// Imports the MLflow database at `source` into the mlox store at `target`.
+/// Imports the MLflow database (or file store folder) at `source` into the mlox store
+/// at `target`.
 pub async fn import_mlflow(
     source: &str,
     target: &StoreUri,
     opts: ImportOptions,
 ) -> Result<ImportSummary> {
     let source = source.to_string();
-    // The source is checked before the target is even opened.
-    let (mut src, schema, revision) = tokio::task::spawn_blocking(move || {
-        let mut src = Source::open(&source)?;
+    let progress = opts.progress.clone();
+    // The source is checked before the target is even opened. A file store is first
+    // written into a temporary MLflow database (kept until the import ends), which is
+    // then imported like any other; the import is known by the store's absolute path.
+    let (mut src, schema, revision, _scratch) = tokio::task::spawn_blocking(move || {
+        let (mut src, source, scratch) = match crate::mlflow_file_store::file_store_root(&source) {
+            Some(root) => {
+                let root = std::fs::canonicalize(&root).map_err(|e| {
+                    invalid(format!(
+                        "{source} is neither an MLflow database URI nor a readable folder: {e}"
+                    ))
+                })?;
+                let scratch = tempfile::tempdir().map_err(|e| {
+                    MlflowError::internal(format!("creating a temporary folder: {e}"))
+                })?;
+                let db = scratch.path().join("mlflow.db");
+                progress.note(&format!("reading the MLflow file store {}", root.display()));
+                let converted = crate::mlflow_file_store::convert(&root, &db)?;
+                for n in &converted.notes {
+                    progress.note(n);
+                }
+                let src = Source::open_uri(&StoreUri::Sqlite(db), "MLflow database")?;
+                (src, format!("file://{}", root.display()), Some(scratch))
+            }
+            None => (Source::open(&source)?, source, None),
+        };
         let (schema, revision) = inspect(&mut src, &source)?;
-        Ok::<_, MlflowError>(((src, source), schema, revision))
+        Ok::<_, MlflowError>(((src, source), schema, revision, scratch))
     })
     .await
     .map_err(|e| MlflowError::internal(e.to_string()))??;
+    let file_store = _scratch.is_some();
     let store = Arc::new(SqlStore::open(target, StoreOptions::default()).await?);
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
@@ -340,6 +370,7 @@ pub async fn import_mlflow(
             schema,
             summary: ImportSummary {
                 revision,
+                file_store,
                 ..ImportSummary::default()
             },
         }
@@ -640,6 +671,7 @@ impl Importer<'_> {
             s.default_workspace("experiments"),
         );
         // The target's default experiment (untouched, checked above) takes the source's.
+        let mut ids = Vec::new();
         self.copy(
             "experiments",
             &format!("experiments{}", s.default_workspace("experiments")),
@@ -647,6 +679,7 @@ impl Importer<'_> {
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (experiment_id) DO UPDATE SET name = excluded.name, artifact_location = excluded.artifact_location, lifecycle_stage = excluded.lifecycle_stage, creation_time = excluded.creation_time, last_update_time = excluded.last_update_time",
             &mut |r| {
+                ids.push(r.int(0));
                 Some(vec![
                     r.int(0).into(),
                     r.opt_text(1).unwrap_or_default().into(),
@@ -657,6 +690,7 @@ impl Importer<'_> {
                 ])
             },
         )?;
+        self.summary.experiment_ids = ids;
         let ws = if self.schema.default_workspace("experiments").is_empty() {
             ""
         } else {
@@ -1045,15 +1079,18 @@ impl Importer<'_> {
         let s = &self.schema;
         let from = format!("model_versions{}", ws(s, "model_versions"));
         let select = format!(
-            "SELECT name, version, creation_time, last_updated_time, description, user_id, current_stage, source, {}, run_id, {}, status, status_message FROM {from}",
+            "SELECT name, version, creation_time, last_updated_time, description, user_id, current_stage, source, {}, run_id, {}, status, status_message, {} FROM {from}",
             s.col("model_versions", "storage_location"),
             s.col("model_versions", "run_link"),
+            // MLflow's tables have no such column; the temporary database made of a file
+            // store (whose versions record it) does.
+            s.col("model_versions", "model_id"),
         );
         self.copy(
             "model versions",
             &from,
             &select,
-            "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, user_id, current_stage, source, storage_location, run_id, run_link, status, status_message, model_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+            "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, user_id, current_stage, source, storage_location, run_id, run_link, status, status_message, model_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
                     r.opt_text(0).unwrap_or_default().into(),
@@ -1069,6 +1106,7 @@ impl Importer<'_> {
                     r.opt_text(10).into(),
                     r.opt_text(11).unwrap_or_else(|| "READY".into()).into(),
                     r.opt_text(12).into(),
+                    r.opt_text(13).into(),
                 ])
             },
         )?;

@@ -67,6 +67,7 @@ impl ToSql for SqlValue {
         match (self, ty) {
             (SqlValue::Null, _) => Ok(IsNull::Yes),
             (SqlValue::Int(v), &Type::INT4) => (*v as i32).to_sql(ty, out),
+            (SqlValue::Int(v), &Type::BOOL) => (*v != 0).to_sql(ty, out),
             (SqlValue::Int(v), &Type::INT2) => (*v as i16).to_sql(ty, out),
             (SqlValue::Int(v), &Type::FLOAT8) => (*v as f64).to_sql(ty, out),
             (SqlValue::Int(v), &Type::FLOAT4) => (*v as f32).to_sql(ty, out),

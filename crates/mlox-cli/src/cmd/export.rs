@@ -12,7 +12,8 @@ use super::import::Bars;
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// The MLflow database to create, as MLflow's `--backend-store-uri`:
-    /// `sqlite:///path/mlflow.db` (the file must not exist).
+    /// `sqlite:///path/mlflow.db` (the file must not exist) or
+    /// `postgresql://user:pass@host:port/db` (an empty database).
     pub to: String,
     /// The mlox store to export, as for `mlox server`. It is only read.
     #[arg(

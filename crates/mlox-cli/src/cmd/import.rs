@@ -9,11 +9,14 @@ use mlox_store::mlflow_auth_import::import_basic_auth;
 use mlox_store::mlflow_import::{import_mlflow, ImportOptions, ImportProgress};
 use mlox_store::StoreUri;
 
+use super::import_artifacts::copy_artifacts;
+
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The MLflow tracking database, as MLflow's `--backend-store-uri`:
     /// `sqlite:///path/mlflow.db`, `postgresql://user:pass@host:port/db`
-    /// (`postgresql+psycopg2://…` too). May be left out with `--from-basic-auth`.
+    /// (`postgresql+psycopg2://…` too), or an MLflow file store folder (`./mlruns`,
+    /// `file:///path/mlruns`). May be left out with `--from-basic-auth`.
     pub from: Option<String>,
     /// MLflow's basic-auth database (the `database_uri` of its auth ini file, e.g.
     /// `sqlite:///basic_auth.db`): its users, with their passwords, and their permissions
@@ -27,6 +30,18 @@ pub struct ImportArgs {
         env = "MLFLOW_BACKEND_STORE_URI"
     )]
     pub backend_store_uri: String,
+    /// Copy the artifacts of the imported runs and logged models to this folder or
+    /// bucket (`s3://…`, `gs://…`, …) in MLflow's layout (`<experiment>/<run>/artifacts`,
+    /// `<experiment>/models/<model>/artifacts`) and point the imported locations at the
+    /// copies; proxied `mlflow-artifacts:/` locations keep their URIs and are copied to
+    /// the same path under DEST (serve them with `mlox server --artifacts-destination
+    /// DEST`). Without an MLflow source, copies those of every experiment of the store.
+    #[arg(long, value_name = "DEST")]
+    pub copy_artifacts: Option<String>,
+    /// The artifact destination of the MLflow server that wrote `mlflow-artifacts:/`
+    /// locations (its `--artifacts-destination`), read by `--copy-artifacts`.
+    #[arg(long, value_name = "URI", requires = "copy_artifacts")]
+    pub artifacts_source: Option<String>,
     /// Rows (metric points) per transaction of the target.
     #[arg(long, default_value_t = 50_000)]
     pub batch_size: usize,
@@ -86,9 +101,10 @@ impl ImportProgress for Bars {
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let target =
         StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    if args.from.is_none() && args.from_basic_auth.is_none() {
-        anyhow::bail!("nothing to import: give an MLflow database, --from-basic-auth, or both");
+    if args.from.is_none() && args.from_basic_auth.is_none() && args.copy_artifacts.is_none() {
+        anyhow::bail!("nothing to import: give an MLflow database or file store, --from-basic-auth, or --copy-artifacts");
     }
+    let mut imported: Option<Vec<i64>> = None;
     if let Some(from) = &args.from {
         let started = std::time::Instant::now();
         let opts = ImportOptions {
@@ -99,15 +115,42 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let rows: u64 = summary.tables.iter().map(|(_, n)| n).sum();
+        let from = if summary.file_store {
+            "the MLflow file store".to_string()
+        } else {
+            format!("MLflow schema revision {}", summary.revision)
+        };
         println!(
-            "imported {rows} rows from MLflow schema revision {}{} in {:.1} s",
-            summary.revision,
+            "imported {rows} rows from {from}{} in {:.1} s",
             if summary.resumed { " (resumed)" } else { "" },
             started.elapsed().as_secs_f64()
         );
         for (table, n) in &summary.tables {
             println!("  {table}: {n}");
         }
+        imported = Some(summary.experiment_ids);
+    }
+    if let Some(dest) = &args.copy_artifacts {
+        let started = std::time::Instant::now();
+        let copied = copy_artifacts(
+            &target,
+            imported.as_deref(),
+            dest,
+            args.artifacts_source.as_deref(),
+            args.quiet,
+        )
+        .await;
+        let (files, bytes) = match copied {
+            Ok(done) => done,
+            Err(e) if args.from.is_some() => anyhow::bail!(
+                "{e:#}\nthe import itself is complete and its artifact locations are unchanged; copy them with `mlox import --copy-artifacts {dest}` and the same --backend-store-uri (no MLflow source)"
+            ),
+            Err(e) => return Err(e),
+        };
+        println!(
+            "copied {files} artifact files ({bytes} bytes) to {dest} in {:.1} s; the locations now point there",
+            started.elapsed().as_secs_f64()
+        );
     }
     if let Some(auth) = &args.from_basic_auth {
         let summary = import_basic_auth(auth, &target)

@@ -3,6 +3,7 @@ pub mod db;
 pub mod export;
 pub mod gc;
 pub mod import;
+mod import_artifacts;
 pub mod models;
 pub mod run;
 pub mod serve;
