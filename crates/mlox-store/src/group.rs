@@ -21,8 +21,21 @@ pub(crate) type Job = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Deliver) + Send>;
 /// Largest number of requests committed in one transaction.
 pub(crate) const MAX_GROUP: usize = 512;
 
-/// Queues `f` on a writer and waits until the group it ran in has committed.
-pub(crate) async fn submit<T, F>(writer: &mpsc::UnboundedSender<Job>, f: F) -> Result<T>
+/// A job as queued: with the run whose lock it needs, if any. The PostgreSQL writer takes
+/// the locks of all the runs of a group at its start, in one order (see `postgres.rs`);
+/// the SQLite writer, alone on its database, needs none.
+pub(crate) struct Queued {
+    pub lock: Option<String>,
+    pub job: Job,
+}
+
+/// Queues `f` on a writer and waits until the group it ran in has committed. `lock`
+/// names the run whose writes the job serializes with (metric writes), if any.
+pub(crate) async fn submit<T, F>(
+    writer: &mpsc::UnboundedSender<Queued>,
+    lock: Option<String>,
+    f: F,
+) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
@@ -41,7 +54,7 @@ where
         (ok, deliver)
     });
     writer
-        .send(job)
+        .send(Queued { lock, job })
         .map_err(|_| MlflowError::internal("the store's writer has stopped"))?;
     rx.await
         .map_err(|_| MlflowError::internal("the store's writer dropped a request"))?
@@ -49,7 +62,10 @@ where
 
 /// Takes the next group of jobs: blocks for the first, then takes every job already
 /// waiting (up to [`MAX_GROUP`]). `None` once every sender is gone.
-pub(crate) fn next_group(rx: &mut mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>) -> bool {
+pub(crate) fn next_group(
+    rx: &mut mpsc::UnboundedReceiver<Queued>,
+    batch: &mut Vec<Queued>,
+) -> bool {
     let Some(first) = rx.blocking_recv() else {
         return false;
     };

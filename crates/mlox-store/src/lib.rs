@@ -95,6 +95,19 @@ impl Db {
         }
     }
 
+    /// A write of `run_id`'s metrics (and what comes with them in a log-batch): on
+    /// PostgreSQL its group takes the run's lock first (see `postgres::lock_runs`).
+    async fn write_run<T, F>(&self, run_id: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        match self {
+            Db::Sqlite(db) => db.write(f).await,
+            Db::Postgres(db) => db.write_locked(run_id, f).await,
+        }
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -282,7 +295,7 @@ impl SqlStore {
         let id = run_id.to_string();
         let added = self
             .db
-            .write(move |c| tracking::log_entities(c, &id, entities))
+            .write_run(run_id, move |c| tracking::log_entities(c, &id, entities))
             .await?;
         self.rows_added(added).await;
         Ok(())

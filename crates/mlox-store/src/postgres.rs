@@ -17,12 +17,14 @@ use postgres::{NoTls, Statement};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, RowView, SqlValue};
-use crate::group::{self, Deliver, Job, MAX_GROUP};
+use crate::group::{self, Deliver, Queued, MAX_GROUP};
 use crate::Durability;
 
 /// Most prepared statements a connection keeps; past it, the cache starts over (the
 /// statements built for IN lists and multi-row INSERTs vary with their length).
 const MAX_STATEMENTS: usize = 512;
+/// Writer threads, each with its own connection, when no standby is configured.
+const WRITERS: usize = 4;
 
 /// A connection and the statements prepared on it.
 pub(crate) struct Client {
@@ -401,7 +403,7 @@ struct Replica {
 }
 
 pub struct PgDb {
-    writer: mpsc::UnboundedSender<Job>,
+    writer: mpsc::UnboundedSender<Queued>,
     primary: Pool,
     replica: Option<Replica>,
 }
@@ -452,13 +454,29 @@ impl PgDb {
             }),
             None => None,
         };
-        let (tx, rx) = mpsc::unbounded_channel::<Job>();
-        let writer_config = config.clone();
+        let (tx, rx) = mpsc::unbounded_channel::<Queued>();
+        let rx = Arc::new(Mutex::new(rx));
         let committed_lsn = replica.as_ref().map(|r| r.committed_lsn.clone());
-        std::thread::Builder::new()
-            .name("mlox-pg-writer".into())
-            .spawn(move || writer_loop(first, writer_config, durability, committed_lsn, rx))
-            .map_err(|e| DbError::Other(e.to_string()))?;
+        // A writer spends most of its time waiting for PostgreSQL's answers, one statement
+        // at a time: several writers, each with its own connection and group commit, keep
+        // more of the machine busy. They are what several mlox servers on one database
+        // already are, and the run locks taken in one order at the start of every group
+        // (`commit_group`) keep them from deadlocking. With a standby, one writer: the
+        // commit position it records must only grow.
+        let writers = if committed_lsn.is_some() { 1 } else { WRITERS };
+        let mut first = Some(first);
+        for _ in 0..writers {
+            let client = match first.take() {
+                Some(c) => c,
+                None => Client::connect(&config, durability)?,
+            };
+            let (writer_config, committed_lsn, rx) =
+                (config.clone(), committed_lsn.clone(), rx.clone());
+            std::thread::Builder::new()
+                .name("mlox-pg-writer".into())
+                .spawn(move || writer_loop(client, writer_config, durability, committed_lsn, &rx))
+                .map_err(|e| DbError::Other(e.to_string()))?;
+        }
         Ok(PgDb {
             writer: tx,
             primary: Pool::new(config, durability, max_connections),
@@ -471,7 +489,17 @@ impl PgDb {
         T: Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
     {
-        group::submit(&self.writer, f).await
+        group::submit(&self.writer, None, f).await
+    }
+
+    /// As [`PgDb::write`], for a job that writes the metrics of `run_id`: its group takes
+    /// the run's lock before any job runs.
+    pub async fn write_locked<T, F>(&self, run_id: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T> + Send + 'static,
+    {
+        group::submit(&self.writer, Some(run_id.to_string()), f).await
     }
 
     /// Runs `f` on a pooled connection, each statement in its own snapshot (autocommit).
@@ -516,11 +544,16 @@ fn writer_loop(
     config: postgres::Config,
     durability: Durability,
     committed_lsn: Option<Arc<AtomicU64>>,
-    mut rx: mpsc::UnboundedReceiver<Job>,
+    rx: &Mutex<mpsc::UnboundedReceiver<Queued>>,
 ) {
     let mut client = Some(client);
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-    while group::next_group(&mut rx, &mut batch) {
+    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_GROUP);
+    // The queue is shared: a writer holds it while it waits for the next group's first
+    // request and takes what else is waiting, then leaves it to the next idle writer.
+    while rx
+        .lock()
+        .is_ok_and(|mut rx| group::next_group(&mut rx, &mut batch))
+    {
         if client.as_ref().is_none_or(|c| c.client.is_closed()) {
             client = match Client::connect(&config, durability) {
                 Ok(c) => Some(c),
@@ -562,9 +595,13 @@ fn writer_loop(
 /// known. Even a lone job gets a savepoint: PostgreSQL turns the
 /// COMMIT of a transaction that saw an error into a silent ROLLBACK, while a RELEASE
 /// there fails, so a job that swallowed a database error is never acknowledged.
-fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Job>) -> Vec<(Deliver, Option<String>)> {
+fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Queued>) -> Vec<(Deliver, Option<String>)> {
     let mut deliveries: Vec<(Deliver, Option<String>)> = Vec::with_capacity(batch.len());
-    if let Err(e) = conn.control("BEGIN; SAVEPOINT job") {
+    let mut runs: Vec<String> = batch.iter().filter_map(|q| q.lock.clone()).collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let begun = conn.control("BEGIN").and_then(|()| lock_runs(conn, runs));
+    if let Err(e) = begun.and_then(|()| conn.control("SAVEPOINT job")) {
         tracing::error!(error = %e, "the PostgreSQL writer could not begin a transaction");
         let _ = conn.control("ROLLBACK");
         // Dropping the jobs drops their reply channels: their callers get an error.
@@ -572,7 +609,7 @@ fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Job>) -> Vec<(Deliver, Op
         return deliveries;
     }
     let n = batch.len();
-    for (i, job) in batch.drain(..).enumerate() {
+    for (i, Queued { job, .. }) in batch.drain(..).enumerate() {
         let (ok, deliver) = group::run_job(job, conn);
         // The savepoint of the next job is opened in the same round trip.
         let next = if i + 1 < n { "; SAVEPOINT job" } else { "" };
@@ -603,4 +640,21 @@ fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Job>) -> Vec<(Deliver, Op
         }
     }
     deliveries
+}
+
+/// Takes the transaction-scoped locks of `runs` (the runs whose metrics a group writes),
+/// all in one statement, in the order of their lock ids. Every group of every writer and
+/// every server takes its run locks this way, before any of its jobs runs, so two groups
+/// never hold one run each while waiting for the other's: no deadlock between writers.
+/// (`log_metrics` asks for its run's lock again; a lock already held is granted at once.)
+pub(crate) fn lock_runs(conn: &mut PgConn<'_>, runs: Vec<String>) -> Result<(), DbError> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    conn.query(
+        "SELECT count(pg_advisory_xact_lock(h)) FROM \
+         (SELECT DISTINCT hashtextextended(r, 0) AS h FROM unnest(?::text[]) AS r ORDER BY 1) AS s",
+        &[SqlValue::TextArray(runs)],
+    )?;
+    Ok(())
 }

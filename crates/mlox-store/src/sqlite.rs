@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::db::{Conn, DbError, Dialect, Row, RowView, SqlValue};
-use crate::group::{self, Job, MAX_GROUP};
+use crate::group::{self, Queued, MAX_GROUP};
 use crate::Durability;
 
 const READERS: usize = 8;
@@ -167,7 +167,7 @@ pub struct SqliteDb {
     /// Tells the checkpoint thread to end.
     stop: Arc<std::sync::atomic::AtomicBool>,
     path: PathBuf,
-    writer: mpsc::UnboundedSender<Job>,
+    writer: mpsc::UnboundedSender<Queued>,
     /// Idle read connections, each with the statistics generation it loaded.
     readers: Arc<Mutex<Vec<(u64, Connection)>>>,
     /// Bumped after each ANALYZE: SQLite loads the planner's statistics when a connection
@@ -278,7 +278,7 @@ impl SqliteDb {
             .name("mlox-sqlite-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpointer, stop_flag))
             .map_err(|e| DbError::Other(e.to_string()))?;
-        let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        let (tx, rx) = mpsc::unbounded_channel::<Queued>();
         let stats = Arc::new(WriterStats::default());
         let writer_stats = stats.clone();
         std::thread::Builder::new()
@@ -304,7 +304,7 @@ impl SqliteDb {
         self.stats
             .queued
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        group::submit(&self.writer, f).await
+        group::submit(&self.writer, None, f).await
     }
 
     /// The database file.
@@ -423,8 +423,9 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, stats: &WriterStats) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Queued>, stats: &WriterStats) {
+    // The only writer of its database: runs need no locks (`Queued::lock` is ignored).
+    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_GROUP);
     while group::next_group(&mut rx, &mut batch) {
         stats.group_taken(batch.len());
         let mut deliveries = Vec::with_capacity(batch.len());
@@ -438,7 +439,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, stats: &W
         }
         if batch.len() == 1 {
             // A lone request needs no savepoint: its failure rolls back the transaction.
-            if let Some(job) = batch.pop() {
+            if let Some(Queued { job, .. }) = batch.pop() {
                 let (ok, deliver) = group::run_job(job, &mut SqliteConn(&conn));
                 let err = if ok {
                     let commit = run(&conn, "COMMIT");
@@ -456,7 +457,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, stats: &W
             }
             continue;
         }
-        for job in batch.drain(..) {
+        for Queued { job, .. } in batch.drain(..) {
             if run(&conn, "SAVEPOINT job").is_err() {
                 continue;
             }

@@ -126,11 +126,14 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
 /// Returns the number of keys new to the run.
 fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u64> {
     if c.dialect() == Dialect::Postgres {
-        // Several servers may write one run's metrics at once, each in its own group
-        // transaction. Row locks alone (the last chunk, then the latest value) can cross:
-        // a second request of a group, already holding the latest-value row, locks a chunk
-        // another server's group has just locked before asking for that row. A lock on the
-        // run, taken first by every metric write and held to the commit, gives one order.
+        // Several writers (of this server and of others) may write one run's metrics at
+        // once, each in its own group transaction. Row locks alone (the last chunk, then
+        // the latest value) can cross: a second request of a group, already holding the
+        // latest-value row, locks a chunk another group has just locked before asking for
+        // that row. A lock on the run, held to the commit, gives one order. The writer
+        // takes it at the start of the group, with the locks of the group's other runs in
+        // one order (`postgres::lock_runs`); asking again here is granted at once, and
+        // covers a caller that did not say which run it writes.
         c.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
             &[run_id.into()],
