@@ -68,20 +68,36 @@ async fn history_steps(http: &reqwest::Client, url: &str, run_id: &str, key: &st
     steps
 }
 
+/// Two servers on the database `db`, a client, and an experiment created through the
+/// first (its name, from `prefix`, and id).
+async fn two_servers(
+    db: &str,
+    prefix: &str,
+) -> (
+    common::Server,
+    common::Server,
+    reqwest::Client,
+    String,
+    String,
+) {
+    let a = common::start(&["--backend-store-uri", db]);
+    let b = common::start(&["--backend-store-uri", db]);
+    let http = reqwest::Client::new();
+    let name = format!("{prefix}-{}", std::process::id());
+    let exp = post(&http, &a.url, "experiments/create", json!({"name": name})).await;
+    let exp_id = exp["experiment_id"].as_str().unwrap().to_string();
+    (a, b, http, name, exp_id)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_one_postgres_database() {
     let Some(db) = pg_url() else {
         eprintln!("SKIPPED: MLOX_TEST_POSTGRES_URL is not set");
         return;
     };
-    let a = common::start(&["--backend-store-uri", &db]);
-    let b = common::start(&["--backend-store-uri", &db]);
-    let http = reqwest::Client::new();
+    let (a, b, http, name, exp_id) = two_servers(&db, "replicas").await;
 
     // Writes through one are read at once through the other.
-    let name = format!("replicas-{}", std::process::id());
-    let exp = post(&http, &a.url, "experiments/create", json!({"name": name})).await;
-    let exp_id = exp["experiment_id"].as_str().unwrap().to_string();
     let got = get(
         &http,
         &b.url,
@@ -199,12 +215,7 @@ async fn metric_writes_to_several_runs_never_deadlock() {
         eprintln!("SKIPPED: MLOX_TEST_POSTGRES_URL is not set");
         return;
     };
-    let a = common::start(&["--backend-store-uri", &db]);
-    let b = common::start(&["--backend-store-uri", &db]);
-    let http = reqwest::Client::new();
-    let name = format!("crossing-{}", std::process::id());
-    let exp = post(&http, &a.url, "experiments/create", json!({"name": name})).await;
-    let exp_id = exp["experiment_id"].as_str().unwrap().to_string();
+    let (a, b, http, _, exp_id) = two_servers(&db, "crossing").await;
     let mut runs = Vec::new();
     for _ in 0..3 {
         let run = post(

@@ -59,7 +59,9 @@ pub struct ServerArgs {
     #[arg(long)]
     pub artifacts_only: bool,
 
-    /// Size of the PostgreSQL connection pool.
+    /// Size of the PostgreSQL connection pool for reads. Writes use connections of their
+    /// own besides: four writers, each committing groups of concurrent writes (one writer
+    /// when --read-replica-backend-store-uri is given).
     #[arg(long, default_value_t = 10)]
     pub db_max_connections: u32,
 
