@@ -125,20 +125,14 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
 
 /// Returns the number of keys new to the run.
 fn log_metrics(c: &mut dyn Conn, run_id: &str, metrics: Vec<Metric>) -> Result<u64> {
-    if c.dialect() == Dialect::Postgres {
-        // Several writers (of this server and of others) may write one run's metrics at
-        // once, each in its own group transaction. Row locks alone (the last chunk, then
-        // the latest value) can cross: a second request of a group, already holding the
-        // latest-value row, locks a chunk another group has just locked before asking for
-        // that row. A lock on the run, held to the commit, gives one order. The writer
-        // takes it at the start of the group, with the locks of the group's other runs in
-        // one order (`postgres::lock_runs`); asking again here is granted at once, and
-        // covers a caller that did not say which run it writes.
-        c.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
-            &[run_id.into()],
-        )?;
-    }
+    // On PostgreSQL, several writers (of this server and of others) may write one run's
+    // metrics at once, each in its own group transaction. Row locks alone (the last chunk,
+    // then the latest value) can cross: a second request of a group, already holding the
+    // latest-value row, locks a chunk another group has just locked before asking for
+    // that row. A lock on the run, held to the commit, gives one order: the only way here,
+    // `SqlStore::log_entities`, queues the write with its run (`Db::write_run`), and the
+    // writer takes the locks of all the group's runs, in one order, before any job runs
+    // (`postgres::lock_runs`).
     // Ordered by key, like the chunks below.
     let mut latest: BTreeMap<&str, (i64, i64, f64, bool)> = BTreeMap::new();
     // Plain points go to packed chunks, one list per key in first-seen order; points that
