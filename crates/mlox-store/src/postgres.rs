@@ -646,7 +646,7 @@ fn commit_group(conn: &mut PgConn<'_>, batch: &mut Vec<Queued>) -> Vec<(Deliver,
 /// all in one statement, in the order of their lock ids. Every group of every writer and
 /// every server takes its run locks this way, before any of its jobs runs, so two groups
 /// never hold one run each while waiting for the other's: no deadlock between writers.
-/// (`log_metrics` asks for its run's lock again; a lock already held is granted at once.)
+/// (`log_metrics` relies on it: it takes no lock of its own.)
 pub(crate) fn lock_runs(conn: &mut PgConn<'_>, runs: Vec<String>) -> Result<(), DbError> {
     if runs.is_empty() {
         return Ok(());
