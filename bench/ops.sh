@@ -12,6 +12,9 @@
 #   BENCH_SECONDS=10      duration of each scenario in each round
 #   BENCH_ROUNDS=3        rounds (each runs every scenario on every configuration)
 #   BENCH_SKIP_BUILD=1    use target/release/{mlox,mlox-loadgen} as they are
+#   BENCH_CHRT=0          do not run server and load generator under `chrt -f 10` (by default
+#                         they do when run as root: a real-time priority keeps other work on the
+#                         machine, such as a build, from deciding the figures)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -32,6 +35,10 @@ cleanup() {
 }
 trap cleanup EXIT
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+RT=()
+if [[ ${BENCH_CHRT:-1} != 0 && $(id -u) == 0 ]] && command -v chrt >/dev/null; then
+    RT=(chrt -f 10)
+fi
 
 # The configurations: a name and the extra server flags.
 CONFIGS=(off log logmetrics metrics)
@@ -54,7 +61,7 @@ for round in $(seq 1 "$ROUNDS"); do
         mkdir -p "$d"
         port=$("$LG" free-port)
         # shellcheck disable=SC2046
-        "$MLOX" server --host 127.0.0.1 --port "$port" \
+        "${RT[@]}" "$MLOX" server --host 127.0.0.1 --port "$port" \
             --backend-store-uri "sqlite:///$d/mlox.db" --default-artifact-root "$d/artifacts" \
             $(flags "$config") >"$d/stdout.log" 2>"$d/stderr.log" &
         SPID=$!
@@ -65,7 +72,7 @@ for round in $(seq 1 "$ROUNDS"); do
             # CPU per request is what the features cost, and unlike throughput it hardly
             # moves with what else runs on the machine.
             t0=$(cpu_ticks "$SPID")
-            "$LG" --url "http://127.0.0.1:$port" "$s" -c 8 --seconds "$SECS" \
+            "${RT[@]}" "$LG" --url "http://127.0.0.1:$port" "$s" -c 8 --seconds "$SECS" \
                 >"$OUT/$config-$s-$round.json"
             echo $(($(cpu_ticks "$SPID") - t0)) >"$OUT/$config-$s-$round.ticks"
         done
@@ -81,9 +88,9 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 python3 - "$OUT" "$ROUNDS" "$SECS" "$CMD_TEXT" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-    "$("$MLOX" --version)" "$(nproc)" "$(getconf CLK_TCK)" >"$ROOT/bench/OPS_RESULTS.md" <<'EOF'
+    "$("$MLOX" --version)" "$(nproc)" "$(getconf CLK_TCK)" "${RT[*]}" >"$ROOT/bench/OPS_RESULTS.md" <<'EOF'
 import json, statistics, sys, time
-out, rounds, secs, cmd, load0, load1, version, cpus, tck = sys.argv[1:]
+out, rounds, secs, cmd, load0, load1, version, cpus, tck, rt = sys.argv[1:]
 tck = int(tck)
 rounds = int(rounds)
 configs = {"off": "access log off (`--no-access-log`)",
@@ -105,7 +112,8 @@ for c in configs:
 print("# What the access log and metrics cost\n")
 print(f"`{cmd}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {version}, SQLite store (durable default), "
       f"{cpus} CPUs, load average before {load0}, after {load1}. Closed loop, 8 concurrent clients, {secs} s per scenario, "
-      f"{rounds} rounds alternating between the configurations; the median of the rounds, requests/s (every round in brackets).\n")
+      f"{rounds} rounds alternating between the configurations; the median of the rounds, requests/s (every round in brackets)."
+      + (f" Server and load generator ran under `{rt}`." if rt else "") + "\n")
 print("| scenario (c=8) | " + " | ".join(configs.values()) + " |")
 print("|---|" + "---|" * len(configs))
 for s in scenarios:
@@ -115,6 +123,18 @@ for s in scenarios:
         m, vals = med[c, s]
         ratio = "" if c == "off" else f" ({(m / base - 1) * 100:+.1f}%)"
         cells.append(f"{m:,.0f}{ratio} [{', '.join(f'{v:,.0f}' for v in vals)}]")
+    print(f"| {s} | " + " | ".join(cells) + " |")
+# Each round runs every configuration back to back, so a round's ratio to its own
+# `off` run cancels drift in the machine's state (page cache, other load) between rounds.
+print("\nThe same, as the median of each round's change against the `off` run of the same round "
+      "(the figure the target is read from; every round's change in brackets):\n")
+print("| scenario (c=8) | " + " | ".join(list(configs.values())[1:]) + " |")
+print("|---|" + "---|" * (len(configs) - 1))
+for s in scenarios:
+    cells = []
+    for c in list(configs)[1:]:
+        ch = [(v / b - 1) * 100 for v, b in zip(med[c, s][1], med["off", s][1])]
+        cells.append(f"{statistics.median(ch):+.1f}% [{', '.join(f'{x:+.1f}' for x in ch)}]")
     print(f"| {s} | " + " | ".join(cells) + " |")
 print("\nServer CPU time per request (user + system of the `mlox` process, microseconds; median of the rounds, "
       "every round in brackets). This is what the features cost the server itself; unlike throughput it hardly "

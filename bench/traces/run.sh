@@ -29,6 +29,10 @@
 #   BENCH_SKIP_UI=1             no browser
 #   BENCH_SKIP_BUILD=1          use target/release/{mlox,mlox-loadgen} as they are
 #   BENCH_MLFLOW_VENV=DIR       the venv with mlflow==3.17.2 (default: .venv)
+#   BENCH_CHRT=0                do not run the servers and the load generator under
+#                               `chrt -f 10` (by default both servers and the load generator
+#                               do when run as root, so that other work on the machine, such
+#                               as a build, does not decide the figures; the same for both)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -79,6 +83,11 @@ if [[ -n $WAIT_LOAD ]]; then
     note "Waited ${waited} s for the 1-minute load average to drop below $WAIT_LOAD (at most $WAIT_MAX s)."
 fi
 note "Load average (1/5/15 min) before the run: $(loadavg) on $(nproc) CPUs."
+RT=()
+if [[ ${BENCH_CHRT:-1} != 0 && $(id -u) == 0 ]] && command -v chrt >/dev/null; then
+    RT=(chrt -f 10)
+    note "Both servers and the load generator ran under \`chrt -f 10\` (a real-time priority: other work on the machine does not preempt them)."
+fi
 
 stop_server() {
     local pid=$SPID
@@ -97,7 +106,7 @@ scenario() {
     local name=$1 file=$2
     shift 2
     step "$name: $file"
-    if "$LG" --url "$URL" --label "$name" "$@" >"$OUT/$name/$file.json" 2>"$WORK/err"; then
+    if "${RT[@]}" "$LG" --url "$URL" --label "$name" "$@" >"$OUT/$name/$file.json" 2>"$WORK/err"; then
         cat "$OUT/$name/$file.json" >&2
     else
         local msg
@@ -116,7 +125,7 @@ bench() {
     port=$("$LG" free-port)
     URL=http://127.0.0.1:$port
     step "$name: starting"
-    (cd "$dir" && exec setsid "$@" --host 127.0.0.1 --port "$port") >"$OUT/$name/server.log" 2>&1 </dev/null &
+    (cd "$dir" && exec setsid "${RT[@]}" "$@" --host 127.0.0.1 --port "$port") >"$OUT/$name/server.log" 2>&1 </dev/null &
     SPID=$!
     "$LG" --url "$URL" wait-healthy --pid "$SPID" --timeout-s 300 >"$OUT/$name/startup.json"
     note "$name launched as: $* (load average before: $(loadavg))"

@@ -43,14 +43,15 @@ pub struct Download {
     pub stream: BoxStream<'static, Result<Bytes, ArtifactError>>,
 }
 
-/// An artifact store rooted at a URI.
+/// An artifact store rooted at a URI. Cloning it is cheap (reference counts only): the
+/// server clones its state, which holds one, for every request.
 #[derive(Clone)]
 pub struct ArtifactRepo {
     store: Arc<dyn ObjectStore>,
-    root: StorePath,
+    root: Arc<StorePath>,
     /// For local folders: the canonical root, to refuse symlinks that lead out of it.
-    local_root: Option<PathBuf>,
-    uri: String,
+    local_root: Option<Arc<std::path::Path>>,
+    uri: Arc<str>,
 }
 
 impl std::fmt::Debug for ArtifactRepo {
@@ -80,9 +81,9 @@ impl ArtifactRepo {
             let root = StorePath::parse(rest.trim_matches('/')).map_err(|e| bad(&e))?;
             return Ok(ArtifactRepo {
                 store: Arc::new(object_store::memory::InMemory::new()),
-                root,
+                root: Arc::new(root),
                 local_root: None,
-                uri: uri.to_string(),
+                uri: uri.into(),
             });
         }
         let parsed = url::Url::parse(uri).ok().filter(|u| u.scheme().len() > 1);
@@ -99,9 +100,9 @@ impl ArtifactRepo {
                     .with_automatic_cleanup(true);
                 Ok(ArtifactRepo {
                     store: Arc::new(store),
-                    root: StorePath::default(),
-                    local_root: Some(canonical),
-                    uri: format!("file://{}", path_to_uri_string(&path)),
+                    root: Arc::default(),
+                    local_root: Some(canonical.into()),
+                    uri: format!("file://{}", path_to_uri_string(&path)).into(),
                 })
             }
             Some("s3") => {
@@ -157,9 +158,9 @@ impl ArtifactRepo {
             .map_err(|e| ArtifactError::Config(format!("invalid prefix in '{uri}': {e}")))?;
         Ok(ArtifactRepo {
             store,
-            root,
+            root: Arc::new(root),
             local_root: None,
-            uri: uri.trim_end_matches('/').to_string(),
+            uri: uri.trim_end_matches('/').into(),
         })
     }
 
@@ -171,7 +172,7 @@ impl ArtifactRepo {
     /// The store location of a validated relative artifact path.
     fn location(&self, rel: &str) -> Result<StorePath, ArtifactError> {
         let rel = validate_artifact_path(rel)?;
-        let mut loc = self.root.clone();
+        let mut loc = StorePath::clone(&self.root);
         for part in rel.split('/').filter(|p| !p.is_empty()) {
             loc = loc.child(part);
         }
@@ -185,7 +186,7 @@ impl ArtifactRepo {
         let Some(root) = &self.local_root else {
             return Ok(());
         };
-        let mut p = root.clone();
+        let mut p = root.to_path_buf();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
             p.push(part);
             match std::fs::symlink_metadata(&p) {
@@ -314,7 +315,7 @@ impl ArtifactRepo {
     pub async fn list(&self, rel: &str) -> Result<Option<Vec<FileInfo>>, ArtifactError> {
         let rel = validate_artifact_path(rel)?;
         let location = if rel.is_empty() {
-            self.root.clone()
+            StorePath::clone(&self.root)
         } else {
             self.location(&rel)?
         };
@@ -383,7 +384,7 @@ impl ArtifactRepo {
         if let Some(root) = &self.local_root {
             // Object stores have no directories; local folders keep empty ones behind.
             let dir = root.join(location.as_ref());
-            if dir != *root && dir.is_dir() {
+            if dir.as_path() != &**root && dir.is_dir() {
                 let _ = std::fs::remove_dir_all(&dir);
             }
         }

@@ -41,6 +41,17 @@ pub struct AppState {
     pub models: ModelsState,
 }
 
+/// What the router holds: every per-route layer clones the route it wraps for each
+/// request, and with it the state, so the router keeps one reference-counted copy (one
+/// atomic increment per clone). Handlers still take `State<AppState>` ([`FromRef`]).
+pub(crate) type SharedState = Arc<AppState>;
+
+impl axum::extract::FromRef<SharedState> for AppState {
+    fn from_ref(shared: &SharedState) -> AppState {
+        AppState::clone(shared)
+    }
+}
+
 impl AppState {
     /// A state serving the tracking API only, without proxied artifacts.
     pub fn new<S>(store: Arc<S>) -> Self
@@ -116,12 +127,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let artifacts_only = state.artifacts.artifacts_only;
-    routes::api_router()
-        .layer(axum::middleware::from_fn(move |req, next| {
-            routes::artifacts::tracking_gate(artifacts_only, req, next)
-        }))
-        .merge(routes::artifacts::artifact_router())
+    let mut api = routes::api_router();
+    if state.artifacts.artifacts_only {
+        // Every layer costs each request a clone of the route it wraps: this one is there
+        // only when it refuses something.
+        api = api.layer(axum::middleware::from_fn(routes::artifacts::tracking_gate));
+    }
+    api.merge(routes::artifacts::artifact_router())
         .route("/health", get(health))
         .route("/version", get(version))
         .route("/api/3.0/mlflow/server-info", get(server_info))
@@ -130,7 +142,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
-        .with_state(state)
+        .with_state(Arc::new(state))
 }
 
 /// Serves on an already bound listener until `shutdown` resolves, behind the default

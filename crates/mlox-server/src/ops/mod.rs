@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, MatchedPath, OriginalUri, Request};
 use axum::http::{header, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -90,9 +89,7 @@ pub fn app(state: AppState, guards: crate::Guards, ops: &Ops) -> Router {
             metrics: ops.metrics.clone(),
             users: ops.access_log.is_some() && authenticated,
         });
-        inner = inner.layer(axum::middleware::from_fn(move |req, next| {
-            track.clone().handle(req, next)
-        }));
+        inner = inner.layer(TrackLayer(track));
     }
     let mut app = match &ops.static_prefix {
         // The whole router as one service under the prefix: `/mlflow`, `/mlflow/` and
@@ -212,7 +209,9 @@ struct Tracker {
 }
 
 impl Tracker {
-    async fn handle(self: Arc<Self>, mut req: Request, next: Next) -> Response {
+    /// What is known of a request before it is answered; `req` may be changed on the way
+    /// (a user slot for the log, a counted body for artifact uploads).
+    fn start(self: &Arc<Self>, req: &mut Request) -> Pending {
         let start = Instant::now();
         let route = req.extensions().get::<MatchedPath>().cloned();
         let method = method_name(req.method());
@@ -237,30 +236,65 @@ impl Tracker {
         if let Some(m) = &self.metrics {
             m.request_started();
             if is_artifacts {
-                req = req.map(|b| {
-                    Body::new(Counted {
-                        inner: b,
-                        bytes: 0,
-                        on_drop: Some(InDone(m.clone())),
-                    })
+                let body = std::mem::take(req.body_mut());
+                *req.body_mut() = Body::new(Counted {
+                    inner: body,
+                    bytes: 0,
+                    on_drop: Some(InDone(m.clone())),
                 });
             }
         }
-        let response = next.run(req).await;
-        let status = response.status().as_u16();
-        let done = Done {
-            tracker: self,
+        Pending {
+            tracker: self.clone(),
             start,
             route,
             method,
             remote,
             path,
-            status,
+            user,
+            is_artifacts,
+        }
+    }
+}
+
+/// A request on its way through the router.
+struct Pending {
+    tracker: Arc<Tracker>,
+    start: Instant,
+    route: Option<MatchedPath>,
+    method: &'static str,
+    remote: Option<SocketAddr>,
+    path: Option<axum::http::Uri>,
+    user: Option<RequestUser>,
+    is_artifacts: bool,
+}
+
+impl Pending {
+    /// Records the request once its response is known: at once when the body's length
+    /// is (every JSON answer), else when the body has been sent.
+    fn finish(self, response: Response) -> Response {
+        let Pending {
+            tracker,
+            start,
+            route,
+            method,
+            remote,
+            path,
+            user,
+            is_artifacts,
+        } = self;
+        let done = Done {
+            tracker,
+            start,
+            route,
+            method,
+            remote,
+            path,
+            status: response.status().as_u16(),
             user,
             is_artifacts,
         };
-        // A body whose length is known up front (every JSON answer) is recorded now; only
-        // streamed bodies (artifacts, files) are wrapped to count what they send.
+        // Only streamed bodies (artifacts, files) are wrapped to count what they send.
         if !is_artifacts {
             if let Some(len) = response.body().size_hint().exact() {
                 done.done(len);
@@ -274,6 +308,76 @@ impl Tracker {
                 on_drop: Some(done),
             })
         })
+    }
+}
+
+/// The access log and metrics around each route, as a plain tower layer: unlike
+/// `axum::middleware::from_fn` it calls the route it wraps directly (no clone of the route
+/// and its state, no boxed inner service or future per request).
+#[derive(Clone)]
+struct TrackLayer(Arc<Tracker>);
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = TrackService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TrackService {
+            inner,
+            tracker: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct TrackService<S> {
+    inner: S,
+    tracker: Arc<Tracker>,
+}
+
+impl<S> tower::Service<Request> for TrackService<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let pending = self.tracker.start(&mut req);
+        TrackFuture {
+            inner: self.inner.call(req),
+            pending: Some(pending),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        pending: Option<Pending>,
+    }
+}
+
+impl<F, E> std::future::Future for TrackFuture<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.poll(cx) {
+            Poll::Ready(Ok(response)) => Poll::Ready(Ok(match this.pending.take() {
+                Some(p) => p.finish(response),
+                None => response,
+            })),
+            other => other,
+        }
     }
 }
 

@@ -15,14 +15,14 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::request::Params;
-use crate::AppState;
+use crate::{AppState, SharedState};
 
 const PREFIXES: [&str; 2] = [
     "/api/2.0/mlflow-artifacts",
     "/ajax-api/2.0/mlflow-artifacts",
 ];
 
-pub(crate) fn artifact_router() -> Router<AppState> {
+pub(crate) fn artifact_router() -> Router<SharedState> {
     let mut r = Router::new();
     for prefix in PREFIXES {
         r = r
@@ -50,15 +50,12 @@ pub(crate) fn artifact_router() -> Router<AppState> {
 }
 
 /// With `--artifacts-only`, tracking endpoints answer 503 as MLflow's do.
-pub(crate) async fn tracking_gate(artifacts_only: bool, req: Request, next: Next) -> Response {
-    if artifacts_only {
-        let msg = format!(
-            "Endpoint: {} disabled due to the mlflow server running in `--artifacts-only` mode. To enable tracking server functionality, run `mlflow server` without `--artifacts-only`",
-            req.uri().path()
-        );
-        return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
-    }
-    next.run(req).await
+pub(crate) async fn tracking_gate(req: Request, _next: Next) -> Response {
+    let msg = format!(
+        "Endpoint: {} disabled due to the mlflow server running in `--artifacts-only` mode. To enable tracking server functionality, run `mlflow server` without `--artifacts-only`",
+        req.uri().path()
+    );
+    (StatusCode::SERVICE_UNAVAILABLE, msg).into_response()
 }
 
 /// The proxied repository, or MLflow's 503 when artifacts are not served.

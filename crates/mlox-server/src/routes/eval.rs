@@ -18,10 +18,10 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiResult;
 use crate::request::Params;
-use crate::AppState;
+use crate::{AppState, SharedState};
 
 /// Routes as `(path below /api or /ajax-api, handler)`.
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<SharedState>)> {
     vec![
         ("/3.0/mlflow/datasets/create", post(create_dataset)),
         (

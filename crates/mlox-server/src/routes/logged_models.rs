@@ -1,5 +1,6 @@
 //! `/mlflow/logged-models…`: MLflow 3 logged models.
 
+use crate::SharedState;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Json;
@@ -13,7 +14,7 @@ use crate::error::ApiResult;
 use crate::request::{obj_str, value_i64, Params};
 use crate::{wire, AppState};
 
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<SharedState>)> {
     vec![
         ("/logged-models", post(create)),
         ("/logged-models/search", post(search)),

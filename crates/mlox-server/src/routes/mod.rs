@@ -14,10 +14,10 @@ mod webhooks;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
-use crate::AppState;
+use crate::SharedState;
 
 /// Routes as `(path below /mlflow, handler)`.
-fn tracking_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+fn tracking_routes() -> Vec<(&'static str, MethodRouter<SharedState>)> {
     vec![
         ("/experiments/create", post(experiments::create)),
         ("/experiments/get", get(experiments::get)),
@@ -59,7 +59,7 @@ fn tracking_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
-pub fn api_router() -> Router<AppState> {
+pub fn api_router() -> Router<SharedState> {
     let mut router = Router::new();
     for prefix in ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] {
         let models = logged_models::routes()

@@ -2,6 +2,7 @@
 //! Mutations that MLflow announces to webhooks queue a [`RegistryEvent`] after the store
 //! call succeeds.
 
+use crate::SharedState;
 use axum::extract::State;
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Json;
@@ -15,7 +16,7 @@ use crate::request::Params;
 use crate::webhooks::RegistryEvent;
 use crate::{wire, AppState};
 
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<SharedState>)> {
     vec![
         ("/registered-models/create", post(create_registered_model)),
         ("/registered-models/get", get(get_registered_model)),

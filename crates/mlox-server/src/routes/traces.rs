@@ -1,6 +1,7 @@
 //! MLflow 3 tracing: `/mlflow/traces…` (v3, and the v2 paths the client still calls),
 //! assessments, and OTLP/HTTP span ingest at `/v1/traces`.
 
+use crate::SharedState;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -20,7 +21,7 @@ use crate::request::{Params, MAX_JSON_BODY};
 use crate::{otlp, trace_wire as tw, AppState};
 
 /// Routes as `(path below /api or /ajax-api, handler)`.
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<SharedState>)> {
     vec![
         ("/3.0/mlflow/traces", post(start_trace)),
         ("/3.0/mlflow/traces/get", get(get_trace)),

@@ -1,5 +1,6 @@
 //! `/mlflow/webhooks…`: webhook CRUD and test deliveries (`mlflow/protos/webhooks.proto`).
 
+use crate::SharedState;
 use axum::extract::{Path, State};
 use axum::routing::{get, post, MethodRouter};
 use axum::Json;
@@ -12,7 +13,7 @@ use crate::error::ApiResult;
 use crate::request::Params;
 use crate::{wire, AppState};
 
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<SharedState>)> {
     vec![
         ("/webhooks", post(create).get(list)),
         (
