@@ -27,7 +27,7 @@ pub struct KubeConfig {
 pub fn read_backend_config(arg: &str, cwd: &Path) -> Result<Value> {
     if arg.ends_with(".json") {
         let path = crate::params::absolute(cwd, Path::new(arg));
-        let text = std::fs::read_to_string(&path).map_err(ProjectError::io(format!(
+        let text = std::fs::read_to_string(&path).map_err(mlox_env::EnvError::io(format!(
             "reading backend config {}",
             path.display()
         )))?;
@@ -69,21 +69,21 @@ pub fn kube_config(config: &Value, cwd: &Path) -> Result<KubeConfig> {
     let repository_uri = text("repository-uri").ok_or_else(|| {
         ProjectError::Invalid("Could not find 'repository-uri' in backend_config.".to_string())
     })?;
-    let yaml_text = std::fs::read_to_string(&template_path).map_err(ProjectError::io(format!(
-        "reading {}",
-        template_path.display()
-    )))?;
+    let yaml_text = std::fs::read_to_string(&template_path).map_err(mlox_env::EnvError::io(
+        format!("reading {}", template_path.display()),
+    ))?;
     let node = crate::spec::parse_yaml_file(&template_path, &yaml_text)?;
     let job_template = node.to_json();
     let container = job_template
         .pointer("/spec/template/spec/containers/0")
         .filter(|c| c.is_object());
     if !job_template.get("metadata").is_some_and(Value::is_object) || container.is_none() {
-        return Err(ProjectError::spec(
+        return Err(mlox_env::EnvError::spec(
             &template_path,
             node.line,
             "a Kubernetes Job template needs `metadata` and `spec.template.spec.containers` with at least one container",
-        ));
+        )
+        .into());
     }
     Ok(KubeConfig {
         kube_context: text("kube-context"),
@@ -277,7 +277,7 @@ impl Kubectl {
             .run()
             .await?;
         let v: Value = serde_json::from_str(&out.stdout).map_err(|e| {
-            ProjectError::Environment(format!("kubectl get job printed invalid JSON: {e}"))
+            ProjectError::environment(format!("kubectl get job printed invalid JSON: {e}"))
         })?;
         Ok(job_state(&v))
     }
