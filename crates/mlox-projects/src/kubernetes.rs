@@ -113,13 +113,11 @@ pub fn dockerfile(base_image: &str) -> String {
 /// A DNS-1123 name from the project name and a UTC timestamp, like MLflow's
 /// `<project>-<%Y-%m-%d-%H-%M-%S-%f>`.
 pub fn job_name(project_name: &str, now: std::time::SystemTime) -> String {
-    // humantime's RFC 3339 (`2026-01-02T03:04:05.000006Z`) in MLflow's form; a clock before
-    // 1970 counts as 1970.
+    // A clock before 1970 counts as 1970.
     let now = now.max(std::time::UNIX_EPOCH);
-    let stamp = humantime::format_rfc3339_micros(now)
-        .to_string()
-        .trim_end_matches('Z')
-        .replace(['T', ':', '.'], "-");
+    let stamp = chrono::DateTime::<chrono::Utc>::from(now)
+        .format("%Y-%m-%d-%H-%M-%S-%6f")
+        .to_string();
     let mut base = dns_label(project_name);
     let max = 63 - stamp.len() - 1;
     base.truncate(max);
@@ -430,6 +428,8 @@ mod tests {
             "my-project-2026-01-02-03-04-05-000006"
         );
         assert!(job_name(&"x".repeat(100), t).len() <= 63);
+        let before_1970 = std::time::UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(job_name("p", before_1970), "p-1970-01-01-00-00-00-000000");
         assert_eq!(image_tag("reg/img", Some("abcdef0123")), "reg/img:abcdef0");
         assert_eq!(image_tag("reg/img", None), "reg/img");
         assert_eq!(

@@ -178,11 +178,11 @@ pub(super) fn iso_timestamp_now() -> String {
     iso_timestamp(std::time::SystemTime::now())
 }
 
-/// `t` as Python's `isoformat()` of an aware UTC datetime: humantime's RFC 3339 with
-/// microseconds, whose `Z` Python writes `+00:00`.
+/// `t` as Python's `isoformat()` of an aware UTC datetime, with microseconds.
 pub(super) fn iso_timestamp(t: std::time::SystemTime) -> String {
-    let rfc3339 = humantime::format_rfc3339_micros(t).to_string();
-    format!("{}+00:00", rfc3339.trim_end_matches('Z'))
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string()
 }
 
 /// MLflow's example payload for each event (`get_example_payload_for_event`).
