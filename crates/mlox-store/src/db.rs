@@ -82,6 +82,19 @@ pub enum Value<'a> {
     Blob(&'a [u8]),
 }
 
+/// A value read from a row, owned (for a [`Row`]).
+impl From<Value<'_>> for SqlValue {
+    fn from(v: Value<'_>) -> Self {
+        match v {
+            Value::Null => SqlValue::Null,
+            Value::Int(n) => SqlValue::Int(n),
+            Value::Real(x) => SqlValue::Real(x),
+            Value::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+            Value::Blob(b) => SqlValue::Blob(b.to_vec()),
+        }
+    }
+}
+
 impl Value<'_> {
     fn kind(&self) -> &'static str {
         match self {

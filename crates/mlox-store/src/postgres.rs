@@ -188,44 +188,10 @@ fn decode_rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, DbError> {
     for r in rows {
         let columns = columns
             .get_or_insert_with(|| r.columns().iter().map(|c| c.name().to_string()).collect());
-        let mut vals = Vec::with_capacity(r.len());
-        for (i, col) in r.columns().iter().enumerate() {
-            let v = match *col.type_() {
-                Type::INT8 => r
-                    .try_get::<_, Option<i64>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Int),
-                Type::INT4 => r
-                    .try_get::<_, Option<i32>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Int(v.into())),
-                Type::INT2 => r
-                    .try_get::<_, Option<i16>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Int(v.into())),
-                Type::FLOAT8 => r
-                    .try_get::<_, Option<f64>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Real),
-                Type::FLOAT4 => r
-                    .try_get::<_, Option<f32>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Real(v.into())),
-                Type::BOOL => r
-                    .try_get::<_, Option<bool>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Int(v.into())),
-                Type::BYTEA => r
-                    .try_get::<_, Option<Vec<u8>>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Blob),
-                _ => r
-                    .try_get::<_, Option<String>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Text),
-            };
-            vals.push(v.unwrap_or(SqlValue::Null));
-        }
+        let row = PgRow(&r);
+        let vals = (0..r.len())
+            .map(|i| row.value(i).map(SqlValue::from))
+            .collect::<Result<_, DbError>>()?;
         out.push(Row::new(columns.clone(), vals));
     }
     Ok(out)

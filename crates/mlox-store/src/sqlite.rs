@@ -53,15 +53,10 @@ impl Conn for SqliteConn<'_> {
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
+            let row = SqliteRow(r);
             let mut vals = Vec::with_capacity(ncols);
             for i in 0..ncols {
-                vals.push(match r.get_ref(i)? {
-                    ValueRef::Null => SqlValue::Null,
-                    ValueRef::Integer(v) => SqlValue::Int(v),
-                    ValueRef::Real(v) => SqlValue::Real(v),
-                    ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
-                });
+                vals.push(row.value(i)?.into());
             }
             out.push(Row::new(columns.clone(), vals));
         }

@@ -164,17 +164,22 @@ struct Envelope<'a> {
 /// (`ensure_ascii`), floats as Python's `repr`.
 struct PythonJson;
 
+/// `", "` before every item of an object or array but the first.
+fn item_separator<W: ?Sized + std::io::Write>(w: &mut W, first: bool) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        w.write_all(b", ")
+    }
+}
+
 impl serde_json::ser::Formatter for PythonJson {
     fn begin_object_key<W: ?Sized + std::io::Write>(
         &mut self,
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            w.write_all(b", ")
-        }
+        item_separator(w, first)
     }
     fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         w.write_all(b": ")
@@ -184,11 +189,7 @@ impl serde_json::ser::Formatter for PythonJson {
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            w.write_all(b", ")
-        }
+        item_separator(w, first)
     }
     fn write_string_fragment<W: ?Sized + std::io::Write>(
         &mut self,
@@ -212,39 +213,7 @@ impl serde_json::ser::Formatter for PythonJson {
         w: &mut W,
         value: f64,
     ) -> std::io::Result<()> {
-        w.write_all(python_float_repr(value).as_bytes())
-    }
-}
-
-/// Python's `repr` of a finite float: the shortest digits that read back as `x` (as Rust
-/// finds them), positional for exponents -4 to 15, else `1.5e-05`, `1e+16`.
-fn python_float_repr(x: f64) -> String {
-    let sci = format!("{x:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` writes an exponent");
-    let exp: i32 = exp.parse().expect("`{:e}` writes an integer exponent");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    if (-4..16).contains(&exp) {
-        if exp >= 0 {
-            let point = exp as usize + 1;
-            let int = format!("{digits:0<point$}");
-            let frac = digits.get(point..).filter(|f| !f.is_empty()).unwrap_or("0");
-            format!("{sign}{}.{frac}", &int[..point])
-        } else {
-            format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize))
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let rest = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let exp_sign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{first}{rest}e{exp_sign}{:02}", exp.abs())
+        w.write_all(mlox_core::validation::py_float_repr(value).as_bytes())
     }
 }
 
