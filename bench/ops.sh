@@ -28,9 +28,10 @@ WORK=$(mktemp -d /tmp/mlox-ops-bench.XXXXXX)
 OUT=$ROOT/bench/out/ops
 rm -rf "$OUT"
 mkdir -p "$OUT"
-SPID=""
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 cleanup() {
-    [[ -z $SPID ]] || { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
+    stop_server
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -61,11 +62,10 @@ for round in $(seq 1 "$ROUNDS"); do
         mkdir -p "$d"
         port=$("$LG" free-port)
         # shellcheck disable=SC2046
-        "${RT[@]}" "$MLOX" server --host 127.0.0.1 --port "$port" \
+        start_server "$d" "${RT[@]}" "$MLOX" server --host 127.0.0.1 --port "$port" \
             --backend-store-uri "sqlite:///$d/mlox.db" --default-artifact-root "$d/artifacts" \
-            $(flags "$config") >"$d/stdout.log" 2>"$d/stderr.log" &
-        SPID=$!
-        "$LG" --url "http://127.0.0.1:$port" wait-healthy --timeout-s 60 >/dev/null
+            $(flags "$config") >"$d/stdout.log" 2>"$d/stderr.log"
+        wait_healthy "http://127.0.0.1:$port" >/dev/null
         for s in "${SCENARIOS[@]}"; do
             echo "round $round, $config: $s" >&2
             # The server's own CPU time (user + system, clock ticks) around the scenario:
@@ -79,9 +79,7 @@ for round in $(seq 1 "$ROUNDS"); do
         if [[ $config == metrics ]]; then
             curl -sf "http://127.0.0.1:$port/metrics" >"$OUT/metrics-scrape-$round.txt"
         fi
-        kill "$SPID"
-        wait "$SPID" 2>/dev/null || true
-        SPID=""
+        stop_server
         lines=$(wc -l <"$d/stdout.log")
         echo "$config round $round: $lines access-log lines" >&2
     done

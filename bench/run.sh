@@ -57,7 +57,8 @@ BENCH_START=$(date +%s)
 step() { printf '\n==> [%4ss] %s\n' "$(($(date +%s) - BENCH_START))" "$*" >&2; }
 note() { echo "$*" >>"$NOTES"; echo "note: $*" >&2; }
 
-SPID=""
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 PG_DIR=""
 cleanup() {
     if [[ -n $SPID ]]; then stop_server; fi
@@ -124,30 +125,14 @@ launch() {
     shift 4
     local t0
     t0=$(date +%s%N)
-    # The subshell execs setsid, which execs the server: $! is the server's pid and
-    # the leader of a new process group. Its cwd is $dir so nothing lands in the repo.
-    (cd "$dir" && exec setsid "$@") >"$OUT/$name/server.log" 2>&1 </dev/null &
-    SPID=$!
+    start_server "$dir" "$@" >"$OUT/$name/server.log" 2>&1
     SURL=http://127.0.0.1:$port
-    if ! lg --url "$SURL" wait-healthy --since-ns "$t0" --pid "$SPID" --timeout-s 300 >"$OUT/$name/startup.json"; then
+    if ! wait_healthy "$SURL" --since-ns "$t0" >"$OUT/$name/startup.json"; then
         tail -n 30 "$OUT/$name/server.log" >&2
         return 1
     fi
 }
 
-stop_server() {
-    local pid=$SPID
-    SPID=""
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-        kill -0 -- "-$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 -- "-$pid" 2>/dev/null; then
-        kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 # scenario NAME FILE ARGS...: runs one load generator command; a failure is recorded as
 # an error in the result instead of stopping the benchmark.

@@ -21,7 +21,8 @@ OUT=$ROOT/bench/out/auth
 WORK=$(mktemp -d /tmp/mlox-bench-auth.XXXXXX)
 ADMIN_PW=bench-admin-password-1
 USER_PW=bench-user-password-1
-SPID=""
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 cleanup() {
     [[ -n $SPID ]] && stop_server
@@ -39,18 +40,6 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" | 
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-stop_server() {
-    local pid=$SPID
-    SPID=""
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-        kill -0 -- "-$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 # run NAME AUTH(0|1) -- CMD...: starts the server, runs the scenarios, stops it.
 run() {
     local name=$1 auth=$2
@@ -60,11 +49,10 @@ run() {
     port=$(free_port)
     url=http://127.0.0.1:$port
     printf '[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///%s/basic_auth.db\nadmin_username = admin\n' "$dir" >"$dir/basic_auth.ini"
-    (cd "$dir" && MLFLOW_AUTH_CONFIG_PATH=$dir/basic_auth.ini MLFLOW_AUTH_ADMIN_PASSWORD=$ADMIN_PW \
-        MLFLOW_FLASK_SERVER_SECRET_KEY=bench-secret exec setsid "$@" --host 127.0.0.1 --port "$port") \
-        >"$OUT/$name/server.log" 2>&1 </dev/null &
-    SPID=$!
-    "$LG" --url "$url" wait-healthy --pid "$SPID" --timeout-s 300 >"$OUT/$name/startup.json"
+    start_server "$dir" env MLFLOW_AUTH_CONFIG_PATH="$dir/basic_auth.ini" MLFLOW_AUTH_ADMIN_PASSWORD="$ADMIN_PW" \
+        MLFLOW_FLASK_SERVER_SECRET_KEY=bench-secret "$@" --host 127.0.0.1 --port "$port" \
+        >"$OUT/$name/server.log" 2>&1
+    wait_healthy "$url" >"$OUT/$name/startup.json"
     local env=()
     if [[ $auth == 1 ]]; then
         curl -sf -u "admin:$ADMIN_PW" -H 'Content-Type: application/json' \

@@ -49,8 +49,9 @@ VENV=${BENCH_MLFLOW_VENV:-$ROOT/.venv}
 OUT=$ROOT/bench/out/traces
 WORK=$(mktemp -d /tmp/mlox-bench-traces.XXXXXX)
 CMD_TEXT="$( (env | grep '^BENCH_' | sort || true) | tr '\n' ' ')bench/traces/run.sh"
-SPID=""
 START=$(date +%s)
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 cleanup() {
     [[ -n $SPID ]] && stop_server
@@ -89,18 +90,6 @@ if [[ ${BENCH_CHRT:-1} != 0 && $(id -u) == 0 ]] && command -v chrt >/dev/null; t
     note "Both servers and the load generator ran under \`chrt -f 10\` (a real-time priority: other work on the machine does not preempt them)."
 fi
 
-stop_server() {
-    local pid=$SPID
-    SPID=""
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-        kill -0 -- "-$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 # scenario NAME FILE ARGS...: one load generator command; a failure is recorded in the JSON.
 scenario() {
     local name=$1 file=$2
@@ -125,9 +114,8 @@ bench() {
     port=$("$LG" free-port)
     URL=http://127.0.0.1:$port
     step "$name: starting"
-    (cd "$dir" && exec setsid "${RT[@]}" "$@" --host 127.0.0.1 --port "$port") >"$OUT/$name/server.log" 2>&1 </dev/null &
-    SPID=$!
-    "$LG" --url "$URL" wait-healthy --pid "$SPID" --timeout-s 300 >"$OUT/$name/startup.json"
+    start_server "$dir" "${RT[@]}" "$@" --host 127.0.0.1 --port "$port" >"$OUT/$name/server.log" 2>&1
+    wait_healthy "$URL" >"$OUT/$name/startup.json"
     note "$name launched as: $* (load average before: $(loadavg))"
 
     scenario "$name" ingest-c1 trace-ingest -c 1 --seconds "$SECS" --spans 10

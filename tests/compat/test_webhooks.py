@@ -218,6 +218,8 @@ def test_deliveries_on_registry_events(client, webhooks, receiver, experiment_id
         check_signature(headers, body)
         assert header(headers, "Content-Type") == "application/json"
         payload = json.loads(body)
+        # The bytes (which the signature covers) are what MLflow's `json.dumps` writes.
+        assert body == json.dumps(payload).encode(), body
         assert set(payload) == {"entity", "action", "timestamp", "data"}
         assert payload["timestamp"].endswith("+00:00")
         events[(payload["entity"], payload["action"])] = payload["data"]

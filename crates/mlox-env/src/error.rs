@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-/// Why an environment could not be prepared. `mlox-projects` turns each variant into the
-/// `ProjectError` variant of the same name and message.
+/// Why an environment could not be prepared. `mlox-projects` wraps it whole
+/// (`ProjectError::Env`), with the same message.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     /// A YAML file is malformed or has the wrong structure; `line` points into it.
@@ -25,12 +25,12 @@ pub enum EnvError {
 }
 
 impl EnvError {
-    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EnvError {
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EnvError {
         let context = context.into();
         move |source| EnvError::Io { context, source }
     }
 
-    pub(crate) fn spec(file: &std::path::Path, line: usize, message: impl Into<String>) -> Self {
+    pub fn spec(file: &std::path::Path, line: usize, message: impl Into<String>) -> Self {
         EnvError::Spec {
             file: file.to_path_buf(),
             line,

@@ -15,13 +15,13 @@ pub const WORKDIR_IN_CONTAINER: &str = "/mlflow/projects/code/";
 /// MLflow's messages.
 pub async fn validate_installation() -> Result<PathBuf> {
     let docker = which("docker").ok_or_else(|| {
-        ProjectError::Environment(
+        ProjectError::environment(
             "Could not find Docker executable. Ensure Docker is installed as per the instructions at https://docs.docker.com/install/overview/.".to_string(),
         )
     })?;
     let out = Tool::new(&docker, &["info"]).output().await?;
     if !out.success {
-        return Err(ProjectError::Environment(format!(
+        return Err(ProjectError::environment(format!(
             "Ran `docker info` to ensure docker daemon is running but it failed with the following output:\n{}",
             out.combined()
         )));

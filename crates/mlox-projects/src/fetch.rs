@@ -110,7 +110,7 @@ fn subdirectory(root: &Path, sub: &str) -> Result<PathBuf> {
 
 fn git_exe() -> Result<PathBuf> {
     which("git").ok_or_else(|| {
-        ProjectError::Environment(
+        ProjectError::environment(
             "running a project from a Git repository needs the `git` command, which was not found on PATH"
                 .to_string(),
         )
@@ -160,8 +160,10 @@ async fn fetch_git(
 ) -> Result<Fetched> {
     let git = git_exe()?;
     let git_root = cache_dir.join("git");
-    std::fs::create_dir_all(&git_root)
-        .map_err(ProjectError::io(format!("creating {}", git_root.display())))?;
+    std::fs::create_dir_all(&git_root).map_err(mlox_env::EnvError::io(format!(
+        "creating {}",
+        git_root.display()
+    )))?;
     let key = short_hash(url);
     let repo = git_root.join(&key);
     let _lock = lock_file(git_root.join(format!("{key}.lock"))).await?;
@@ -262,7 +264,7 @@ async fn fetch_git(
     };
 
     let checkouts = cache_dir.join("checkouts");
-    std::fs::create_dir_all(&checkouts).map_err(ProjectError::io(format!(
+    std::fs::create_dir_all(&checkouts).map_err(mlox_env::EnvError::io(format!(
         "creating {}",
         checkouts.display()
     )))?;

@@ -27,7 +27,7 @@ pub struct KubeConfig {
 pub fn read_backend_config(arg: &str, cwd: &Path) -> Result<Value> {
     if arg.ends_with(".json") {
         let path = crate::params::absolute(cwd, Path::new(arg));
-        let text = std::fs::read_to_string(&path).map_err(ProjectError::io(format!(
+        let text = std::fs::read_to_string(&path).map_err(mlox_env::EnvError::io(format!(
             "reading backend config {}",
             path.display()
         )))?;
@@ -69,21 +69,21 @@ pub fn kube_config(config: &Value, cwd: &Path) -> Result<KubeConfig> {
     let repository_uri = text("repository-uri").ok_or_else(|| {
         ProjectError::Invalid("Could not find 'repository-uri' in backend_config.".to_string())
     })?;
-    let yaml_text = std::fs::read_to_string(&template_path).map_err(ProjectError::io(format!(
-        "reading {}",
-        template_path.display()
-    )))?;
+    let yaml_text = std::fs::read_to_string(&template_path).map_err(mlox_env::EnvError::io(
+        format!("reading {}", template_path.display()),
+    ))?;
     let node = crate::spec::parse_yaml_file(&template_path, &yaml_text)?;
     let job_template = node.to_json();
     let container = job_template
         .pointer("/spec/template/spec/containers/0")
         .filter(|c| c.is_object());
     if !job_template.get("metadata").is_some_and(Value::is_object) || container.is_none() {
-        return Err(ProjectError::spec(
+        return Err(mlox_env::EnvError::spec(
             &template_path,
             node.line,
             "a Kubernetes Job template needs `metadata` and `spec.template.spec.containers` with at least one container",
-        ));
+        )
+        .into());
     }
     Ok(KubeConfig {
         kube_context: text("kube-context"),
@@ -113,13 +113,11 @@ pub fn dockerfile(base_image: &str) -> String {
 /// A DNS-1123 name from the project name and a UTC timestamp, like MLflow's
 /// `<project>-<%Y-%m-%d-%H-%M-%S-%f>`.
 pub fn job_name(project_name: &str, now: std::time::SystemTime) -> String {
-    // humantime's RFC 3339 (`2026-01-02T03:04:05.000006Z`) in MLflow's form; a clock before
-    // 1970 counts as 1970.
+    // A clock before 1970 counts as 1970.
     let now = now.max(std::time::UNIX_EPOCH);
-    let stamp = humantime::format_rfc3339_micros(now)
-        .to_string()
-        .trim_end_matches('Z')
-        .replace(['T', ':', '.'], "-");
+    let stamp = chrono::DateTime::<chrono::Utc>::from(now)
+        .format("%Y-%m-%d-%H-%M-%S-%6f")
+        .to_string();
     let mut base = dns_label(project_name);
     let max = 63 - stamp.len() - 1;
     base.truncate(max);
@@ -277,7 +275,7 @@ impl Kubectl {
             .run()
             .await?;
         let v: Value = serde_json::from_str(&out.stdout).map_err(|e| {
-            ProjectError::Environment(format!("kubectl get job printed invalid JSON: {e}"))
+            ProjectError::environment(format!("kubectl get job printed invalid JSON: {e}"))
         })?;
         Ok(job_state(&v))
     }
@@ -430,6 +428,8 @@ mod tests {
             "my-project-2026-01-02-03-04-05-000006"
         );
         assert!(job_name(&"x".repeat(100), t).len() <= 63);
+        let before_1970 = std::time::UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(job_name("p", before_1970), "p-1970-01-01-00-00-00-000000");
         assert_eq!(image_tag("reg/img", Some("abcdef0123")), "reg/img:abcdef0");
         assert_eq!(image_tag("reg/img", None), "reg/img");
         assert_eq!(

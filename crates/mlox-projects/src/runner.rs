@@ -152,9 +152,9 @@ impl Interrupt {
     fn install() -> Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut int = signal(SignalKind::interrupt())
-            .map_err(ProjectError::io("installing the SIGINT handler"))?;
+            .map_err(mlox_env::EnvError::io("installing the SIGINT handler"))?;
         let mut term = signal(SignalKind::terminate())
-            .map_err(ProjectError::io("installing the SIGTERM handler"))?;
+            .map_err(mlox_env::EnvError::io("installing the SIGTERM handler"))?;
         let (tx, rx) = tokio::sync::watch::channel(None);
         tokio::spawn(async move {
             loop {
@@ -586,12 +586,12 @@ async fn execute(
         cmd.env("PATH", joined);
     }
     let mut child = cmd.spawn().map_err(|e| {
-        ProjectError::Environment(format!("cannot start {}: {e}", program.display()))
+        ProjectError::environment(format!("cannot start {}: {e}", program.display()))
     })?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     tokio::select! {
         status = child.wait() => {
-            let status = status.map_err(ProjectError::io("waiting for the command"))?;
+            let status = status.map_err(mlox_env::EnvError::io("waiting for the command"))?;
             Ok(if status.success() { RunStatus::Finished } else { RunStatus::Failed })
         }
         sig = interrupt.wait() => {
@@ -626,7 +626,7 @@ async fn run_kubernetes(
     };
     let project_name = docker::validate_project_name(pre.project.name.as_deref())?;
     let kubectl_exe = which("kubectl").ok_or_else(|| {
-        ProjectError::Environment(
+        ProjectError::environment(
             "the kubernetes backend needs the `kubectl` command, which was not found on PATH"
                 .to_string(),
         )

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use mlox_env::EnvError;
+
 use crate::error::{ProjectError, Result};
 use crate::yaml::{self, Node, Value};
 
@@ -114,7 +116,7 @@ pub struct Project {
 
 /// The MLproject file of `dir`, matched case-insensitively like MLflow does.
 pub fn find_mlproject(dir: &Path) -> Result<Option<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(ProjectError::io(format!(
+    let entries = std::fs::read_dir(dir).map_err(EnvError::io(format!(
         "reading project folder {}",
         dir.display()
     )))?;
@@ -135,7 +137,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
     let root = match &file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(ProjectError::io(format!("reading {}", path.display())))?;
+                .map_err(EnvError::io(format!("reading {}", path.display())))?;
             parse_yaml_file(path, &text)?
         }
         None => Node {
@@ -156,7 +158,7 @@ pub(crate) fn parse_yaml_file(path: &Path, text: &str) -> Result<Node> {
 }
 
 fn parse_project(dir: &Path, path: &Path, root: &Node) -> Result<Project> {
-    let err = |node: &Node, msg: String| ProjectError::spec(path, node.line, msg);
+    let err = |node: &Node, msg: String| ProjectError::from(EnvError::spec(path, node.line, msg));
     let empty = Vec::new();
     let top: &[(Node, Node)] = match &root.value {
         Value::Null => &empty,
@@ -302,7 +304,7 @@ fn parse_project(dir: &Path, path: &Path, root: &Node) -> Result<Project> {
 }
 
 fn parse_entry_point(path: &Path, name: &str, key: &Node, node: &Node) -> Result<EntryPoint> {
-    let err = |n: &Node, msg: String| ProjectError::spec(path, n.line, msg);
+    let err = |n: &Node, msg: String| ProjectError::from(EnvError::spec(path, n.line, msg));
     if node.as_map().is_none() {
         return Err(err(
             if node.is_null() { key } else { node },
@@ -416,7 +418,9 @@ fn parse_entry_point(path: &Path, name: &str, key: &Node, node: &Node) -> Result
 
 fn parse_docker_env(path: &Path, node: &Node) -> Result<DockerEnv> {
     const PREFIX: &str = "Project configuration (MLproject file) was invalid: ";
-    let err = |n: &Node, msg: &str| ProjectError::spec(path, n.line, format!("{PREFIX}{msg}"));
+    let err = |n: &Node, msg: &str| {
+        ProjectError::from(EnvError::spec(path, n.line, format!("{PREFIX}{msg}")))
+    };
     if node.as_map().is_none() {
         return Err(err(
             node,
@@ -531,7 +535,9 @@ mod tests {
         let (_d, p) = project(mlproject, &[]);
         let e = p.expect_err("should be rejected");
         match e {
-            ProjectError::Spec { line, message, .. } => format!("line {line}: {message}"),
+            ProjectError::Env(EnvError::Spec { line, message, .. }) => {
+                format!("line {line}: {message}")
+            }
             other => panic!("not a spec error: {other}"),
         }
     }

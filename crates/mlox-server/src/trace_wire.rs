@@ -13,46 +13,20 @@ use crate::otlp::STATUS_CODES;
 
 // ---- time --------------------------------------------------------------------------------
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Milliseconds since the epoch as a protobuf JSON `Timestamp`.
+/// Milliseconds since the epoch as a protobuf JSON `Timestamp`: UTC, `Z`, the
+/// milliseconds only when there are some.
 pub fn timestamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let base = format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    );
-    if millis == 0 {
-        format!("{base}Z")
+    // Beyond chrono's range (±262,000 years, far outside a protobuf Timestamp's years
+    // 1 to 9999) the nearest time it has.
+    let t = chrono::DateTime::from_timestamp_millis(ms).unwrap_or(if ms < 0 {
+        chrono::DateTime::<chrono::Utc>::MIN_UTC
     } else {
-        format!("{base}.{millis:03}Z")
+        chrono::DateTime::<chrono::Utc>::MAX_UTC
+    });
+    if ms.rem_euclid(1000) == 0 {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
     }
 }
 
@@ -60,43 +34,22 @@ fn bad(field: &str, v: &Value) -> MlflowError {
     MlflowError::invalid(format!("Invalid value {v} for field '{field}'"))
 }
 
-/// Parses a protobuf JSON `Timestamp` (RFC 3339) to milliseconds.
+/// Parses a protobuf JSON `Timestamp` (RFC 3339: a `T` between date and time, at most
+/// nine fractional digits, `Z` or an offset) to milliseconds.
 pub fn parse_timestamp(field: &str, v: &Value) -> Result<i64, MlflowError> {
     let Value::String(s) = v else {
         return Err(bad(field, v));
     };
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let parsed = (|| {
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-            return None;
-        }
-        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        let mut rest = &s[19..];
-        let mut nanos: i64 = 0;
-        if let Some(frac) = rest.strip_prefix('.') {
-            let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-            if digits.is_empty() || digits.len() > 9 {
-                return None;
-            }
-            nanos = format!("{digits:0<9}").parse().ok()?;
-            rest = &frac[digits.len()..];
-        }
-        let offset_secs = match rest {
-            "Z" | "z" => 0,
-            o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-                let sign = if o.starts_with('-') { -1 } else { 1 };
-                let oh: i64 = o.get(1..3)?.parse().ok()?;
-                let om: i64 = o.get(4..6)?.parse().ok()?;
-                sign * (oh * 3600 + om * 60)
-            }
-            _ => return None,
-        };
-        let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset_secs;
-        Some(secs * 1000 + nanos / 1_000_000)
-    })();
-    parsed.ok_or_else(|| bad(field, v))
+    let fraction_digits = s
+        .get(19..)
+        .and_then(|r| r.strip_prefix('.'))
+        .map_or(0, |f| f.bytes().take_while(u8::is_ascii_digit).count());
+    if s.as_bytes().get(10) != Some(&b'T') || fraction_digits > 9 {
+        return Err(bad(field, v));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| bad(field, v))
 }
 
 /// Milliseconds as a protobuf JSON `Duration`.
@@ -464,6 +417,45 @@ mod tests {
             1_796_615_312_000
         );
         assert!(parse_timestamp("t", &json!("yesterday")).is_err());
+    }
+
+    /// The bytes the hand-written civil-date code gave before chrono replaced it (checked
+    /// equal on 200,000 random times, years 0 to 9999, with offsets, when it was replaced).
+    #[test]
+    fn timestamps_as_before_chrono() {
+        for (ms, text) in [
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (-500, "1969-12-31T23:59:59.500Z"),
+            (-1000, "1969-12-31T23:59:59Z"),
+            (-86_400_001, "1969-12-30T23:59:59.999Z"),
+            (-62_135_596_800_000, "0001-01-01T00:00:00Z"),
+            (-2_208_988_800_123, "1899-12-31T23:59:59.877Z"),
+            (951_782_400_000, "2000-02-29T00:00:00Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(timestamp(ms), text);
+            assert_eq!(parse_timestamp("t", &json!(text)).unwrap(), ms, "{text}");
+        }
+        for (text, ms) in [
+            ("1969-12-31T23:59:59.5Z", -500),
+            ("2000-02-29T23:30:00-01:30", 951_872_400_000),
+            ("1900-01-01T00:00:00.000000001+14:00", -2_209_039_200_000),
+            ("9999-12-31T23:59:59.999999999-00:00", 253_402_300_799_999),
+            ("2024-01-01T00:00:60Z", 1_704_067_260_000),
+            ("2026-12-07T03:48:32z", 1_796_615_312_000),
+        ] {
+            assert_eq!(parse_timestamp("t", &json!(text)).unwrap(), ms, "{text}");
+        }
+        for text in [
+            "2026-12-07t03:48:32Z",
+            "2026-12-07 03:48:32Z",
+            "2026-12-07T03:48:32.Z",
+            "2026-12-07T03:48:32.1234567891Z",
+            "2026-12-07T03:48:32+0100",
+            "2026-12-07T03:48:32",
+        ] {
+            assert!(parse_timestamp("t", &json!(text)).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use mlox_core::Result;
 
-use crate::db::SqlValue;
+use crate::db::{DbError, RowView, SqlValue};
 use crate::{SqlStore, StoreOptions, StoreUri};
 
 /// What an artifact location belongs to.
@@ -44,7 +44,7 @@ pub async fn artifact_locations(
                     .query("SELECT experiment_id FROM experiments ORDER BY experiment_id", &[])?
                     .iter()
                     .map(|r| r.int(0))
-                    .collect(),
+                    .collect::<Result<_, DbError>>()?,
             };
             let mut out = Vec::new();
             for id in ids {
@@ -55,7 +55,7 @@ pub async fn artifact_locations(
                 )? {
                     out.push(Location {
                         owner: Owner::Experiment(id),
-                        uri: r.opt_text(0).unwrap_or_default(),
+                        uri: r.opt_text(0)?.unwrap_or_default(),
                     });
                 }
                 for r in c.query(
@@ -65,9 +65,9 @@ pub async fn artifact_locations(
                     out.push(Location {
                         owner: Owner::Run {
                             experiment_id: id,
-                            run_id: r.text(0),
+                            run_id: r.text(0)?,
                         },
-                        uri: r.opt_text(1).unwrap_or_default(),
+                        uri: r.opt_text(1)?.unwrap_or_default(),
                     });
                 }
                 for r in c.query(
@@ -77,9 +77,9 @@ pub async fn artifact_locations(
                     out.push(Location {
                         owner: Owner::LoggedModel {
                             experiment_id: id,
-                            model_id: r.text(0),
+                            model_id: r.text(0)?,
                         },
-                        uri: r.opt_text(1).unwrap_or_default(),
+                        uri: r.opt_text(1)?.unwrap_or_default(),
                     });
                 }
             }
@@ -116,7 +116,7 @@ pub async fn relocate(target: &StoreUri, moves: Vec<(Location, String)>) -> Resu
                 &[],
             )?;
             for v in versions {
-                let (source, storage) = (v.opt_text(2), v.opt_text(3));
+                let (source, storage) = (v.opt_text(2)?, v.opt_text(3)?);
                 let moved = |uri: &Option<String>| -> Option<String> {
                     let uri = uri.as_deref()?;
                     moves.iter().find_map(|(loc, to)| {
@@ -134,8 +134,8 @@ pub async fn relocate(target: &StoreUri, moves: Vec<(Location, String)>) -> Resu
                         &[
                             new_source.or(source).into(),
                             new_storage.or(storage).into(),
-                            v.text(0).into(),
-                            SqlValue::Int(v.int(1)),
+                            v.text(0)?.into(),
+                            SqlValue::Int(v.int(1)?),
                         ],
                     )?;
                 }

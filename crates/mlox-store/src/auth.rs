@@ -6,18 +6,18 @@ use async_trait::async_trait;
 use mlox_core::auth::{AccessToken, AuthStore, Grant, User};
 use mlox_core::{MlflowError, Result};
 
-use crate::db::{Conn, DbError, Row, SqlValue};
+use crate::db::{Conn, DbError, Row, RowView, SqlValue};
 use crate::SqlStore;
 
 const USER_COLUMNS: &str = "id, username, password_hash, is_admin";
 
-fn user_from_row(r: &Row) -> User {
-    User {
-        id: r.int(0),
-        username: r.text(1),
-        password_hash: r.text(2),
-        is_admin: r.int(3) != 0,
-    }
+fn user_from_row(r: &Row) -> Result<User, DbError> {
+    Ok(User {
+        id: r.int(0)?,
+        username: r.text(1)?,
+        password_hash: r.text(2)?,
+        is_admin: r.int(3)? != 0,
+    })
 }
 
 fn user_not_found(username: &str) -> MlflowError {
@@ -30,17 +30,18 @@ fn find_user(c: &mut dyn Conn, username: &str) -> Result<Option<User>> {
         &[username.into()],
     )?
     .as_ref()
-    .map(user_from_row))
+    .map(user_from_row)
+    .transpose()?)
 }
 
-fn token_from_row(r: &Row) -> AccessToken {
-    AccessToken {
-        id: r.int(0),
-        user_id: r.int(1),
-        name: r.text(2),
-        created_at: r.int(3),
-        last_used_at: r.opt_int(4),
-    }
+fn token_from_row(r: &Row) -> Result<AccessToken, DbError> {
+    Ok(AccessToken {
+        id: r.int(0)?,
+        user_id: r.int(1)?,
+        name: r.text(2)?,
+        created_at: r.int(3)?,
+        last_used_at: r.opt_int(4)?,
+    })
 }
 
 #[async_trait]
@@ -49,7 +50,7 @@ impl AuthStore for SqlStore {
         self.db
             .read(|c| {
                 Ok(c.query_opt("SELECT COUNT(*) FROM auth_users", &[])?
-                    .map_or(0, |r| r.int(0)))
+                    .map_or(Ok(0), |r| r.int(0))?)
             })
             .await
     }
@@ -97,7 +98,8 @@ impl AuthStore for SqlStore {
                     &[SqlValue::Int(id)],
                 )?
                 .as_ref()
-                .map(user_from_row))
+                .map(user_from_row)
+                .transpose()?)
             })
             .await
     }
@@ -111,7 +113,7 @@ impl AuthStore for SqlStore {
                 )?
                 .iter()
                 .map(user_from_row)
-                .collect())
+                .collect::<Result<_, DbError>>()?)
             })
             .await
     }
@@ -230,7 +232,7 @@ impl AuthStore for SqlStore {
                     "SELECT permission FROM auth_grants WHERE user_id = ? AND resource_type = ? AND resource_id = ?",
                     &args,
                 )?
-                .map(|r| r.text(0)))
+                .map(|r| r.text(0)).transpose()?)
             })
             .await
     }
@@ -243,13 +245,15 @@ impl AuthStore for SqlStore {
                     &[SqlValue::Int(user_id)],
                 )?
                 .iter()
-                .map(|r| Grant {
-                    user_id: r.int(0),
-                    resource_type: r.text(1),
-                    resource_id: r.text(2),
-                    permission: r.text(3),
+                .map(|r| {
+                    Ok(Grant {
+                        user_id: r.int(0)?,
+                        resource_type: r.text(1)?,
+                        resource_id: r.text(2)?,
+                        permission: r.text(3)?,
+                    })
                 })
-                .collect())
+                .collect::<Result<_, DbError>>()?)
             })
             .await
     }
@@ -306,6 +310,7 @@ impl AuthStore for SqlStore {
                 )?
                 .as_ref()
                 .map(token_from_row)
+                .transpose()?
                 .ok_or_else(|| MlflowError::internal("token not created"))
             })
             .await
@@ -320,7 +325,7 @@ impl AuthStore for SqlStore {
                     &[hash.into()],
                 )?
                 .as_ref()
-                .map(user_from_row))
+                .map(user_from_row).transpose()?)
             })
             .await
     }
@@ -334,7 +339,7 @@ impl AuthStore for SqlStore {
                 )?
                 .iter()
                 .map(token_from_row)
-                .collect())
+                .collect::<Result<_, DbError>>()?)
             })
             .await
     }

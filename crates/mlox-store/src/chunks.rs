@@ -19,7 +19,7 @@
 use mlox_core::entities::MetricPoint;
 use mlox_core::Result;
 
-use crate::db::{Conn, Dialect, SqlValue};
+use crate::db::{Conn, Dialect, RowView, SqlValue};
 
 const POINT_BYTES: usize = 24;
 /// A key's last chunk takes in a small write while the two together hold at most this
@@ -116,19 +116,19 @@ pub(crate) fn append(c: &mut dyn Conn, run_id: &str, key: &str, points: &[Plain]
             &[room.into(), run_id.into(), key.into()],
         )?;
         if let Some(row) = last {
-            let n = usize::try_from(row.int(1)).unwrap_or(usize::MAX);
+            let n = usize::try_from(row.int(1)?).unwrap_or(usize::MAX);
             if n.saturating_add(points.len()) <= MERGE_LIMIT {
                 let (lo, hi) = step_bounds(points);
-                let mut blob = row.blob(4).to_vec();
+                let mut blob = row.blob(4)?.to_vec();
                 encode_into(&mut blob, points);
                 c.execute(
                     "UPDATE metric_chunks SET n = ?, min_step = ?, max_step = ?, points = ? WHERE chunk_id = ?",
                     &[
                         ((n + points.len()) as i64).into(),
-                        row.int(2).min(lo).into(),
-                        row.int(3).max(hi).into(),
+                        row.int(2)?.min(lo).into(),
+                        row.int(3)?.max(hi).into(),
                         blob.into(),
-                        row.int(0).into(),
+                        row.int(0)?.into(),
                     ],
                 )?;
                 return Ok(());
@@ -250,12 +250,18 @@ impl History {
         c.query_each(
             &format!("SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ?{rows_range} ORDER BY timestamp, step, value"),
             &args,
-            &mut |r| points.push(crate::tracking::metric_point(r)),
+            &mut |r| {
+                points.push(crate::tracking::metric_point(r)?);
+                Ok(())
+            },
         )?;
         c.query_each(
             &format!("SELECT points FROM metric_chunks WHERE run_uuid = ? AND key = ?{chunk_range} ORDER BY chunk_id"),
             &args,
-            &mut |r| decode_into(r.blob(0), range, &mut points),
+            &mut |r| {
+                decode_into(r.blob(0)?, range, &mut points);
+                Ok(())
+            },
         )?;
         Ok(History { points })
     }

@@ -4,6 +4,8 @@
 //! PostgreSQL connection rewrites to `$n`. Every value from a user travels as a bound
 //! [`SqlValue`], never as SQL text.
 
+use std::sync::Arc;
+
 use mlox_core::MlflowError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,51 +56,191 @@ impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
     }
 }
 
-/// One result row.
+/// One result row: its values, and the names of its columns (shared by the rows of one
+/// result) for errors that name a column.
 #[derive(Debug, Clone)]
-pub struct Row(pub Vec<SqlValue>);
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<SqlValue>,
+}
 
 impl Row {
-    pub fn text(&self, i: usize) -> String {
-        match &self.0[i] {
-            SqlValue::Text(s) => s.clone(),
-            SqlValue::Int(v) => v.to_string(),
-            SqlValue::Real(v) => v.to_string(),
-            SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
-            SqlValue::Null | SqlValue::TextArray(_) => String::new(),
+    pub fn new(columns: Arc<[String]>, values: Vec<SqlValue>) -> Self {
+        Row { columns, values }
+    }
+}
+
+/// One value of a row, borrowed from it: what a [`RowView`] reads before decoding it to
+/// the type a caller asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    /// The bytes of a TEXT value (UTF-8 unless the database holds something else).
+    Text(&'a [u8]),
+    Blob(&'a [u8]),
+}
+
+/// A value read from a row, owned (for a [`Row`]).
+impl From<Value<'_>> for SqlValue {
+    fn from(v: Value<'_>) -> Self {
+        match v {
+            Value::Null => SqlValue::Null,
+            Value::Int(n) => SqlValue::Int(n),
+            Value::Real(x) => SqlValue::Real(x),
+            Value::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+            Value::Blob(b) => SqlValue::Blob(b.to_vec()),
         }
     }
-    /// The bytes of a BLOB (empty for any other type).
-    pub fn blob(&self, i: usize) -> &[u8] {
-        match &self.0[i] {
-            SqlValue::Blob(b) => b,
-            _ => &[],
+}
+
+impl Value<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Real(_) => "a real",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "a blob",
         }
     }
-    pub fn opt_text(&self, i: usize) -> Option<String> {
-        match &self.0[i] {
-            SqlValue::Null => None,
-            _ => Some(self.text(i)),
+}
+
+/// A result row, read by column index and decoded to the type the caller asks for. A
+/// value of that type, or one that converts without loss of meaning (an integer read as
+/// text, digits in a TEXT or NUMERIC column read as a number), decodes; a NULL where the
+/// schema has none, or a value of another type, is [`DbError::Column`] naming the column.
+/// Columns the schema lets be NULL are read with the `opt_` accessors.
+pub trait RowView {
+    /// The value in column `i`.
+    fn value(&self, i: usize) -> Result<Value<'_>, DbError>;
+    /// The name of column `i`, for errors.
+    fn column_name(&self, i: usize) -> String;
+
+    /// An error naming column `i`, which holds `found` where `wanted` belongs.
+    fn column_error(&self, i: usize, wanted: &str, found: &Value<'_>) -> DbError {
+        DbError::Column {
+            column: self.column_name(i),
+            problem: format!("{} where {wanted} belongs", found.kind()),
         }
     }
-    pub fn int(&self, i: usize) -> i64 {
-        self.opt_int(i).unwrap_or(0)
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        let v = self.value(i)?;
+        Ok(Some(match v {
+            Value::Null => return Ok(None),
+            Value::Int(n) => n,
+            Value::Real(x) if x.fract() == 0.0 && x.abs() < 9.3e18 => x as i64,
+            Value::Text(t) => match std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()) {
+                Some(n) => n,
+                None => return Err(self.column_error(i, "an integer", &v)),
+            },
+            _ => return Err(self.column_error(i, "an integer", &v)),
+        }))
     }
-    pub fn opt_int(&self, i: usize) -> Option<i64> {
-        match &self.0[i] {
-            SqlValue::Int(v) => Some(*v),
-            SqlValue::Real(v) => Some(*v as i64),
-            SqlValue::Text(s) => s.parse().ok(),
-            SqlValue::Null | SqlValue::Blob(_) | SqlValue::TextArray(_) => None,
+    fn int(&self, i: usize) -> Result<i64, DbError> {
+        self.opt_int(i)?
+            .ok_or_else(|| self.column_error(i, "an integer", &Value::Null))
+    }
+    fn opt_real(&self, i: usize) -> Result<Option<f64>, DbError> {
+        let v = self.value(i)?;
+        Ok(Some(match v {
+            Value::Null => return Ok(None),
+            Value::Int(n) => n as f64,
+            Value::Real(x) => x,
+            Value::Text(t) => match std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()) {
+                Some(x) => x,
+                None => return Err(self.column_error(i, "a number", &v)),
+            },
+            Value::Blob(_) => return Err(self.column_error(i, "a number", &v)),
+        }))
+    }
+    fn real(&self, i: usize) -> Result<f64, DbError> {
+        self.opt_real(i)?
+            .ok_or_else(|| self.column_error(i, "a number", &Value::Null))
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        Ok(Some(match self.value(i)? {
+            Value::Null => return Ok(None),
+            Value::Text(t) | Value::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+            Value::Int(n) => n.to_string(),
+            Value::Real(x) => x.to_string(),
+        }))
+    }
+    fn text(&self, i: usize) -> Result<String, DbError> {
+        self.opt_text(i)?
+            .ok_or_else(|| self.column_error(i, "text", &Value::Null))
+    }
+    /// The text of a TEXT column, read in place.
+    fn str(&self, i: usize) -> Result<&str, DbError> {
+        let v = self.value(i)?;
+        match v {
+            Value::Text(t) => std::str::from_utf8(t).map_err(|_| DbError::Column {
+                column: self.column_name(i),
+                problem: "text that is not UTF-8".into(),
+            }),
+            _ => Err(self.column_error(i, "text", &v)),
         }
     }
-    pub fn real(&self, i: usize) -> f64 {
-        match &self.0[i] {
-            SqlValue::Int(v) => *v as f64,
-            SqlValue::Real(v) => *v,
-            SqlValue::Text(s) => s.parse().unwrap_or(f64::NAN),
-            SqlValue::Null | SqlValue::Blob(_) | SqlValue::TextArray(_) => f64::NAN,
+    /// The bytes of a BLOB, read in place.
+    fn blob(&self, i: usize) -> Result<&[u8], DbError> {
+        let v = self.value(i)?;
+        match v {
+            Value::Blob(b) => Ok(b),
+            _ => Err(self.column_error(i, "a blob", &v)),
         }
+    }
+}
+
+/// Reading a database of MLflow's own (import) or writing one (export), as MLflow's
+/// readers do: its schema lets most columns be NULL, and a NULL, or a value that does not
+/// decode, reads as empty, 0 or NaN. The store's own reads use [`RowView`]'s typed
+/// accessors.
+pub trait LenientRow: RowView {
+    fn text_or_empty(&self, i: usize) -> String {
+        self.opt_text(i).ok().flatten().unwrap_or_default()
+    }
+    fn opt_text_or_none(&self, i: usize) -> Option<String> {
+        self.opt_text(i).ok().flatten()
+    }
+    fn int_or_zero(&self, i: usize) -> i64 {
+        self.opt_int_or_none(i).unwrap_or(0)
+    }
+    fn opt_int_or_none(&self, i: usize) -> Option<i64> {
+        match self.value(i) {
+            Ok(Value::Real(x)) => Some(x as i64),
+            _ => self.opt_int(i).ok().flatten(),
+        }
+    }
+    fn real_or_nan(&self, i: usize) -> f64 {
+        self.opt_real(i).ok().flatten().unwrap_or(f64::NAN)
+    }
+    fn str_or_empty(&self, i: usize) -> &str {
+        self.str(i).unwrap_or("")
+    }
+    fn blob_or_empty(&self, i: usize) -> &[u8] {
+        self.blob(i).unwrap_or(&[])
+    }
+}
+
+impl<T: RowView + ?Sized> LenientRow for T {}
+
+impl RowView for Row {
+    fn value(&self, i: usize) -> Result<Value<'_>, DbError> {
+        Ok(match &self.values[i] {
+            SqlValue::Null | SqlValue::TextArray(_) => Value::Null,
+            SqlValue::Int(n) => Value::Int(*n),
+            SqlValue::Real(x) => Value::Real(*x),
+            SqlValue::Text(s) => Value::Text(s.as_bytes()),
+            SqlValue::Blob(b) => Value::Blob(b),
+        })
+    }
+    fn column_name(&self, i: usize) -> String {
+        self.columns
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("#{i}"))
     }
 }
 
@@ -117,6 +259,10 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("postgres: {}", pg_detail(.0))]
     Postgres(#[from] postgres::Error),
+    /// A value that does not decode to what its column should hold (a NULL where the
+    /// schema has none, text where a number belongs): the database was changed by hand.
+    #[error("column {column}: {problem}")]
+    Column { column: String, problem: String },
     #[error("{0}")]
     Other(String),
 }
@@ -137,6 +283,9 @@ impl From<DbError> for MlflowError {
                     );
                 }
             }
+        }
+        if let DbError::Column { .. } = &e {
+            return MlflowError::internal(format!("internal database error: {e}"));
         }
         MlflowError::internal("internal database error")
     }
@@ -160,39 +309,6 @@ fn pg_detail(e: &postgres::Error) -> String {
     }
 }
 
-/// A borrowed result row, read in place (see [`Conn::query_each`]). A NULL or a value of
-/// another type reads as 0, NaN or `None`.
-pub trait RowView {
-    fn int(&self, i: usize) -> i64;
-    fn real(&self, i: usize) -> f64;
-    fn opt_text(&self, i: usize) -> Option<String>;
-    /// The bytes of a BLOB, read in place (empty for any other type).
-    fn blob(&self, i: usize) -> &[u8];
-    /// The text of a TEXT column, read in place (empty for NULL and any other type).
-    fn str(&self, i: usize) -> &str;
-}
-
-impl RowView for Row {
-    fn int(&self, i: usize) -> i64 {
-        Row::int(self, i)
-    }
-    fn real(&self, i: usize) -> f64 {
-        Row::real(self, i)
-    }
-    fn opt_text(&self, i: usize) -> Option<String> {
-        Row::opt_text(self, i)
-    }
-    fn blob(&self, i: usize) -> &[u8] {
-        Row::blob(self, i)
-    }
-    fn str(&self, i: usize) -> &str {
-        match &self.0[i] {
-            SqlValue::Text(s) => s,
-            _ => "",
-        }
-    }
-}
-
 /// A connection inside a transaction. Implemented by both backends.
 pub trait Conn {
     fn dialect(&self) -> Dialect;
@@ -205,10 +321,10 @@ pub trait Conn {
         &mut self,
         sql: &str,
         params: &[SqlValue],
-        f: &mut dyn FnMut(&dyn RowView),
+        f: &mut dyn FnMut(&dyn RowView) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
         for row in self.query(sql, params)? {
-            f(&row);
+            f(&row)?;
         }
         Ok(())
     }

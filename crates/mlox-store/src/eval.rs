@@ -16,7 +16,7 @@ use mlox_core::{page_token, MlflowError, Result};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::db::{placeholders, Conn, Row, SqlValue};
+use crate::db::{placeholders, Conn, DbError, Row, RowView, SqlValue};
 use crate::search_sql::comparison_sql;
 use crate::tracking::{get_experiment, now_ms};
 
@@ -31,20 +31,20 @@ fn digest(name: &str, time: i64) -> String {
     hex(&Sha256::digest(format!("{name}:{time}").as_bytes()))[..8].to_string()
 }
 
-fn dataset_from_row(r: &Row) -> EvalDataset {
-    EvalDataset {
-        dataset_id: r.text(0),
-        name: r.text(1),
-        schema: r.opt_text(2),
-        profile: r.opt_text(3),
-        digest: r.text(4),
-        created_time: r.int(5),
-        last_update_time: r.int(6),
-        created_by: r.opt_text(7),
-        last_updated_by: r.opt_text(8),
+fn dataset_from_row(r: &Row) -> Result<EvalDataset, DbError> {
+    Ok(EvalDataset {
+        dataset_id: r.text(0)?,
+        name: r.text(1)?,
+        schema: r.opt_text(2)?,
+        profile: r.opt_text(3)?,
+        digest: r.text(4)?,
+        created_time: r.int(5)?,
+        last_update_time: r.int(6)?,
+        created_by: r.opt_text(7)?,
+        last_updated_by: r.opt_text(8)?,
         tags: BTreeMap::new(),
         experiment_ids: None,
-    }
+    })
 }
 
 fn load_tags(c: &mut dyn Conn, datasets: &mut [EvalDataset]) -> Result<()> {
@@ -58,9 +58,9 @@ fn load_tags(c: &mut dyn Conn, datasets: &mut [EvalDataset]) -> Result<()> {
             &ids,
         )?;
         for r in rows {
-            let id = r.text(0);
+            let id = r.text(0)?;
             if let Some(d) = chunk.iter_mut().find(|d| d.dataset_id == id) {
-                d.tags.insert(r.text(1), r.text(2));
+                d.tags.insert(r.text(1)?, r.text(2)?);
             }
         }
     }
@@ -75,7 +75,7 @@ fn find_dataset(c: &mut dyn Conn, dataset_id: &str) -> Result<Option<EvalDataset
     else {
         return Ok(None);
     };
-    let mut d = vec![dataset_from_row(&row)];
+    let mut d = vec![dataset_from_row(&row)?];
     load_tags(c, &mut d)?;
     Ok(d.pop())
 }
@@ -230,7 +230,7 @@ pub(crate) fn search_datasets(
         .query(&sql, &params)?
         .iter()
         .map(dataset_from_row)
-        .collect();
+        .collect::<Result<_, DbError>>()?;
     let next_page_token = page_token::finish_page(&mut items, max_results, offset);
     load_tags(c, &mut items)?;
     Ok(Page {
@@ -276,7 +276,7 @@ fn count_records(c: &mut dyn Conn, dataset_id: &str) -> Result<i64> {
         "SELECT COUNT(*) FROM eval_dataset_records WHERE dataset_id = ?",
         &[dataset_id.into()],
     )?
-    .map_or(0, |r| r.int(0)))
+    .map_or(Ok(0), |r| r.int(0))?)
 }
 
 pub(crate) fn upsert_dataset_records(
@@ -299,11 +299,11 @@ pub(crate) fn upsert_dataset_records(
             &[dataset_id.into(), hash.as_str().into()],
         )?;
         if let Some(row) = existing {
-            let mut body = parse_body(&row.text(1))?;
+            let mut body = parse_body(&row.text(1)?)?;
             merge_record_body(&mut body, r);
             c.execute(
                 "UPDATE eval_dataset_records SET body = ?, last_update_time = ? WHERE dataset_record_id = ?",
-                &[body_text(&body)?.into(), now.into(), row.text(0).into()],
+                &[body_text(&body)?.into(), now.into(), row.text(0)?.into()],
             )?;
             updated += 1;
         } else {
@@ -395,11 +395,11 @@ pub(crate) fn get_dataset_records(
         .iter()
         .map(|r| {
             Ok(DatasetRecord {
-                dataset_record_id: r.text(0),
+                dataset_record_id: r.text(0)?,
                 dataset_id: dataset_id.to_string(),
-                created_time: r.int(1),
-                last_update_time: r.int(2),
-                body: parse_body(&r.text(3))?,
+                created_time: r.int(1)?,
+                last_update_time: r.int(2)?,
+                body: parse_body(&r.text(3)?)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -456,8 +456,8 @@ pub(crate) fn get_dataset_experiment_ids(
         &[dataset_id.into()],
     )?
     .iter()
-    .map(|r| r.int(0).to_string())
-    .collect())
+    .map(|r| Ok(r.int(0)?.to_string()))
+    .collect::<Result<_, DbError>>()?)
 }
 
 fn dataset_missing(dataset_id: &str) -> MlflowError {
@@ -548,20 +548,21 @@ fn find_scorer(c: &mut dyn Conn, eid: i64, name: &str) -> Result<Option<String>>
         "SELECT scorer_id FROM scorers WHERE experiment_id = ? AND name = ?",
         &[eid.into(), name.into()],
     )?
-    .map(|r| r.text(0)))
+    .map(|r| r.text(0))
+    .transpose()?)
 }
 
 const VERSION_SELECT: &str = "SELECT s.experiment_id, s.name, v.version, v.serialized_scorer, v.creation_time, s.scorer_id FROM scorer_versions v JOIN scorers s ON s.scorer_id = v.scorer_id";
 
-fn version_from_row(r: &Row) -> ScorerVersion {
-    ScorerVersion {
-        experiment_id: r.int(0).to_string(),
-        scorer_name: r.text(1),
-        scorer_version: r.int(2),
-        serialized_scorer: r.text(3),
-        creation_time: r.int(4),
-        scorer_id: r.text(5),
-    }
+fn version_from_row(r: &Row) -> Result<ScorerVersion, DbError> {
+    Ok(ScorerVersion {
+        experiment_id: r.int(0)?.to_string(),
+        scorer_name: r.text(1)?,
+        scorer_version: r.int(2)?,
+        serialized_scorer: r.text(3)?,
+        creation_time: r.int(4)?,
+        scorer_id: r.text(5)?,
+    })
 }
 
 pub(crate) fn register_scorer(
@@ -588,7 +589,9 @@ pub(crate) fn register_scorer(
             "SELECT MAX(version) FROM scorer_versions WHERE scorer_id = ?",
             &[scorer_id.as_str().into()],
         )?
-        .and_then(|r| r.opt_int(0))
+        .map(|r| r.opt_int(0))
+        .transpose()?
+        .flatten()
         .unwrap_or(0)
         + 1;
     c.execute(
@@ -606,7 +609,7 @@ pub(crate) fn register_scorer(
             &[scorer_id.into(), version.into()],
         )?
         .ok_or_else(|| MlflowError::internal("registered scorer version vanished"))?;
-    Ok(version_from_row(&row))
+    Ok(version_from_row(&row)?)
 }
 
 pub(crate) fn list_scorers(
@@ -636,8 +639,8 @@ pub(crate) fn list_scorers(
                 &[],
             )?
             .iter()
-            .map(|r| r.int(0).to_string())
-            .collect(),
+            .map(|r| Ok(r.int(0)?.to_string()))
+            .collect::<Result<_, DbError>>()?,
     };
     let mut out = Vec::new();
     for chunk in experiment_ids.chunks(400) {
@@ -652,7 +655,11 @@ pub(crate) fn list_scorers(
             ),
             &ids,
         )?;
-        out.extend(rows.iter().map(version_from_row));
+        out.extend(
+            rows.iter()
+                .map(version_from_row)
+                .collect::<Result<Vec<_>, DbError>>()?,
+        );
     }
     out.sort_by(|a, b| {
         (a.experiment_id.parse::<i64>().unwrap_or(0), &a.scorer_name)
@@ -676,7 +683,7 @@ pub(crate) fn list_scorer_versions(
     )?
     .iter()
     .map(version_from_row)
-    .collect())
+    .collect::<Result<_, DbError>>()?)
 }
 
 pub(crate) fn get_scorer(
@@ -700,6 +707,7 @@ pub(crate) fn get_scorer(
         )?,
     };
     row.map(|r| version_from_row(&r))
+        .transpose()?
         .ok_or_else(|| scorer_not_found(experiment_id, name, version))
 }
 
@@ -736,14 +744,14 @@ pub(crate) fn delete_scorer(
     Ok(())
 }
 
-fn online_config_from_row(r: &Row) -> OnlineScoringConfig {
-    OnlineScoringConfig {
-        online_scoring_config_id: r.text(0),
-        scorer_id: r.text(1),
-        sample_rate: r.real(2),
-        experiment_id: r.int(3).to_string(),
-        filter_string: r.opt_text(4),
-    }
+fn online_config_from_row(r: &Row) -> Result<OnlineScoringConfig, DbError> {
+    Ok(OnlineScoringConfig {
+        online_scoring_config_id: r.text(0)?,
+        scorer_id: r.text(1)?,
+        sample_rate: r.real(2)?,
+        experiment_id: r.int(3)?.to_string(),
+        filter_string: r.opt_text(4)?,
+    })
 }
 
 const ONLINE_CONFIG_SELECT: &str = "SELECT online_scoring_config_id, scorer_id, sample_rate, experiment_id, filter_string FROM online_scoring_configs";
@@ -765,7 +773,7 @@ pub(crate) fn upsert_online_scoring_config(
         &[id.as_str().into()],
     )?;
     if let Some(r) = latest {
-        check_online_scorer(name, &r.text(0), sample_rate)?;
+        check_online_scorer(name, &r.text(0)?, sample_rate)?;
     }
     c.execute(
         "DELETE FROM online_scoring_configs WHERE scorer_id = ?",
@@ -805,7 +813,11 @@ pub(crate) fn get_online_scoring_configs(
             ),
             &ids,
         )?;
-        out.extend(rows.iter().map(online_config_from_row));
+        out.extend(
+            rows.iter()
+                .map(online_config_from_row)
+                .collect::<Result<Vec<_>, DbError>>()?,
+        );
     }
     Ok(out)
 }

@@ -9,7 +9,7 @@ use mlox_core::entities::*;
 use mlox_core::logged_model::*;
 use mlox_core::{page_token, MlflowError, Result};
 
-use crate::db::{placeholders, Conn, Row, SqlValue};
+use crate::db::{placeholders, Conn, DbError, Row, RowView, SqlValue};
 use crate::search_sql;
 use crate::tracking::{append_uri_path, get_experiment, now_ms};
 
@@ -19,23 +19,23 @@ fn model_not_found(model_id: &str) -> MlflowError {
     MlflowError::not_found(format!("Logged model with ID '{model_id}' not found."))
 }
 
-fn from_row(r: &Row) -> LoggedModel {
-    LoggedModel {
-        model_id: r.text(0),
-        experiment_id: r.int(1).to_string(),
-        name: r.text(2),
-        artifact_uri: r.text(3),
-        creation_timestamp_ms: r.int(4),
-        last_updated_timestamp_ms: r.int(5),
-        status: LoggedModelStatus::from_int(r.int(6)),
-        lifecycle_stage: r.text(7),
-        model_type: r.opt_text(8),
-        source_run_id: r.opt_text(9),
-        status_message: r.opt_text(10),
+fn from_row(r: &Row) -> Result<LoggedModel, DbError> {
+    Ok(LoggedModel {
+        model_id: r.text(0)?,
+        experiment_id: r.int(1)?.to_string(),
+        name: r.text(2)?,
+        artifact_uri: r.text(3)?,
+        creation_timestamp_ms: r.int(4)?,
+        last_updated_timestamp_ms: r.int(5)?,
+        status: LoggedModelStatus::from_int(r.int(6)?),
+        lifecycle_stage: r.text(7)?,
+        model_type: r.opt_text(8)?,
+        source_run_id: r.opt_text(9)?,
+        status_message: r.opt_text(10)?,
         tags: vec![],
         params: vec![],
         metrics: vec![],
-    }
+    })
 }
 
 /// Loads tags, params and metrics of the given models, keeping their order.
@@ -53,34 +53,34 @@ fn load(c: &mut dyn Conn, mut models: Vec<LoggedModel>) -> Result<Vec<LoggedMode
             &format!("SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({ph}) ORDER BY key"),
             &args,
         )? {
-            if let Some(&i) = index.get(&r.text(0)) {
-                models[i].tags.push(Tag::new(r.text(1), r.text(2)));
+            if let Some(&i) = index.get(&r.text(0)?) {
+                models[i].tags.push(Tag::new(r.text(1)?, r.text(2)?));
             }
         }
         for r in c.query(
             &format!("SELECT model_id, key, value FROM logged_model_params WHERE model_id IN ({ph}) ORDER BY key"),
             &args,
         )? {
-            if let Some(&i) = index.get(&r.text(0)) {
-                models[i].params.push(Tag::new(r.text(1), r.text(2)));
+            if let Some(&i) = index.get(&r.text(0)?) {
+                models[i].params.push(Tag::new(r.text(1)?, r.text(2)?));
             }
         }
         for r in c.query(
             &format!("SELECT model_id, run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest FROM metrics WHERE model_id IN ({ph}) ORDER BY key, timestamp, step, run_uuid"),
             &args,
         )? {
-            if let Some(&i) = index.get(&r.text(0)) {
-                let value = if r.int(4) != 0 { f64::NAN } else { r.real(3) };
+            if let Some(&i) = index.get(&r.text(0)?) {
+                let value = if r.int(4)? != 0 { f64::NAN } else { r.real(3)? };
                 models[i].metrics.push(MetricWithRunId {
-                    run_id: r.text(1),
+                    run_id: r.text(1)?,
                     metric: Metric {
-                        key: r.text(2),
+                        key: r.text(2)?,
                         value,
-                        timestamp: r.int(5),
-                        step: r.int(6),
-                        model_id: Some(r.text(0)),
-                        dataset_name: r.opt_text(7),
-                        dataset_digest: r.opt_text(8),
+                        timestamp: r.int(5)?,
+                        step: r.int(6)?,
+                        model_id: Some(r.text(0)?),
+                        dataset_name: r.opt_text(7)?,
+                        dataset_digest: r.opt_text(8)?,
                     },
                 });
             }
@@ -97,7 +97,7 @@ fn record(c: &mut dyn Conn, model_id: &str) -> Result<LoggedModel> {
             &[model_id.into()],
         )?
         .ok_or_else(|| model_not_found(model_id))?;
-    Ok(from_row(&row))
+    Ok(from_row(&row)?)
 }
 
 pub(crate) fn get_logged_model(
@@ -306,7 +306,7 @@ pub(crate) fn search_logged_models(
         query.joins, query.where_sql, query.order_sql
     );
     let rows = c.query_replanned(&sql, &params)?;
-    let mut models: Vec<LoggedModel> = rows.iter().map(from_row).collect();
+    let mut models: Vec<LoggedModel> = rows.iter().map(from_row).collect::<Result<_, DbError>>()?;
     let next = page_token::finish_page(&mut models, max_results, offset);
     Ok(Page {
         items: load(c, models)?,

@@ -1,6 +1,6 @@
 //! Schema migrations, embedded in the binary and applied in order under a lock.
 
-use crate::db::{Conn, DbError, Dialect, SqlValue};
+use crate::db::{Conn, DbError, Dialect, RowView, SqlValue};
 
 struct Migration {
     version: i64,
@@ -96,7 +96,7 @@ pub(crate) fn apply(m: &mut dyn Migrator) -> Result<Vec<i64>, DbError> {
             .query("SELECT version FROM mlox_schema_migrations", &[])?
             .iter()
             .map(|r| r.int(0))
-            .collect();
+            .collect::<Result<_, DbError>>()?;
         let current = recorded.iter().copied().max().unwrap_or(0);
         if current > latest_version() {
             return Err(DbError::Other(format!(

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use mlox_core::auth::{AuthStore, ResourceType};
 use mlox_core::{MlflowError, Result};
 
-use crate::db::{RowView, SqlValue};
+use crate::db::{LenientRow, RowView, SqlValue};
 use crate::mlflow_import::Source;
 use crate::{SqlStore, StoreOptions, StoreUri};
 
@@ -68,10 +68,10 @@ fn read(src: &mut Source) -> Result<(Vec<MlflowUser>, Vec<Permission>, Vec<Strin
         "SELECT id, username, password_hash, is_admin FROM users ORDER BY id",
         &mut |r: &dyn RowView| {
             users.push(MlflowUser {
-                id: r.int(0),
-                username: r.opt_text(1).unwrap_or_default(),
-                password_hash: r.opt_text(2).unwrap_or_default(),
-                is_admin: r.int(3) != 0,
+                id: r.int_or_zero(0),
+                username: r.opt_text_or_none(1).unwrap_or_default(),
+                password_hash: r.opt_text_or_none(2).unwrap_or_default(),
+                is_admin: r.int_or_zero(3) != 0,
             })
         },
     )?;
@@ -81,12 +81,12 @@ fn read(src: &mut Source) -> Result<(Vec<MlflowUser>, Vec<Permission>, Vec<Strin
         src.each(
             "SELECT a.user_id, r.name, r.workspace, p.resource_type, p.resource_pattern, p.permission FROM role_permissions p JOIN roles r ON r.id = p.role_id JOIN user_role_assignments a ON a.role_id = r.id ORDER BY p.id",
             &mut |r: &dyn RowView| {
-                let user_id = r.int(0);
-                let kind = r.opt_text(3).unwrap_or_default();
-                let pattern = r.opt_text(4).unwrap_or_default();
-                let why = if r.opt_text(1).as_deref() != Some(&format!("__user_{user_id}__")) {
+                let user_id = r.int_or_zero(0);
+                let kind = r.opt_text_or_none(3).unwrap_or_default();
+                let pattern = r.opt_text_or_none(4).unwrap_or_default();
+                let why = if r.opt_text_or_none(1).as_deref() != Some(&format!("__user_{user_id}__")) {
                     Some("granted through a shared role".to_string())
-                } else if r.opt_text(2).as_deref() != Some("default") {
+                } else if r.opt_text_or_none(2).as_deref() != Some("default") {
                     Some("in a workspace other than 'default'".to_string())
                 } else if ResourceType::parse(&kind).is_none() {
                     Some(format!("on '{kind}' resources"))
@@ -101,7 +101,7 @@ fn read(src: &mut Source) -> Result<(Vec<MlflowUser>, Vec<Permission>, Vec<Strin
                         user_id,
                         resource_type: kind,
                         resource_id: pattern,
-                        permission: r.opt_text(5).unwrap_or_default(),
+                        permission: r.opt_text_or_none(5).unwrap_or_default(),
                     }),
                 }
             },
@@ -118,10 +118,10 @@ fn read(src: &mut Source) -> Result<(Vec<MlflowUser>, Vec<Permission>, Vec<Strin
                 &format!("SELECT user_id, {column}, permission FROM {table} ORDER BY id"),
                 &mut |r: &dyn RowView| {
                     perms.push(Permission {
-                        user_id: r.int(0),
+                        user_id: r.int_or_zero(0),
                         resource_type: kind.to_string(),
-                        resource_id: r.opt_text(1).unwrap_or_default(),
-                        permission: r.opt_text(2).unwrap_or_default(),
+                        resource_id: r.opt_text_or_none(1).unwrap_or_default(),
+                        permission: r.opt_text_or_none(2).unwrap_or_default(),
                     })
                 },
             )?;
@@ -175,7 +175,7 @@ pub async fn import_basic_auth(source: &str, target: &StoreUri) -> Result<AuthIm
                         "SELECT id FROM auth_users WHERE username = ?",
                         &[u.username.as_str().into()],
                     )?
-                    .map(|r| r.int(0))
+                    .map(|r| r.int_or_zero(0))
                     .ok_or_else(|| MlflowError::internal("user not created"))?;
                 ids.insert(u.id, id);
             }

@@ -30,7 +30,7 @@ use mlox_core::trace::{python_json, python_json_any, AnyValue, Assessment, KeyVa
 use mlox_core::{MlflowError, Result};
 use serde_json::{json, Map, Value};
 
-use crate::db::{Conn, DbError, RowView, SqlValue};
+use crate::db::{Conn, DbError, LenientRow, RowView, SqlValue};
 use crate::mlflow_import::{ImportProgress, Source, COST_KEYS, TOKEN_KEYS};
 use crate::StoreUri;
 
@@ -170,7 +170,7 @@ fn export_postgres(
     {
         return Err(invalid(format!(
             "the target database is not empty (it has a table '{}' in its current schema): mlox export writes a new MLflow database",
-            r.text(0)
+            r.text_or_empty(0)
         )));
     }
     let scratch = tempfile::tempdir().map_err(internal)?;
@@ -341,15 +341,15 @@ fn put(dst: &rusqlite::Connection, sql: &str, row: &[SqlValue]) -> Result<()> {
 }
 
 fn text(r: &dyn RowView, i: usize) -> SqlValue {
-    r.opt_text(i).into()
+    r.opt_text_or_none(i).into()
 }
 
 /// Column `i` as a number, NULL when the flag column `flag` is 1.
 fn opt_int(r: &dyn RowView, i: usize, flag: usize) -> SqlValue {
-    if r.int(flag) != 0 {
+    if r.int_or_zero(flag) != 0 {
         SqlValue::Null
     } else {
-        SqlValue::Int(r.int(i))
+        SqlValue::Int(r.int_or_zero(i))
     }
 }
 
@@ -395,7 +395,9 @@ impl Exporter<'_> {
         self.scorers()?;
         let mut n = 0;
         self.src
-            .each("SELECT COUNT(*) FROM eval_datasets", &mut |r| n = r.int(0))?;
+            .each("SELECT COUNT(*) FROM eval_datasets", &mut |r| {
+                n = r.int_or_zero(0)
+            })?;
         if n > 0 {
             self.notes.push(format!(
                 "{n} evaluation dataset(s) were not exported (mlox export does not write them yet)"
@@ -435,7 +437,7 @@ impl Exporter<'_> {
         let mut total = 0;
         self.src
             .each(&format!("SELECT COUNT(*) FROM ({select}) x"), &mut |r| {
-                total = r.int(0) as u64
+                total = r.int_or_zero(0) as u64
             })?;
         self.progress.start(label, total);
         let mut n = 0u64;
@@ -468,13 +470,13 @@ impl Exporter<'_> {
             "experiments",
             "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM experiments ORDER BY experiment_id",
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) VALUES (?, ?, ?, ?, ?, ?, 'default')",
-            &mut |r| vec![r.int(0).into(), text(r, 1), text(r, 2), text(r, 3), r.int(4).into(), r.int(5).into()],
+            &mut |r| vec![r.int_or_zero(0).into(), text(r, 1), text(r, 2), text(r, 3), r.int_or_zero(4).into(), r.int_or_zero(5).into()],
         )?;
         self.copy(
             "experiment_tags",
             "SELECT key, value, experiment_id FROM experiment_tags",
             "INSERT INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?)",
-            &mut |r| vec![text(r, 0), text(r, 1), r.int(2).into()],
+            &mut |r| vec![text(r, 0), text(r, 1), r.int_or_zero(2).into()],
         )?;
         // MLflow's create_run fills the source columns it no longer uses with these.
         self.copy(
@@ -487,11 +489,11 @@ impl Exporter<'_> {
                     text(r, 1),
                     text(r, 2),
                     text(r, 3),
-                    r.int(4).into(),
+                    r.int_or_zero(4).into(),
                     opt_int(r, 5, 6),
                     text(r, 7),
                     text(r, 8),
-                    r.int(9).into(),
+                    r.int_or_zero(9).into(),
                     opt_int(r, 10, 11),
                 ]
             },
@@ -509,9 +511,9 @@ impl Exporter<'_> {
             "SELECT key, value, timestamp, step, is_nan, run_uuid FROM latest_metrics",
             "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)",
             &mut |r| {
-                let nan = r.int(4) != 0;
-                let (v, _) = metric_value(if nan { f64::NAN } else { r.real(1) });
-                vec![text(r, 0), SqlValue::Real(v), r.int(2).into(), r.int(3).into(), SqlValue::Int(nan.into()), text(r, 5)]
+                let nan = r.int_or_zero(4) != 0;
+                let (v, _) = metric_value(if nan { f64::NAN } else { r.real_or_nan(1) });
+                vec![text(r, 0), SqlValue::Real(v), r.int_or_zero(2).into(), r.int_or_zero(3).into(), SqlValue::Int(nan.into()), text(r, 5)]
             },
         )?;
         Ok(())
@@ -522,7 +524,7 @@ impl Exporter<'_> {
         let mut total = 0;
         self.src
             .each("SELECT COALESCE(SUM(n), 0) FROM metric_chunks", &mut |r| {
-                total = r.int(0) as u64
+                total = r.int_or_zero(0) as u64
             })?;
         self.progress.start("metric points", total);
         let (dst, progress) = (&self.dst, &self.progress);
@@ -536,8 +538,8 @@ impl Exporter<'_> {
                     return;
                 }
                 points.clear();
-                crate::chunks::decode_into(r.blob(2), None, &mut points);
-                let (run, key) = (r.str(0), r.str(1));
+                crate::chunks::decode_into(r.blob_or_empty(2), None, &mut points);
+                let (run, key) = (r.str_or_empty(0), r.str_or_empty(1));
                 for p in &points {
                     let (v, nan) = metric_value(p.value);
                     let row = [
@@ -573,19 +575,19 @@ impl Exporter<'_> {
                 if err.is_some() {
                     return;
                 }
-                let nan = r.int(5) != 0;
-                let (v, _) = metric_value(if nan { f64::NAN } else { r.real(4) });
+                let nan = r.int_or_zero(5) != 0;
+                let (v, _) = metric_value(if nan { f64::NAN } else { r.real_or_nan(4) });
                 let row = [
                     text(r, 1),
                     SqlValue::Real(v),
-                    r.int(3).into(),
+                    r.int_or_zero(3).into(),
                     text(r, 0),
-                    r.int(2).into(),
+                    r.int_or_zero(2).into(),
                     SqlValue::Int(nan.into()),
                 ];
                 let mut res = put(dst, INSERT, &row);
                 rows += 1;
-                if let (Ok(()), Some(model)) = (&res, r.opt_text(6)) {
+                if let (Ok(()), Some(model)) = (&res, r.opt_text_or_none(6)) {
                     // MLflow keeps a NaN model metric as NULL.
                     let value = if nan { SqlValue::Null } else { SqlValue::Real(v) };
                     res = put(
@@ -594,10 +596,10 @@ impl Exporter<'_> {
                         &[
                             model.into(),
                             text(r, 1),
-                            r.int(3).into(),
-                            r.int(2).into(),
+                            r.int_or_zero(3).into(),
+                            r.int_or_zero(2).into(),
                             value,
-                            r.int(9).into(),
+                            r.int_or_zero(9).into(),
                             text(r, 0),
                             text(r, 7),
                             text(r, 8),
@@ -625,7 +627,7 @@ impl Exporter<'_> {
             "datasets",
             "SELECT dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile FROM datasets",
             "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            &mut |r| vec![text(r, 0), r.int(1).into(), text(r, 2), text(r, 3), text(r, 4), text(r, 5), text(r, 6), text(r, 7)],
+            &mut |r| vec![text(r, 0), r.int_or_zero(1).into(), text(r, 2), text(r, 3), text(r, 4), text(r, 5), text(r, 6), text(r, 7)],
         )?;
         // MLflow names each input row; its tags refer to that name.
         let mut ids: HashMap<(String, String), String> = HashMap::new();
@@ -635,7 +637,7 @@ impl Exporter<'_> {
             "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, 0)",
             &mut |r| {
                 let id = new_id();
-                ids.insert((r.str(0).to_string(), r.str(1).to_string()), id.clone());
+                ids.insert((r.str_or_empty(0).to_string(), r.str_or_empty(1).to_string()), id.clone());
                 vec![id.into(), text(r, 1), text(r, 0)]
             },
         )?;
@@ -646,7 +648,7 @@ impl Exporter<'_> {
             "INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?)",
             &mut |r| {
                 let id = ids
-                    .get(&(r.str(0).to_string(), r.str(1).to_string()))
+                    .get(&(r.str_or_empty(0).to_string(), r.str_or_empty(1).to_string()))
                     .cloned()
                     .unwrap_or_else(|| {
                         missing = true;
@@ -663,12 +665,12 @@ impl Exporter<'_> {
             "SELECT run_uuid, direction, model_id, step FROM run_model_io",
             "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, ?, ?, ?, ?, ?)",
             &mut |r| {
-                let (src, dst) = if r.str(1) == "input" {
+                let (src, dst) = if r.str_or_empty(1) == "input" {
                     ("RUN_INPUT", "MODEL_INPUT")
                 } else {
                     ("RUN_OUTPUT", "MODEL_OUTPUT")
                 };
-                vec![new_id().into(), src.into(), text(r, 0), dst.into(), text(r, 2), r.int(3).into()]
+                vec![new_id().into(), src.into(), text(r, 0), dst.into(), text(r, 2), r.int_or_zero(3).into()]
             },
         )?;
         Ok(())
@@ -682,12 +684,12 @@ impl Exporter<'_> {
             &mut |r| {
                 vec![
                     text(r, 0),
-                    r.int(1).into(),
+                    r.int_or_zero(1).into(),
                     text(r, 2),
                     text(r, 3),
-                    r.int(4).into(),
-                    r.int(5).into(),
-                    r.int(6).into(),
+                    r.int_or_zero(4).into(),
+                    r.int_or_zero(5).into(),
+                    r.int_or_zero(6).into(),
                     text(r, 7),
                     text(r, 8),
                     text(r, 9),
@@ -703,7 +705,7 @@ impl Exporter<'_> {
                 table,
                 &format!("SELECT x.model_id, m.experiment_id, x.key, x.value FROM {table} x JOIN logged_models m ON m.model_id = x.model_id"),
                 &format!("INSERT INTO {table} (model_id, experiment_id, {k}, {v}) VALUES (?, ?, ?, ?)"),
-                &mut |r| vec![text(r, 0), r.int(1).into(), text(r, 2), text(r, 3)],
+                &mut |r| vec![text(r, 0), r.int_or_zero(1).into(), text(r, 2), text(r, 3)],
             )?;
         }
         Ok(())
@@ -714,7 +716,7 @@ impl Exporter<'_> {
             "registered_models",
             "SELECT name, creation_time, last_updated_time, description FROM registered_models",
             "INSERT INTO registered_models (name, creation_time, last_updated_time, description, workspace) VALUES (?, ?, ?, ?, 'default')",
-            &mut |r| vec![text(r, 0), r.int(1).into(), r.int(2).into(), text(r, 3)],
+            &mut |r| vec![text(r, 0), r.int_or_zero(1).into(), r.int_or_zero(2).into(), text(r, 3)],
         )?;
         self.copy(
             "registered_model_tags",
@@ -727,7 +729,7 @@ impl Exporter<'_> {
             "SELECT name, version, creation_time, last_updated_time, description, user_id, current_stage, source, run_id, status, status_message, run_link, storage_location FROM model_versions",
             "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, user_id, current_stage, source, run_id, status, status_message, run_link, storage_location, workspace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'default')",
             &mut |r| {
-                let mut row = vec![text(r, 0), r.int(1).into(), r.int(2).into(), r.int(3).into()];
+                let mut row = vec![text(r, 0), r.int_or_zero(1).into(), r.int_or_zero(2).into(), r.int_or_zero(3).into()];
                 row.extend((4..13).map(|i| text(r, i)));
                 row
             },
@@ -736,13 +738,13 @@ impl Exporter<'_> {
             "model_version_tags",
             "SELECT key, value, name, version FROM model_version_tags",
             "INSERT INTO model_version_tags (key, value, name, version, workspace) VALUES (?, ?, ?, ?, 'default')",
-            &mut |r| vec![text(r, 0), text(r, 1), text(r, 2), r.int(3).into()],
+            &mut |r| vec![text(r, 0), text(r, 1), text(r, 2), r.int_or_zero(3).into()],
         )?;
         self.copy(
             "registered_model_aliases",
             "SELECT alias, version, name FROM registered_model_aliases",
             "INSERT INTO registered_model_aliases (alias, version, name, workspace) VALUES (?, ?, ?, 'default')",
-            &mut |r| vec![text(r, 0), r.int(1).into(), text(r, 2)],
+            &mut |r| vec![text(r, 0), r.int_or_zero(1).into(), text(r, 2)],
         )?;
         Ok(())
     }
@@ -754,10 +756,10 @@ impl Exporter<'_> {
             "SELECT webhook_id, name, description, url, status, creation_timestamp, last_updated_timestamp, deleted_timestamp, (deleted_timestamp IS NULL), secret FROM webhooks",
             "INSERT INTO webhooks (webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp, workspace) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, 'default')",
             &mut |r| {
-                if r.opt_text(9).is_some_and(|s| !s.is_empty()) {
+                if r.opt_text_or_none(9).is_some_and(|s| !s.is_empty()) {
                     secrets += 1;
                 }
-                vec![text(r, 0), text(r, 1), text(r, 2), text(r, 3), text(r, 4), r.int(5).into(), r.int(6).into(), opt_int(r, 7, 8)]
+                vec![text(r, 0), text(r, 1), text(r, 2), text(r, 3), text(r, 4), r.int_or_zero(5).into(), r.int_or_zero(6).into(), opt_int(r, 7, 8)]
             },
         )?;
         if secrets > 0 {
@@ -779,13 +781,13 @@ impl Exporter<'_> {
             "scorers",
             "SELECT experiment_id, name, scorer_id FROM scorers",
             "INSERT INTO scorers (experiment_id, scorer_name, scorer_id) VALUES (?, ?, ?)",
-            &mut |r| vec![r.int(0).into(), text(r, 1), text(r, 2)],
+            &mut |r| vec![r.int_or_zero(0).into(), text(r, 1), text(r, 2)],
         )?;
         self.copy(
             "scorer_versions",
             "SELECT scorer_id, version, serialized_scorer, creation_time FROM scorer_versions",
             "INSERT INTO scorer_versions (scorer_id, scorer_version, serialized_scorer, creation_time) VALUES (?, ?, ?, ?)",
-            &mut |r| vec![text(r, 0), r.int(1).into(), text(r, 2), r.int(3).into()],
+            &mut |r| vec![text(r, 0), r.int_or_zero(1).into(), text(r, 2), r.int_or_zero(3).into()],
         )?;
         Ok(())
     }
@@ -794,7 +796,7 @@ impl Exporter<'_> {
         let mut ids = Vec::new();
         self.src
             .each("SELECT trace_id FROM traces ORDER BY trace_id", &mut |r| {
-                ids.push(r.str(0).to_string())
+                ids.push(r.str_or_empty(0).to_string())
             })?;
         self.progress.start("traces", ids.len() as u64);
         let (mut spans, mut assessments) = (0u64, 0u64);

@@ -267,9 +267,11 @@ fn millis(y: &Yaml) -> Option<i64> {
         return Some(i);
     }
     let s = text(y)?;
-    let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    Some(d.as_millis() as i64)
+    let s = s.trim_end_matches('Z');
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|t| t.and_utc().timestamp_millis())
 }
 
 /// A stable 32-hex-digit id for something the file store keeps no id of.
@@ -933,6 +935,11 @@ mod tests {
         let y = Yaml::String("2026-12-07T15:39:43.588Z".into());
         assert_eq!(millis(&y), Some(1_796_657_983_588));
         assert_eq!(millis(&Yaml::Integer(42)), Some(42));
+        let y = Yaml::String("2026-12-07 15:39:43.588123".into());
+        assert_eq!(millis(&y), Some(1_796_657_983_588));
+        let y = Yaml::String("1969-12-31T23:59:59.5Z".into());
+        assert_eq!(millis(&y), Some(-500));
+        assert_eq!(millis(&Yaml::String("2026-02-30T00:00:00".into())), None);
     }
 
     #[test]

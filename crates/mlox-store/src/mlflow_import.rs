@@ -36,7 +36,7 @@ use mlox_core::trace::{
 };
 use mlox_core::{MlflowError, Result};
 
-use crate::db::{Conn, DbError, Dialect, RowView, SqlValue};
+use crate::db::{Conn, DbError, Dialect, LenientRow, RowView, SqlValue};
 use crate::{SqlStore, StoreOptions, StoreUri};
 
 /// The token-usage and cost keys MLflow 3.17 keeps as `trace_info` columns, in column
@@ -241,7 +241,13 @@ impl Source {
     }
 
     pub(crate) fn each(&mut self, sql: &str, f: &mut dyn FnMut(&dyn RowView)) -> Result<()> {
-        self.with(|c| c.query_each(sql, &[], f)).map_err(db)
+        self.with(|c| {
+            c.query_each(sql, &[], &mut |r| {
+                f(r);
+                Ok(())
+            })
+        })
+        .map_err(db)
     }
 
     /// The columns of `table`, or `None` when the revision has no such table.
@@ -254,7 +260,7 @@ impl Source {
         if rows.is_empty() {
             return Ok(None);
         }
-        Ok(Some(rows.iter().map(|r| r.text(0)).collect()))
+        Ok(Some(rows.iter().map(|r| r.text_or_empty(0)).collect()))
     }
 }
 
@@ -399,7 +405,7 @@ fn inspect(src: &mut Source, source: &str) -> Result<(Schema, String)> {
     let mut revision = String::new();
     if schema.has("alembic_version") {
         src.each("SELECT version_num FROM alembic_version", &mut |r| {
-            revision = r.opt_text(0).unwrap_or_default()
+            revision = r.opt_text_or_none(0).unwrap_or_default()
         })?;
     }
     if !KNOWN_REVISIONS.contains(&revision.as_str()) {
@@ -414,7 +420,7 @@ fn inspect(src: &mut Source, source: &str) -> Result<(Schema, String)> {
         let mut n = 0;
         src.each(
             &format!("SELECT COUNT(*) FROM {table} WHERE workspace <> 'default'"),
-            &mut |r| n = r.int(0),
+            &mut |r| n = r.int_or_zero(0),
         )?;
         if n > 0 {
             return Err(invalid(format!(
@@ -473,7 +479,7 @@ impl Importer<'_> {
         let mut n = 0;
         self.src
             .each(&format!("SELECT COUNT(*) FROM {from}"), &mut |r| {
-                n = r.int(0) as u64
+                n = r.int_or_zero(0) as u64
             })?;
         Ok(n)
     }
@@ -572,18 +578,19 @@ impl Importer<'_> {
                     "SELECT {dst_col} FROM {dst_table} WHERE {dst_col} IN ({}) LIMIT 1",
                     crate::db::placeholders(batch.len())
                 );
-                let hit = this.read(move |c| Ok(c.query_opt(&q, &batch)?.map(|r| r.text(0))))?;
+                let hit =
+                    this.read(move |c| Ok(c.query_opt(&q, &batch)?.map(|r| r.text_or_empty(0))))?;
                 found = hit;
                 Ok(())
             };
             let mut all = Vec::new();
             self.src.each(&sql, &mut |r| {
                 if numeric {
-                    let id = r.int(0);
+                    let id = r.int_or_zero(0);
                     if !(id == 0 && default_untouched) {
                         all.push(SqlValue::Int(id));
                     }
-                } else if let Some(s) = r.opt_text(0) {
+                } else if let Some(s) = r.opt_text_or_none(0) {
                     all.push(SqlValue::Text(s));
                 }
             })?;
@@ -679,14 +686,14 @@ impl Importer<'_> {
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (experiment_id) DO UPDATE SET name = excluded.name, artifact_location = excluded.artifact_location, lifecycle_stage = excluded.lifecycle_stage, creation_time = excluded.creation_time, last_update_time = excluded.last_update_time",
             &mut |r| {
-                ids.push(r.int(0));
+                ids.push(r.int_or_zero(0));
                 Some(vec![
-                    r.int(0).into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.opt_text(2).unwrap_or_default().into(),
-                    r.opt_text(3).unwrap_or_else(|| "active".into()).into(),
-                    r.int(4).into(),
-                    r.int(5).into(),
+                    r.int_or_zero(0).into(),
+                    r.opt_text_or_none(1).unwrap_or_default().into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
+                    r.opt_text_or_none(3).unwrap_or_else(|| "active".into()).into(),
+                    r.int_or_zero(4).into(),
+                    r.int_or_zero(5).into(),
                 ])
             },
         )?;
@@ -703,9 +710,9 @@ impl Importer<'_> {
             "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.int(0).into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.opt_text(2).unwrap_or_default().into(),
+                    r.int_or_zero(0).into(),
+                    r.opt_text_or_none(1).unwrap_or_default().into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
                 ])
             },
         )?;
@@ -727,15 +734,15 @@ impl Importer<'_> {
             "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage, deleted_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.int(2).into(),
-                    r.opt_text(3).unwrap_or_default().into(),
-                    r.opt_text(4).unwrap_or_else(|| "RUNNING".into()).into(),
-                    r.int(5).into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.opt_text_or_none(1).unwrap_or_default().into(),
+                    r.int_or_zero(2).into(),
+                    r.opt_text_or_none(3).unwrap_or_default().into(),
+                    r.opt_text_or_none(4).unwrap_or_else(|| "RUNNING".into()).into(),
+                    r.int_or_zero(5).into(),
                     opt_int(r, 6, 10).into(),
-                    r.opt_text(7).unwrap_or_default().into(),
-                    r.opt_text(8).unwrap_or_else(|| "active".into()).into(),
+                    r.opt_text_or_none(7).unwrap_or_default().into(),
+                    r.opt_text_or_none(8).unwrap_or_else(|| "active".into()).into(),
                     opt_int(r, 9, 11).into(),
                 ])
             },
@@ -755,13 +762,13 @@ impl Importer<'_> {
             "SELECT run_uuid, key, step, timestamp, value, is_nan FROM latest_metrics",
             "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
-                let is_nan = r.int(5) != 0;
+                let is_nan = r.int_or_zero(5) != 0;
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.int(2).into(),
-                    r.int(3).into(),
-                    SqlValue::Real(if is_nan { 0.0 } else { finite(r.real(4)) }),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.opt_text_or_none(1).unwrap_or_default().into(),
+                    r.int_or_zero(2).into(),
+                    r.int_or_zero(3).into(),
+                    SqlValue::Real(if is_nan { 0.0 } else { finite(r.real_or_nan(4)) }),
                     SqlValue::Int(is_nan.into()),
                 ])
             },
@@ -778,11 +785,15 @@ impl Importer<'_> {
             let select = "SELECT run_id, metric_name, metric_timestamp_ms, metric_step, metric_value, model_id, dataset_name, dataset_digest, (metric_value IS NULL) FROM logged_model_metrics";
             let mut rows: Batch = Vec::new();
             self.src.each(select, &mut |r| {
-                let run = r.opt_text(0).unwrap_or_default();
-                let key = r.opt_text(1).unwrap_or_default();
-                let (ts, step) = (r.int(2), r.int(3));
+                let run = r.opt_text_or_none(0).unwrap_or_default();
+                let key = r.opt_text_or_none(1).unwrap_or_default();
+                let (ts, step) = (r.int_or_zero(2), r.int_or_zero(3));
                 linked.insert((run.clone(), key.clone(), ts, step));
-                let v = if r.int(8) != 0 { f64::NAN } else { r.real(4) };
+                let v = if r.int_or_zero(8) != 0 {
+                    f64::NAN
+                } else {
+                    r.real_or_nan(4)
+                };
                 let is_nan = v.is_nan();
                 rows.push(vec![
                     run.into(),
@@ -791,9 +802,9 @@ impl Importer<'_> {
                     ts.into(),
                     SqlValue::Real(if is_nan { 0.0 } else { finite(v) }),
                     SqlValue::Int(is_nan.into()),
-                    r.opt_text(5).into(),
-                    r.opt_text(6).into(),
-                    r.opt_text(7).into(),
+                    r.opt_text_or_none(5).into(),
+                    r.opt_text_or_none(6).into(),
+                    r.opt_text_or_none(7).into(),
                 ]);
             })?;
             let n = rows.len() as u64;
@@ -870,9 +881,9 @@ impl Importer<'_> {
                 if err.is_some() {
                     return;
                 }
-                let run = r.str(0);
-                let key = r.str(1);
-                let (step, ts) = (r.int(2), r.int(3));
+                let run = r.str_or_empty(0);
+                let key = r.str_or_empty(1);
+                let (step, ts) = (r.int_or_zero(2), r.int_or_zero(3));
                 let same = batch
                     .last()
                     .is_some_and(|(lr, lk, _, _)| lr == run && lk == key);
@@ -881,7 +892,7 @@ impl Importer<'_> {
                 {
                     return;
                 }
-                let value = if r.int(5) != 0 { f64::NAN } else { r.real(4) };
+                let value = if r.int_or_zero(5) != 0 { f64::NAN } else { r.real_or_nan(4) };
                 let point = crate::chunks::Plain {
                     step,
                     timestamp: ts,
@@ -940,14 +951,14 @@ impl Importer<'_> {
             "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.int(1).into(),
-                    r.opt_text(2).unwrap_or_default().into(),
-                    r.opt_text(3).unwrap_or_default().into(),
-                    r.opt_text(4).unwrap_or_default().into(),
-                    r.opt_text(5).unwrap_or_default().into(),
-                    r.opt_text(6).into(),
-                    r.opt_text(7).into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.int_or_zero(1).into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
+                    r.opt_text_or_none(3).unwrap_or_default().into(),
+                    r.opt_text_or_none(4).unwrap_or_default().into(),
+                    r.opt_text_or_none(5).unwrap_or_default().into(),
+                    r.opt_text_or_none(6).into(),
+                    r.opt_text_or_none(7).into(),
                 ])
             },
         )?;
@@ -979,12 +990,12 @@ impl Importer<'_> {
             &format!("SELECT source_id, source_type, destination_id, {step} FROM {from}"),
             "INSERT INTO run_model_io (run_uuid, direction, model_id, step) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
-                let direction = if r.str(1) == "RUN_INPUT" { "input" } else { "output" };
+                let direction = if r.str_or_empty(1) == "RUN_INPUT" { "input" } else { "output" };
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
                     direction.into(),
-                    r.opt_text(2).unwrap_or_default().into(),
-                    r.int(3).into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
+                    r.int_or_zero(3).into(),
                 ])
             },
         )?;
@@ -1002,17 +1013,17 @@ impl Importer<'_> {
             "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage, model_type, source_run_id, status_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.int(1).into(),
-                    r.opt_text(2).unwrap_or_default().into(),
-                    r.opt_text(3).unwrap_or_default().into(),
-                    r.int(4).into(),
-                    r.int(5).into(),
-                    r.int(6).into(),
-                    r.opt_text(7).unwrap_or_else(|| "active".into()).into(),
-                    r.opt_text(8).into(),
-                    r.opt_text(9).into(),
-                    r.opt_text(10).into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.int_or_zero(1).into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
+                    r.opt_text_or_none(3).unwrap_or_default().into(),
+                    r.int_or_zero(4).into(),
+                    r.int_or_zero(5).into(),
+                    r.int_or_zero(6).into(),
+                    r.opt_text_or_none(7).unwrap_or_else(|| "active".into()).into(),
+                    r.opt_text_or_none(8).into(),
+                    r.opt_text_or_none(9).into(),
+                    r.opt_text_or_none(10).into(),
                 ])
             },
         )?;
@@ -1060,10 +1071,10 @@ impl Importer<'_> {
             "INSERT INTO registered_models (name, creation_time, last_updated_time, description) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.int(1).into(),
-                    r.int(2).into(),
-                    r.opt_text(3).into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.int_or_zero(1).into(),
+                    r.int_or_zero(2).into(),
+                    r.opt_text_or_none(3).into(),
                 ])
             },
         )?;
@@ -1093,20 +1104,20 @@ impl Importer<'_> {
             "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, user_id, current_stage, source, storage_location, run_id, run_link, status, status_message, model_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.int(1).into(),
-                    r.int(2).into(),
-                    r.int(3).into(),
-                    r.opt_text(4).into(),
-                    r.opt_text(5).into(),
-                    r.opt_text(6).unwrap_or_else(|| "None".into()).into(),
-                    r.opt_text(7).into(),
-                    r.opt_text(8).into(),
-                    r.opt_text(9).into(),
-                    r.opt_text(10).into(),
-                    r.opt_text(11).unwrap_or_else(|| "READY".into()).into(),
-                    r.opt_text(12).into(),
-                    r.opt_text(13).into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.int_or_zero(1).into(),
+                    r.int_or_zero(2).into(),
+                    r.int_or_zero(3).into(),
+                    r.opt_text_or_none(4).into(),
+                    r.opt_text_or_none(5).into(),
+                    r.opt_text_or_none(6).unwrap_or_else(|| "None".into()).into(),
+                    r.opt_text_or_none(7).into(),
+                    r.opt_text_or_none(8).into(),
+                    r.opt_text_or_none(9).into(),
+                    r.opt_text_or_none(10).into(),
+                    r.opt_text_or_none(11).unwrap_or_else(|| "READY".into()).into(),
+                    r.opt_text_or_none(12).into(),
+                    r.opt_text_or_none(13).into(),
                 ])
             },
         )?;
@@ -1119,10 +1130,10 @@ impl Importer<'_> {
             "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.int(1).into(),
-                    r.opt_text(2).unwrap_or_default().into(),
-                    r.opt_text(3).unwrap_or_default().into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.int_or_zero(1).into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
+                    r.opt_text_or_none(3).unwrap_or_default().into(),
                 ])
             },
         )?;
@@ -1139,9 +1150,9 @@ impl Importer<'_> {
                 "INSERT INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 &mut |r| {
                     Some(vec![
-                        r.opt_text(0).unwrap_or_default().into(),
-                        r.opt_text(1).unwrap_or_default().into(),
-                        r.int(2).into(),
+                        r.opt_text_or_none(0).unwrap_or_default().into(),
+                        r.opt_text_or_none(1).unwrap_or_default().into(),
+                        r.int_or_zero(2).into(),
                     ])
                 },
             )?;
@@ -1162,17 +1173,17 @@ impl Importer<'_> {
             &format!("SELECT webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp, (deleted_timestamp IS NULL) FROM {from}"),
             "INSERT INTO webhooks (webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
-                if r.opt_text(5).is_some_and(|s| !s.is_empty()) {
+                if r.opt_text_or_none(5).is_some_and(|s| !s.is_empty()) {
                     secrets += 1;
                 }
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.opt_text(2).into(),
-                    r.opt_text(3).unwrap_or_default().into(),
-                    r.opt_text(4).unwrap_or_else(|| "ACTIVE".into()).into(),
-                    r.int(6).into(),
-                    r.int(7).into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.opt_text_or_none(1).unwrap_or_default().into(),
+                    r.opt_text_or_none(2).into(),
+                    r.opt_text_or_none(3).unwrap_or_default().into(),
+                    r.opt_text_or_none(4).unwrap_or_else(|| "ACTIVE".into()).into(),
+                    r.int_or_zero(6).into(),
+                    r.int_or_zero(7).into(),
                     opt_int(r, 8, 9).into(),
                 ])
             },
@@ -1232,11 +1243,11 @@ impl Importer<'_> {
             &select,
             "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, state, client_request_id, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
-                let id = r.opt_text(0).unwrap_or_default();
-                if let Some(name) = r.opt_text(8) {
+                let id = r.opt_text_or_none(0).unwrap_or_default();
+                if let Some(name) = r.opt_text_or_none(8) {
                     extra.push((id.clone(), "trace_tags", "mlflow.traceName", name));
                 }
-                if let Some(session) = r.opt_text(9) {
+                if let Some(session) = r.opt_text_or_none(9) {
                     extra.push((id.clone(), "trace_metadata", "mlflow.trace.session", session));
                 }
                 let tokens = [
@@ -1249,8 +1260,8 @@ impl Importer<'_> {
                 ];
                 let usage: Vec<String> = tokens
                     .iter()
-                    .filter(|(_, i)| r.int(i + 10) == 0)
-                    .map(|(k, i)| format!("\"{k}\": {}", r.int(*i)))
+                    .filter(|(_, i)| r.int_or_zero(i + 10) == 0)
+                    .map(|(k, i)| format!("\"{k}\": {}", r.int_or_zero(*i)))
                     .collect();
                 if !usage.is_empty() {
                     extra.push((
@@ -1263,8 +1274,8 @@ impl Importer<'_> {
                 let costs = [("input_cost", 16), ("output_cost", 17), ("total_cost", 18)];
                 let cost: Vec<String> = costs
                     .iter()
-                    .filter(|(_, i)| r.int(i + 10) == 0)
-                    .map(|(k, i)| format!("\"{k}\": {}", python_float(r.real(*i))))
+                    .filter(|(_, i)| r.int_or_zero(i + 10) == 0)
+                    .map(|(k, i)| format!("\"{k}\": {}", python_float(r.real_or_nan(*i))))
                     .collect();
                 if !cost.is_empty() {
                     extra.push((
@@ -1276,13 +1287,13 @@ impl Importer<'_> {
                 }
                 Some(vec![
                     id.into(),
-                    r.int(1).into(),
-                    r.int(2).into(),
+                    r.int_or_zero(1).into(),
+                    r.int_or_zero(2).into(),
                     opt_int(r, 3, 19).into(),
-                    r.opt_text(4).unwrap_or_else(|| "STATE_UNSPECIFIED".into()).into(),
-                    r.opt_text(5).into(),
-                    r.opt_text(6).into(),
-                    r.opt_text(7).into(),
+                    r.opt_text_or_none(4).unwrap_or_else(|| "STATE_UNSPECIFIED".into()).into(),
+                    r.opt_text_or_none(5).into(),
+                    r.opt_text_or_none(6).into(),
+                    r.opt_text_or_none(7).into(),
                 ])
             },
         )?;
@@ -1294,13 +1305,13 @@ impl Importer<'_> {
             "INSERT INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 // With a trace_name column, MLflow answers the column's name, not the tag's.
-                if has_name_column && r.str(1) == "mlflow.traceName" {
+                if has_name_column && r.str_or_empty(1) == "mlflow.traceName" {
                     return None;
                 }
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.opt_text(2).unwrap_or_default().into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.opt_text_or_none(1).unwrap_or_default().into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
                 ])
             },
         )?;
@@ -1313,16 +1324,16 @@ impl Importer<'_> {
             &mut |r| {
                 if promoted
                     && matches!(
-                        r.str(1),
+                        r.str_or_empty(1),
                         "mlflow.trace.session" | "mlflow.trace.tokenUsage" | "mlflow.trace.cost"
                     )
                 {
                     return None;
                 }
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.opt_text(1).unwrap_or_default().into(),
-                    r.opt_text(2).unwrap_or_default().into(),
+                    r.opt_text_or_none(0).unwrap_or_default().into(),
+                    r.opt_text_or_none(1).unwrap_or_default().into(),
+                    r.opt_text_or_none(2).unwrap_or_default().into(),
                 ])
             },
         )?;
@@ -1384,8 +1395,8 @@ impl Importer<'_> {
                 if err.is_some() {
                     return;
                 }
-                let trace_id = r.str(0);
-                let span = match mlflow_span(r.str(1)) {
+                let trace_id = r.str_or_empty(0);
+                let span = match mlflow_span(r.str_or_empty(1)) {
                     Ok(s) => s,
                     Err(e) => {
                         err = Some(invalid(format!(
@@ -1500,7 +1511,7 @@ fn write_spans(c: &mut dyn Conn, trace_id: &str, spans: &[Span]) -> Result<()> {
 
 /// Column `i`, NULL when the flag in column `null_flag` (see [`Schema::null_flag`]) says so.
 fn opt_int(r: &dyn RowView, i: usize, null_flag: usize) -> Option<i64> {
-    (r.int(null_flag) == 0).then(|| r.int(i))
+    (r.int_or_zero(null_flag) == 0).then(|| r.int_or_zero(i))
 }
 
 /// MLflow clamps infinities to the largest doubles; so does mlox.
@@ -1764,7 +1775,7 @@ fn mlflow_span(content: &str) -> std::result::Result<Span, String> {
 fn mlflow_assessment(r: &dyn RowView) -> std::result::Result<Assessment, String> {
     use serde_json::{json, Value};
     let parse = |i: usize| -> std::result::Result<Option<Value>, String> {
-        match r.opt_text(i) {
+        match r.opt_text_or_none(i) {
             None => Ok(None),
             Some(s) => serde_json::from_str(&s)
                 .map(Some)
@@ -1773,7 +1784,7 @@ fn mlflow_assessment(r: &dyn RowView) -> std::result::Result<Assessment, String>
     };
     let value = parse(4)?.unwrap_or(Value::Null);
     let error = parse(5)?;
-    let kind = r.opt_text(3).unwrap_or_default();
+    let kind = r.opt_text_or_none(3).unwrap_or_default();
     let (feedback, expectation) = if kind == "expectation" {
         let body = match &value {
             Value::Object(_) | Value::Array(_) => json!({
@@ -1806,30 +1817,30 @@ fn mlflow_assessment(r: &dyn RowView) -> std::result::Result<Assessment, String>
         _ => BTreeMap::new(),
     };
     Ok(Assessment {
-        assessment_id: r.opt_text(0).unwrap_or_default(),
-        trace_id: r.opt_text(1).unwrap_or_default(),
-        name: r.opt_text(2).unwrap_or_default(),
+        assessment_id: r.opt_text_or_none(0).unwrap_or_default(),
+        trace_id: r.opt_text_or_none(1).unwrap_or_default(),
+        name: r.opt_text_or_none(2).unwrap_or_default(),
         source: Some(AssessmentSource {
-            source_type: r.opt_text(8).unwrap_or_default(),
-            source_id: r.opt_text(9).unwrap_or_default(),
+            source_type: r.opt_text_or_none(8).unwrap_or_default(),
+            source_id: r.opt_text_or_none(9).unwrap_or_default(),
         }),
-        create_time_ms: r.int(6),
-        last_update_time_ms: r.int(7),
+        create_time_ms: r.int_or_zero(6),
+        last_update_time_ms: r.int_or_zero(7),
         feedback,
         expectation,
-        rationale: r.opt_text(12),
+        rationale: r.opt_text_or_none(12),
         metadata,
-        span_id: r.opt_text(11),
-        run_id: r.opt_text(10),
-        overrides: r.opt_text(13),
-        valid: r.int(14) != 0,
+        span_id: r.opt_text_or_none(11),
+        run_id: r.opt_text_or_none(10),
+        overrides: r.opt_text_or_none(13),
+        valid: r.int_or_zero(14) != 0,
     })
 }
 
 /// The first `n` columns of a row as text (NULL as ""), for tables copied as they are.
 fn texts(r: &dyn RowView, n: usize) -> Vec<SqlValue> {
     (0..n)
-        .map(|i| r.opt_text(i).unwrap_or_default().into())
+        .map(|i| r.opt_text_or_none(i).unwrap_or_default().into())
         .collect()
 }
 

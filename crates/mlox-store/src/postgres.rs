@@ -16,7 +16,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{NoTls, Statement};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, RowView, SqlValue};
+use crate::db::{numbered_placeholders, Conn, DbError, Dialect, Row, RowView, SqlValue, Value};
 use crate::group::{self, Deliver, Queued, MAX_GROUP};
 use crate::Durability;
 
@@ -160,7 +160,7 @@ impl Conn for PgConn<'_> {
         &mut self,
         sql: &str,
         args: &[SqlValue],
-        f: &mut dyn FnMut(&dyn RowView),
+        f: &mut dyn FnMut(&dyn RowView) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
         use postgres::fallible_iterator::FallibleIterator;
         let stmt = self.statement(sql)?;
@@ -170,7 +170,7 @@ impl Conn for PgConn<'_> {
             .query_raw(&stmt, args.iter().map(|p| p as &(dyn ToSql + Sync)))
             .map_err(pg_err)?;
         while let Some(r) = rows.next().map_err(pg_err)? {
-            f(&PgRow(&r));
+            f(&PgRow(&r))?;
         }
         Ok(())
     }
@@ -184,46 +184,15 @@ impl Conn for PgConn<'_> {
 /// Rows as values, by their column types.
 fn decode_rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, DbError> {
     let mut out = Vec::with_capacity(rows.len());
+    let mut columns: Option<Arc<[String]>> = None;
     for r in rows {
-        let mut vals = Vec::with_capacity(r.len());
-        for (i, col) in r.columns().iter().enumerate() {
-            let v = match *col.type_() {
-                Type::INT8 => r
-                    .try_get::<_, Option<i64>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Int),
-                Type::INT4 => r
-                    .try_get::<_, Option<i32>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Int(v.into())),
-                Type::INT2 => r
-                    .try_get::<_, Option<i16>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Int(v.into())),
-                Type::FLOAT8 => r
-                    .try_get::<_, Option<f64>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Real),
-                Type::FLOAT4 => r
-                    .try_get::<_, Option<f32>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Real(v.into())),
-                Type::BOOL => r
-                    .try_get::<_, Option<bool>>(i)
-                    .map_err(pg_err)?
-                    .map(|v| SqlValue::Int(v.into())),
-                Type::BYTEA => r
-                    .try_get::<_, Option<Vec<u8>>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Blob),
-                _ => r
-                    .try_get::<_, Option<String>>(i)
-                    .map_err(pg_err)?
-                    .map(SqlValue::Text),
-            };
-            vals.push(v.unwrap_or(SqlValue::Null));
-        }
-        out.push(Row(vals));
+        let columns = columns
+            .get_or_insert_with(|| r.columns().iter().map(|c| c.name().to_string()).collect());
+        let row = PgRow(&r);
+        let vals = (0..r.len())
+            .map(|i| row.value(i).map(SqlValue::from))
+            .collect::<Result<_, DbError>>()?;
+        out.push(Row::new(columns.clone(), vals));
     }
     Ok(out)
 }
@@ -231,46 +200,49 @@ fn decode_rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, DbError> {
 struct PgRow<'a>(&'a postgres::Row);
 
 impl RowView for PgRow<'_> {
-    fn int(&self, i: usize) -> i64 {
+    fn value(&self, i: usize) -> Result<Value<'_>, DbError> {
         let r = self.0;
-        match *r.columns()[i].type_() {
-            Type::INT8 => r.try_get::<_, Option<i64>>(i).ok().flatten(),
-            Type::INT4 => r.try_get::<_, Option<i32>>(i).ok().flatten().map(i64::from),
-            Type::INT2 => r.try_get::<_, Option<i16>>(i).ok().flatten().map(i64::from),
+        let v = match *r.columns()[i].type_() {
+            Type::INT8 => r
+                .try_get::<_, Option<i64>>(i)
+                .map_err(pg_err)?
+                .map(Value::Int),
+            Type::INT4 => r
+                .try_get::<_, Option<i32>>(i)
+                .map_err(pg_err)?
+                .map(|v| Value::Int(v.into())),
+            Type::INT2 => r
+                .try_get::<_, Option<i16>>(i)
+                .map_err(pg_err)?
+                .map(|v| Value::Int(v.into())),
             Type::BOOL => r
                 .try_get::<_, Option<bool>>(i)
-                .ok()
-                .flatten()
-                .map(i64::from),
-            _ => None,
-        }
-        .unwrap_or(0)
+                .map_err(pg_err)?
+                .map(|v| Value::Int(v.into())),
+            Type::FLOAT8 => r
+                .try_get::<_, Option<f64>>(i)
+                .map_err(pg_err)?
+                .map(Value::Real),
+            Type::FLOAT4 => r
+                .try_get::<_, Option<f32>>(i)
+                .map_err(pg_err)?
+                .map(|v| Value::Real(v.into())),
+            Type::BYTEA => r
+                .try_get::<_, Option<&[u8]>>(i)
+                .map_err(pg_err)?
+                .map(Value::Blob),
+            _ => r
+                .try_get::<_, Option<&str>>(i)
+                .map_err(pg_err)?
+                .map(|s| Value::Text(s.as_bytes())),
+        };
+        Ok(v.unwrap_or(Value::Null))
     }
-    fn real(&self, i: usize) -> f64 {
-        let r = self.0;
-        match *r.columns()[i].type_() {
-            Type::FLOAT8 => r.try_get::<_, Option<f64>>(i).ok().flatten(),
-            Type::FLOAT4 => r.try_get::<_, Option<f32>>(i).ok().flatten().map(f64::from),
-            _ => Some(self.int(i) as f64),
-        }
-        .unwrap_or(f64::NAN)
-    }
-    fn opt_text(&self, i: usize) -> Option<String> {
-        self.0.try_get::<_, Option<String>>(i).ok().flatten()
-    }
-    fn str(&self, i: usize) -> &str {
+    fn column_name(&self, i: usize) -> String {
         self.0
-            .try_get::<_, Option<&str>>(i)
-            .ok()
-            .flatten()
-            .unwrap_or("")
-    }
-    fn blob(&self, i: usize) -> &[u8] {
-        self.0
-            .try_get::<_, Option<&[u8]>>(i)
-            .ok()
-            .flatten()
-            .unwrap_or(&[])
+            .columns()
+            .get(i)
+            .map_or_else(|| format!("#{i}"), |c| c.name().to_string())
     }
 }
 
@@ -520,7 +492,9 @@ impl PgDb {
                     let replayed = c
                         .query("SELECT pg_last_wal_replay_lsn()::text", &[])?
                         .first()
-                        .and_then(|r| r.opt_text(0))
+                        .map(|r| r.opt_text(0))
+                        .transpose()?
+                        .flatten()
                         .and_then(|t| parse_lsn(&t));
                     Ok(replayed.is_some_and(|r| r >= needed))
                 };
@@ -579,7 +553,7 @@ fn writer_loop(
             let now = conn
                 .query("SELECT pg_current_wal_insert_lsn()::text", &[])
                 .ok()
-                .and_then(|rows| rows.first().and_then(|r| r.opt_text(0)))
+                .and_then(|rows| rows.first().and_then(|r| r.opt_text(0).ok().flatten()))
                 .and_then(|t| parse_lsn(&t));
             // Unknown: reads go to the primary until a later commit tells.
             lsn.store(now.unwrap_or(u64::MAX), Ordering::Release);

@@ -14,7 +14,7 @@ use rusqlite::types::{ToSqlOutput, Value as RValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::db::{Conn, DbError, Dialect, Row, RowView, SqlValue};
+use crate::db::{Conn, DbError, Dialect, Row, RowView, SqlValue, Value};
 use crate::group::{self, Queued, MAX_GROUP};
 use crate::Durability;
 
@@ -49,20 +49,16 @@ impl Conn for SqliteConn<'_> {
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.0.prepare_cached(sql)?;
         let ncols = stmt.column_count();
+        let columns: Arc<[String]> = stmt.column_names().iter().map(|c| c.to_string()).collect();
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
+            let row = SqliteRow(r);
             let mut vals = Vec::with_capacity(ncols);
             for i in 0..ncols {
-                vals.push(match r.get_ref(i)? {
-                    ValueRef::Null => SqlValue::Null,
-                    ValueRef::Integer(v) => SqlValue::Int(v),
-                    ValueRef::Real(v) => SqlValue::Real(v),
-                    ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
-                });
+                vals.push(row.value(i)?.into());
             }
-            out.push(Row(vals));
+            out.push(Row::new(columns.clone(), vals));
         }
         Ok(out)
     }
@@ -71,12 +67,12 @@ impl Conn for SqliteConn<'_> {
         &mut self,
         sql: &str,
         params: &[SqlValue],
-        f: &mut dyn FnMut(&dyn RowView),
+        f: &mut dyn FnMut(&dyn RowView) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
         let mut stmt = self.0.prepare_cached(sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         while let Some(r) = rows.next()? {
-            f(&SqliteRow(r));
+            f(&SqliteRow(r))?;
         }
         Ok(())
     }
@@ -125,41 +121,20 @@ impl Conn for SqliteConn<'_> {
 struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
 
 impl RowView for SqliteRow<'_, '_> {
-    fn int(&self, i: usize) -> i64 {
-        match self.0.get_ref(i) {
-            Ok(ValueRef::Integer(v)) => v,
-            Ok(ValueRef::Real(v)) => v as i64,
-            _ => 0,
-        }
+    fn value(&self, i: usize) -> Result<Value<'_>, DbError> {
+        Ok(match self.0.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Int(v),
+            ValueRef::Real(v) => Value::Real(v),
+            ValueRef::Text(t) => Value::Text(t),
+            ValueRef::Blob(b) => Value::Blob(b),
+        })
     }
-    fn real(&self, i: usize) -> f64 {
-        match self.0.get_ref(i) {
-            Ok(ValueRef::Real(v)) => v,
-            Ok(ValueRef::Integer(v)) => v as f64,
-            _ => f64::NAN,
-        }
-    }
-    fn opt_text(&self, i: usize) -> Option<String> {
-        match self.0.get_ref(i) {
-            Ok(ValueRef::Text(t) | ValueRef::Blob(t)) => {
-                Some(String::from_utf8_lossy(t).into_owned())
-            }
-            Ok(ValueRef::Integer(v)) => Some(v.to_string()),
-            Ok(ValueRef::Real(v)) => Some(v.to_string()),
-            _ => None,
-        }
-    }
-    fn str(&self, i: usize) -> &str {
-        match self.0.get_ref(i) {
-            Ok(ValueRef::Text(t)) => std::str::from_utf8(t).unwrap_or(""),
-            _ => "",
-        }
-    }
-    fn blob(&self, i: usize) -> &[u8] {
-        match self.0.get_ref(i) {
-            Ok(ValueRef::Blob(b)) => b,
-            _ => &[],
-        }
+    fn column_name(&self, i: usize) -> String {
+        self.0
+            .as_ref()
+            .column_name(i)
+            .map_or_else(|_| format!("#{i}"), str::to_string)
     }
 }
 
@@ -502,13 +477,81 @@ mod tests {
             .await
             .unwrap();
         assert!(cut.is_none(), "a read over budget gives up");
-        assert_eq!(whole.unwrap()[0].int(0), 100_000);
-        assert_eq!(after[0].int(0), 100_000, "no budget is left behind");
+        assert_eq!(whole.unwrap()[0].int(0).unwrap(), 100_000);
+        assert_eq!(
+            after[0].int(0).unwrap(),
+            100_000,
+            "no budget is left behind"
+        );
         // The connection went back to the pool in a usable state.
         let n = db
-            .read(|c| Ok(c.query("SELECT 41 + 1", &[])?[0].int(0)))
+            .read(|c| Ok(c.query("SELECT 41 + 1", &[])?[0].int(0)?))
             .await
             .unwrap();
         assert_eq!(n, 42);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn columns_decode_by_type_and_a_bad_value_names_its_column() {
+        use crate::db::RowView;
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        db.write(|c| {
+            c.execute("CREATE TABLE t (n INTEGER, x REAL, s TEXT, b BLOB)", &[])?;
+            c.execute("INSERT INTO t VALUES (7, 1.5, 'seven', x'01')", &[])?;
+            c.execute("INSERT INTO t VALUES (NULL, 'high', NULL, 'text')", &[])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let rows = db
+            .read(|c| Ok(c.query("SELECT n, x, s, b FROM t ORDER BY rowid", &[])?))
+            .await
+            .unwrap();
+        // Valid values, and the conversions without loss: an integer as text or a real.
+        assert_eq!(rows[0].int(0).unwrap(), 7);
+        assert_eq!(rows[0].text(0).unwrap(), "7");
+        assert_eq!(rows[0].real(0).unwrap(), 7.0);
+        assert_eq!(rows[0].real(1).unwrap(), 1.5);
+        assert_eq!(rows[0].str(2).unwrap(), "seven");
+        assert_eq!(rows[0].blob(3).unwrap(), &[1u8][..]);
+        // NULL: `None` from the accessors for nullable columns, an error from the others.
+        assert_eq!(rows[1].opt_int(0).unwrap(), None);
+        assert_eq!(rows[1].opt_text(2).unwrap(), None);
+        let err = |e: DbError| e.to_string();
+        assert_eq!(
+            err(rows[1].int(0).unwrap_err()),
+            "column n: NULL where an integer belongs"
+        );
+        assert_eq!(
+            err(rows[1].text(2).unwrap_err()),
+            "column s: NULL where text belongs"
+        );
+        assert_eq!(
+            err(rows[1].real(1).unwrap_err()),
+            "column x: text where a number belongs"
+        );
+        assert_eq!(
+            err(rows[1].blob(3).unwrap_err()),
+            "column b: text where a blob belongs"
+        );
+        assert_eq!(
+            err(rows[0].int(2).unwrap_err()),
+            "column s: text where an integer belongs"
+        );
+        // Rows read in place say the same.
+        let mut seen = Vec::new();
+        let e = db
+            .read(|c| {
+                c.query_each("SELECT n AS count FROM t ORDER BY rowid", &[], &mut |r| {
+                    seen.push(r.int(0)?);
+                    Ok(())
+                })?;
+                Ok(seen)
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, mlox_core::ErrorCode::INTERNAL_ERROR);
+        assert!(e.message.contains("column count: NULL"), "{}", e.message);
     }
 }

@@ -16,7 +16,7 @@ use mlox_core::trace::*;
 use mlox_core::trace_search::{parse_trace_filter, parse_trace_order_by, TraceField};
 use mlox_core::{page_token, MlflowError, Result};
 
-use crate::db::{placeholders, Conn, SqlValue};
+use crate::db::{placeholders, Conn, DbError, RowView, SqlValue};
 use crate::search_sql::comparison_sql;
 use crate::tracking::{append_uri_path, get_experiment, get_run, now_ms};
 
@@ -241,8 +241,8 @@ pub(crate) fn store_span_batches(
                         &[trace_id.as_str().into(), keys::INFO_FINALIZED.into()],
                     )?
                     .is_some();
-                let (mut start, duration) = (r.int(0), r.opt_int(1));
-                let mut state = TraceState::parse(&r.text(2)).unwrap_or_default();
+                let (mut start, duration) = (r.int(0)?, r.opt_int(1)?);
+                let mut state = TraceState::parse(&r.text(2)?).unwrap_or_default();
                 let mut end = duration.map(|d| start + d);
                 if !finalized {
                     if summary.min_start_ms < start {
@@ -255,8 +255,8 @@ pub(crate) fn store_span_batches(
                         state = s;
                     }
                 }
-                let request_preview = r.opt_text(3).or(summary.request_preview.clone());
-                let response_preview = r.opt_text(4).or(summary.response_preview.clone());
+                let request_preview = r.opt_text(3)?.or(summary.request_preview.clone());
+                let response_preview = r.opt_text(4)?.or(summary.response_preview.clone());
                 c.execute(
                     "UPDATE traces SET request_time = ?, execution_duration = ?, state = ?, request_preview = ?, response_preview = ? WHERE trace_id = ?",
                     &[
@@ -282,7 +282,7 @@ pub(crate) fn store_span_batches(
                 "SELECT COALESCE(MAX(batch), -1) + 1 FROM trace_spans WHERE trace_id = ?",
                 &[trace_id.as_str().into()],
             )?
-            .map_or(0, |r| r.int(0));
+            .map_or(Ok(0), |r| r.int(0))?;
         c.execute(
             "INSERT INTO trace_spans (trace_id, batch, content) VALUES (?, ?, ?)",
             &[
@@ -397,18 +397,18 @@ pub(crate) fn start_trace(c: &mut dyn Conn, info: TraceInfo) -> Result<TraceInfo
 
 const INFO_COLUMNS: &str = "trace_id, experiment_id, request_time, execution_duration, state, client_request_id, request_preview, response_preview";
 
-fn info_from_row(r: &crate::db::Row) -> TraceInfo {
-    TraceInfo {
-        trace_id: r.text(0),
-        experiment_id: r.text(1),
-        request_time: r.int(2),
-        execution_duration: r.opt_int(3),
-        state: TraceState::parse(&r.text(4)).unwrap_or_default(),
-        client_request_id: r.opt_text(5),
-        request_preview: r.opt_text(6),
-        response_preview: r.opt_text(7),
+fn info_from_row(r: &crate::db::Row) -> Result<TraceInfo, DbError> {
+    Ok(TraceInfo {
+        trace_id: r.text(0)?,
+        experiment_id: r.text(1)?,
+        request_time: r.int(2)?,
+        execution_duration: r.opt_int(3)?,
+        state: TraceState::parse(&r.text(4)?).unwrap_or_default(),
+        client_request_id: r.opt_text(5)?,
+        request_preview: r.opt_text(6)?,
+        response_preview: r.opt_text(7)?,
         ..Default::default()
-    }
+    })
 }
 
 /// Loads trace infos (with tags, metadata and assessments) of the given ids, in that
@@ -422,7 +422,7 @@ fn load_infos(c: &mut dyn Conn, ids: &[String]) -> Result<Vec<TraceInfo>> {
             &format!("SELECT {INFO_COLUMNS} FROM traces WHERE trace_id IN ({ph})"),
             &args,
         )? {
-            let info = info_from_row(&r);
+            let info = info_from_row(&r)?;
             found.insert(info.trace_id.clone(), info);
         }
         for (table, is_tag) in [("trace_tags", true), ("trace_metadata", false)] {
@@ -430,13 +430,13 @@ fn load_infos(c: &mut dyn Conn, ids: &[String]) -> Result<Vec<TraceInfo>> {
                 &format!("SELECT trace_id, key, value FROM {table} WHERE trace_id IN ({ph})"),
                 &args,
             )? {
-                if let Some(info) = found.get_mut(&r.text(0)) {
+                if let Some(info) = found.get_mut(&r.text(0)?) {
                     let map = if is_tag {
                         &mut info.tags
                     } else {
                         &mut info.metadata
                     };
-                    map.insert(r.text(1), r.text(2));
+                    map.insert(r.text(1)?, r.text(2)?);
                 }
             }
         }
@@ -444,8 +444,8 @@ fn load_infos(c: &mut dyn Conn, ids: &[String]) -> Result<Vec<TraceInfo>> {
             &format!("SELECT trace_id, content FROM assessments WHERE trace_id IN ({ph}) ORDER BY create_time, assessment_id"),
             &args,
         )? {
-            if let Some(info) = found.get_mut(&r.text(0)) {
-                info.assessments.push(parse_assessment(&r.text(1))?);
+            if let Some(info) = found.get_mut(&r.text(0)?) {
+                info.assessments.push(parse_assessment(&r.text(1)?)?);
             }
         }
     }
@@ -466,7 +466,7 @@ fn load_spans(c: &mut dyn Conn, trace_id: &str) -> Result<Vec<Span>> {
         "SELECT content FROM trace_spans WHERE trace_id = ? ORDER BY batch",
         &[trace_id.into()],
     )? {
-        for span in decode_spans(r.blob(0))? {
+        for span in decode_spans(r.blob(0)?)? {
             match index.get(&span.span_id) {
                 Some(&i) => spans[i] = span,
                 None => {
@@ -716,7 +716,7 @@ pub(crate) fn search_traces(c: &mut dyn Conn, req: SearchTracesRequest) -> Resul
         .query_replanned(&sql, &params)?
         .iter()
         .map(|r| r.text(0))
-        .collect();
+        .collect::<Result<_, DbError>>()?;
     let next = page_token::finish_page(&mut ids, max_results, offset);
     Ok(Page {
         items: load_infos(c, &ids)?,
@@ -807,7 +807,8 @@ pub(crate) fn delete_traces(c: &mut dyn Conn, req: DeleteTraces) -> Result<i64> 
                     &args,
                 )?
                 .iter()
-                .map(|r| r.text(0)),
+                .map(|r| r.text(0))
+                .collect::<Result<Vec<_>, DbError>>()?,
             );
         }
         ids
@@ -832,7 +833,7 @@ pub(crate) fn delete_traces(c: &mut dyn Conn, req: DeleteTraces) -> Result<i64> 
         )?
         .iter()
         .map(|r| r.text(0))
-        .collect()
+        .collect::<Result<_, DbError>>()?
     };
     remove_traces(c, &ids)
 }
@@ -869,7 +870,7 @@ pub(crate) fn experiment_trace_ids(c: &mut dyn Conn, experiment_id: i64) -> Resu
     )?
     .iter()
     .map(|r| r.text(0))
-    .collect())
+    .collect::<Result<_, DbError>>()?)
 }
 
 // ---- assessments -------------------------------------------------------------------------
@@ -962,7 +963,7 @@ fn load_assessment(c: &mut dyn Conn, trace_id: &str, assessment_id: &str) -> Res
             &[assessment_id.into(), trace_id.into()],
         )?
         .ok_or_else(|| assessment_not_found(trace_id, assessment_id))?;
-    parse_assessment(&row.text(0))
+    parse_assessment(&row.text(0)?)
 }
 
 fn insert_assessment(c: &mut dyn Conn, a: &mut Assessment) -> Result<()> {
@@ -1071,7 +1072,7 @@ pub(crate) fn delete_assessment(
         // MLflow treats deleting a missing assessment as done.
         return Ok(());
     };
-    let a = parse_assessment(&row.text(0))?;
+    let a = parse_assessment(&row.text(0)?)?;
     c.execute(
         "DELETE FROM assessments WHERE assessment_id = ?",
         &[assessment_id.into()],

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// How access log lines are written (`--log-format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -189,11 +189,7 @@ fn write_escaped(out: &mut Vec<u8>, s: &str) {
 }
 
 fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
-    let _ = write!(
-        out,
-        "{} ",
-        humantime::format_rfc3339_millis(SystemTime::now())
-    );
+    let _ = write!(out, "{} ", now_rfc3339_millis());
     let _ = match e.remote {
         Some(a) => write!(out, "{a} \"{} ", e.method),
         None => write!(out, "- \"{} ", e.method),
@@ -214,8 +210,7 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
 /// A JSON line's fields, in the order they are written.
 #[derive(serde::Serialize)]
 struct JsonLine<'a> {
-    #[serde(serialize_with = "as_display")]
-    time: humantime::Rfc3339Timestamp,
+    time: String,
     remote: Option<SocketAddr>,
     method: &'a str,
     path: &'a str,
@@ -226,16 +221,14 @@ struct JsonLine<'a> {
     user: Option<&'a str>,
 }
 
-fn as_display<S: serde::Serializer>(
-    v: &humantime::Rfc3339Timestamp,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
+/// The time now in RFC 3339, UTC, to the millisecond: `2026-01-02T03:04:05.123Z`.
+fn now_rfc3339_millis() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn write_json(out: &mut Vec<u8>, e: &Entry<'_>) {
     let fields = JsonLine {
-        time: humantime::format_rfc3339_millis(SystemTime::now()),
+        time: now_rfc3339_millis(),
         remote: e.remote,
         method: e.method,
         path: e.path,

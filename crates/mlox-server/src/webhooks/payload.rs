@@ -1,18 +1,55 @@
 //! The delivered body: one struct per payload shape of MLflow's `mlflow/webhooks/types.py`,
-//! inside an envelope written byte for byte as mlox has always written it.
-
-use std::collections::BTreeMap;
+//! written byte for byte as MLflow's `json.dumps` writes it (the body is what the signature
+//! covers).
 
 use mlox_core::registry::*;
+use serde::ser::SerializeMap;
 use serde::Serialize;
 
-/// A webhook's tags as a JSON object (last value of a key wins).
-pub type TagMap = BTreeMap<String, String>;
+/// A webhook's tags as a JSON object, in the order MLflow's dict comprehension gives: each
+/// key where it first appears, with the last value given for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TagMap(Vec<(String, String)>);
+
+impl TagMap {
+    pub fn insert(&mut self, key: String, value: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
+impl FromIterator<(String, String)> for TagMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let mut map = TagMap::default();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for TagMap {
+    fn from(entries: [(String, String); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+impl Serialize for TagMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
 
 /// The `data` of a delivery, one struct per payload shape of MLflow's
-/// `mlflow/webhooks/types.py`. Fields are declared in alphabetical order: mlox has always
-/// written these objects with sorted keys, and `delivered_bodies_are_pinned` keeps the
-/// bytes (and so the signatures receivers check) unchanged.
+/// `mlflow/webhooks/types.py`. Fields are declared in the order MLflow's server passes
+/// them (`mlflow/server/handlers.py`, `mlflow/gateway/budget.py`), the order its
+/// `json.dumps` writes them in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Payload {
@@ -34,83 +71,83 @@ pub enum Payload {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelCreated {
-    pub description: String,
     pub name: String,
     pub tags: TagMap,
+    pub description: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelVersionCreated {
-    pub description: Option<String>,
     pub name: String,
-    pub run_id: Option<String>,
-    pub source: String,
-    pub tags: TagMap,
     pub version: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub tags: TagMap,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PromptVersionCreated {
-    pub description: Option<String>,
     pub name: String,
-    pub tags: TagMap,
-    pub template: Option<String>,
     pub version: String,
+    pub template: Option<String>,
+    pub tags: TagMap,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VersionTagSet {
-    pub key: String,
     pub name: String,
-    pub value: String,
     pub version: String,
+    pub key: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VersionTagDeleted {
-    pub key: String,
     pub name: String,
     pub version: String,
+    pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AliasCreated {
-    pub alias: String,
     pub name: String,
+    pub alias: String,
     pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AliasDeleted {
-    pub alias: String,
     pub name: String,
+    pub alias: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TagSet {
-    pub key: String,
     pub name: String,
+    pub key: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TagDeleted {
-    pub key: String,
     pub name: String,
+    pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BudgetPolicyExceeded {
-    pub budget_amount: f64,
     pub budget_policy_id: String,
     pub budget_unit: String,
+    pub budget_amount: f64,
     pub current_spend: f64,
     pub duration_unit: String,
     pub duration_value: i64,
     pub target_scope: String,
+    pub workspace: String,
     pub target_value: String,
     pub window_start: i64,
-    pub workspace: String,
 }
 
 /// The delivered body: the event, when it was sent, and its payload.
@@ -122,34 +159,61 @@ struct Envelope<'a> {
     data: &'a Payload,
 }
 
-/// Writes the envelope's own keys as Python's `json.dumps` does (`", "` and `": "`, as
-/// MLflow writes it) and the objects inside it compactly: the bytes mlox has always sent.
-struct EnvelopeFormatter {
-    depth: usize,
+/// Writes JSON as Python's `json.dumps` does with its defaults, which MLflow uses: `", "`
+/// and `": "` between items and keys, every character outside printable ASCII as `\uXXXX`
+/// (`ensure_ascii`), floats as Python's `repr`.
+struct PythonJson;
+
+/// `", "` before every item of an object or array but the first.
+fn item_separator<W: ?Sized + std::io::Write>(w: &mut W, first: bool) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        w.write_all(b", ")
+    }
 }
 
-impl serde_json::ser::Formatter for EnvelopeFormatter {
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.depth += 1;
-        w.write_all(b"{")
-    }
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.depth -= 1;
-        w.write_all(b"}")
-    }
+impl serde_json::ser::Formatter for PythonJson {
     fn begin_object_key<W: ?Sized + std::io::Write>(
         &mut self,
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        match (first, self.depth) {
-            (true, _) => Ok(()),
-            (false, 1) => w.write_all(b", "),
-            (false, _) => w.write_all(b","),
-        }
+        item_separator(w, first)
     }
     fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(if self.depth == 1 { b": " } else { b":" })
+        w.write_all(b": ")
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        item_separator(w, first)
+    }
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        for c in fragment.chars() {
+            if (' '..='~').contains(&c) {
+                w.write_all(&[c as u8])?;
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(w, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn write_f64<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        value: f64,
+    ) -> std::io::Result<()> {
+        w.write_all(mlox_core::validation::py_float_repr(value).as_bytes())
     }
 }
 
@@ -159,18 +223,22 @@ pub(super) fn payload_body(event: WebhookEvent, data: &Payload) -> String {
 }
 
 pub(super) fn payload_body_at(event: WebhookEvent, data: &Payload, timestamp: &str) -> String {
-    let envelope = Envelope {
+    python_json_dumps(&Envelope {
         entity: event.entity.as_str(),
         action: event.action.as_str(),
         timestamp,
         data,
-    };
+    })
+}
+
+/// `value` as Python's `json.dumps(value)` writes it.
+pub(super) fn python_json_dumps<T: Serialize>(value: &T) -> String {
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, EnvelopeFormatter { depth: 0 });
-    envelope
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonJson);
+    value
         .serialize(&mut ser)
         .expect("a payload of strings and numbers serializes");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    String::from_utf8(out).expect("escaped to ASCII")
 }
 
 /// `datetime.now(timezone.utc).isoformat()`: `2025-01-02T03:04:05.123456+00:00`.
@@ -178,11 +246,15 @@ pub(super) fn iso_timestamp_now() -> String {
     iso_timestamp(std::time::SystemTime::now())
 }
 
-/// `t` as Python's `isoformat()` of an aware UTC datetime: humantime's RFC 3339 with
-/// microseconds, whose `Z` Python writes `+00:00`.
+/// `t` as Python's `isoformat()` of an aware UTC datetime: microseconds when there are
+/// some.
 pub(super) fn iso_timestamp(t: std::time::SystemTime) -> String {
-    let rfc3339 = humantime::format_rfc3339_micros(t).to_string();
-    format!("{}+00:00", rfc3339.trim_end_matches('Z'))
+    let t = chrono::DateTime::<chrono::Utc>::from(t);
+    if t.timestamp_subsec_micros() == 0 {
+        t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    }
 }
 
 /// MLflow's example payload for each event (`get_example_payload_for_event`).

@@ -1,7 +1,7 @@
 //! Unit tests of webhook delivery: signatures, pinned bodies, refused addresses.
 
 use super::network::blocked_address;
-use super::payload::{iso_timestamp, iso_timestamp_now, payload_body_at};
+use super::payload::{iso_timestamp, iso_timestamp_now, payload_body_at, python_json_dumps};
 use super::*;
 
 #[test]
@@ -27,8 +27,9 @@ fn tag(key: &str, value: &str) -> mlox_core::entities::Tag {
     }
 }
 
-/// Pins the exact bytes delivered for every registry change (issue #18: the payloads
-/// moved from `json!` to typed structs without changing a byte).
+/// Pins the exact bytes delivered for every registry change: those MLflow's
+/// `json.dumps` writes for the same change (each expected body was printed by MLflow
+/// 3.17.2's payload classes and `json.dumps`, as `mlflow/webhooks/delivery.py` calls it).
 #[tokio::test]
 async fn delivered_bodies_are_pinned() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,7 +65,7 @@ async fn delivered_bodies_are_pinned() {
                 tags: vec![tag("b", "2"), tag("a", "1"), tag("a", "3")],
                 description: "d".into(),
             },
-            r#"{"entity": "registered_model", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"d","name":"m","tags":{"a":"3","b":"2"}}}"#,
+            r#"{"entity": "registered_model", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "m", "tags": {"b": "2", "a": "3"}, "description": "d"}}"#,
         ),
         (
             RegistryEvent::RegisteredModelCreated {
@@ -72,7 +73,7 @@ async fn delivered_bodies_are_pinned() {
                 tags: prompt_tags(),
                 description: String::new(),
             },
-            r#"{"entity": "prompt", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"","name":"p","tags":{"a":"1","b":"2","mlflow.prompt.text":"Hi {{x}} \"é\""}}}"#,
+            r#"{"entity": "prompt", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "tags": {"mlflow.prompt.text": "Hi {{x}} \"\u00e9\"", "b": "2", "a": "1"}, "description": ""}}"#,
         ),
         (
             RegistryEvent::ModelVersionCreated {
@@ -83,7 +84,7 @@ async fn delivered_bodies_are_pinned() {
                 tags: vec![],
                 description: None,
             },
-            r#"{"entity": "model_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":null,"name":"m","run_id":null,"source":"models:/x","tags":{},"version":"1"}}"#,
+            r#"{"entity": "model_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "m", "version": "1", "source": "models:/x", "run_id": null, "tags": {}, "description": null}}"#,
         ),
         (
             RegistryEvent::ModelVersionCreated {
@@ -94,7 +95,7 @@ async fn delivered_bodies_are_pinned() {
                 tags: vec![tag("k", "v")],
                 description: Some("d".into()),
             },
-            r#"{"entity": "model_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"d","name":"m","run_id":"r","source":"s","tags":{"k":"v"},"version":"2"}}"#,
+            r#"{"entity": "model_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "m", "version": "2", "source": "s", "run_id": "r", "tags": {"k": "v"}, "description": "d"}}"#,
         ),
         (
             RegistryEvent::ModelVersionCreated {
@@ -105,7 +106,7 @@ async fn delivered_bodies_are_pinned() {
                 tags: prompt_tags(),
                 description: None,
             },
-            r#"{"entity": "prompt_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":null,"name":"p","tags":{"a":"1","b":"2"},"template":"Hi {{x}} \"é\"","version":"1"}}"#,
+            r#"{"entity": "prompt_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "version": "1", "template": "Hi {{x}} \"\u00e9\"", "tags": {"b": "2", "a": "1"}, "description": null}}"#,
         ),
         (
             RegistryEvent::ModelVersionCreated {
@@ -116,7 +117,7 @@ async fn delivered_bodies_are_pinned() {
                 tags: vec![tag(IS_PROMPT_TAG_KEY, "true")],
                 description: Some("d".into()),
             },
-            r#"{"entity": "prompt_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"description":"d","name":"p","tags":{},"template":null,"version":"2"}}"#,
+            r#"{"entity": "prompt_version", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "version": "2", "template": null, "tags": {}, "description": "d"}}"#,
         ),
         (
             RegistryEvent::ModelVersionTagSet {
@@ -125,7 +126,7 @@ async fn delivered_bodies_are_pinned() {
                 key: "k".into(),
                 value: "v".into(),
             },
-            r#"{"entity": "model_version_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"m","value":"v","version":"1"}}"#,
+            r#"{"entity": "model_version_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "m", "version": "1", "key": "k", "value": "v"}}"#,
         ),
         (
             RegistryEvent::ModelVersionTagSet {
@@ -134,7 +135,7 @@ async fn delivered_bodies_are_pinned() {
                 key: "k".into(),
                 value: "v".into(),
             },
-            r#"{"entity": "prompt_version_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p","value":"v","version":"1"}}"#,
+            r#"{"entity": "prompt_version_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "version": "1", "key": "k", "value": "v"}}"#,
         ),
         (
             RegistryEvent::ModelVersionTagDeleted {
@@ -142,7 +143,7 @@ async fn delivered_bodies_are_pinned() {
                 version: "1".into(),
                 key: "k".into(),
             },
-            r#"{"entity": "model_version_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"m","version":"1"}}"#,
+            r#"{"entity": "model_version_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "m", "version": "1", "key": "k"}}"#,
         ),
         (
             RegistryEvent::ModelVersionTagDeleted {
@@ -150,7 +151,7 @@ async fn delivered_bodies_are_pinned() {
                 version: "1".into(),
                 key: "k".into(),
             },
-            r#"{"entity": "prompt_version_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p","version":"1"}}"#,
+            r#"{"entity": "prompt_version_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "version": "1", "key": "k"}}"#,
         ),
         (
             RegistryEvent::AliasCreated {
@@ -158,7 +159,7 @@ async fn delivered_bodies_are_pinned() {
                 alias: "champion".into(),
                 version: "1".into(),
             },
-            r#"{"entity": "model_version_alias", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"champion","name":"m","version":"1"}}"#,
+            r#"{"entity": "model_version_alias", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "m", "alias": "champion", "version": "1"}}"#,
         ),
         (
             RegistryEvent::AliasCreated {
@@ -166,21 +167,21 @@ async fn delivered_bodies_are_pinned() {
                 alias: "prod".into(),
                 version: "1".into(),
             },
-            r#"{"entity": "prompt_alias", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"prod","name":"p","version":"1"}}"#,
+            r#"{"entity": "prompt_alias", "action": "created", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "alias": "prod", "version": "1"}}"#,
         ),
         (
             RegistryEvent::AliasDeleted {
                 name: "m".into(),
                 alias: "champion".into(),
             },
-            r#"{"entity": "model_version_alias", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"champion","name":"m"}}"#,
+            r#"{"entity": "model_version_alias", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "m", "alias": "champion"}}"#,
         ),
         (
             RegistryEvent::AliasDeleted {
                 name: "p".into(),
                 alias: "prod".into(),
             },
-            r#"{"entity": "prompt_alias", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"alias":"prod","name":"p"}}"#,
+            r#"{"entity": "prompt_alias", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "alias": "prod"}}"#,
         ),
         (
             RegistryEvent::RegisteredModelTagSet {
@@ -188,14 +189,14 @@ async fn delivered_bodies_are_pinned() {
                 key: "k".into(),
                 value: "v".into(),
             },
-            r#"{"entity": "prompt_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p","value":"v"}}"#,
+            r#"{"entity": "prompt_tag", "action": "set", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "key": "k", "value": "v"}}"#,
         ),
         (
             RegistryEvent::RegisteredModelTagDeleted {
                 name: "p".into(),
                 key: "k".into(),
             },
-            r#"{"entity": "prompt_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"key":"k","name":"p"}}"#,
+            r#"{"entity": "prompt_tag", "action": "deleted", "timestamp": "2025-01-02T03:04:05.123456+00:00", "data": {"name": "p", "key": "k"}}"#,
         ),
     ];
     for (change, expected) in cases {
@@ -228,77 +229,77 @@ fn example_bodies_are_pinned() {
         (
             E::RegisteredModel,
             A::Created,
-            r#"{"description":"An example registered model","name":"example_model","tags":{"example_key":"example_value"}}"#,
+            r#"{"name": "example_model", "tags": {"example_key": "example_value"}, "description": "An example registered model"}"#,
         ),
         (
             E::ModelVersion,
             A::Created,
-            r#"{"description":"An example model version","name":"example_model","run_id":"abcd1234abcd5678","source":"models:/123","tags":{"example_key":"example_value"},"version":"1"}"#,
+            r#"{"name": "example_model", "version": "1", "source": "models:/123", "run_id": "abcd1234abcd5678", "tags": {"example_key": "example_value"}, "description": "An example model version"}"#,
         ),
         (
             E::ModelVersionTag,
             A::Set,
-            r#"{"key":"example_key","name":"example_model","value":"example_value","version":"1"}"#,
+            r#"{"name": "example_model", "version": "1", "key": "example_key", "value": "example_value"}"#,
         ),
         (
             E::ModelVersionTag,
             A::Deleted,
-            r#"{"key":"example_key","name":"example_model","version":"1"}"#,
+            r#"{"name": "example_model", "version": "1", "key": "example_key"}"#,
         ),
         (
             E::ModelVersionAlias,
             A::Created,
-            r#"{"alias":"example_alias","name":"example_model","version":"1"}"#,
+            r#"{"name": "example_model", "alias": "example_alias", "version": "1"}"#,
         ),
         (
             E::ModelVersionAlias,
             A::Deleted,
-            r#"{"alias":"example_alias","name":"example_model"}"#,
+            r#"{"name": "example_model", "alias": "example_alias"}"#,
         ),
         (
             E::Prompt,
             A::Created,
-            r#"{"description":"An example prompt","name":"example_prompt","tags":{"example_key":"example_value"}}"#,
+            r#"{"name": "example_prompt", "tags": {"example_key": "example_value"}, "description": "An example prompt"}"#,
         ),
         (
             E::PromptVersion,
             A::Created,
-            r#"{"description":"An example prompt version","name":"example_prompt","tags":{"example_key":"example_value"},"template":"Hello {{name}}!","version":"1"}"#,
+            r#"{"name": "example_prompt", "version": "1", "template": "Hello {{name}}!", "tags": {"example_key": "example_value"}, "description": "An example prompt version"}"#,
         ),
         (
             E::PromptTag,
             A::Set,
-            r#"{"key":"example_key","name":"example_prompt","value":"example_value"}"#,
+            r#"{"name": "example_prompt", "key": "example_key", "value": "example_value"}"#,
         ),
         (
             E::PromptTag,
             A::Deleted,
-            r#"{"key":"example_key","name":"example_prompt"}"#,
+            r#"{"name": "example_prompt", "key": "example_key"}"#,
         ),
         (
             E::PromptVersionTag,
             A::Set,
-            r#"{"key":"example_key","name":"example_prompt","value":"example_value","version":"1"}"#,
+            r#"{"name": "example_prompt", "version": "1", "key": "example_key", "value": "example_value"}"#,
         ),
         (
             E::PromptVersionTag,
             A::Deleted,
-            r#"{"key":"example_key","name":"example_prompt","version":"1"}"#,
+            r#"{"name": "example_prompt", "version": "1", "key": "example_key"}"#,
         ),
         (
             E::PromptAlias,
             A::Created,
-            r#"{"alias":"example_alias","name":"example_prompt","version":"1"}"#,
+            r#"{"name": "example_prompt", "alias": "example_alias", "version": "1"}"#,
         ),
         (
             E::PromptAlias,
             A::Deleted,
-            r#"{"alias":"example_alias","name":"example_prompt"}"#,
+            r#"{"name": "example_prompt", "alias": "example_alias"}"#,
         ),
         (
             E::BudgetPolicy,
             A::Exceeded,
-            r#"{"budget_amount":100.0,"budget_policy_id":"bp-abc123","budget_unit":"USD","current_spend":105.5,"duration_unit":"MONTHS","duration_value":1,"target_scope":"ENDPOINT","target_value":"ep-abc123","window_start":1704067200000,"workspace":"default"}"#,
+            r#"{"budget_policy_id": "bp-abc123", "budget_unit": "USD", "budget_amount": 100.0, "current_spend": 105.5, "duration_unit": "MONTHS", "duration_value": 1, "target_scope": "ENDPOINT", "workspace": "default", "target_value": "ep-abc123", "window_start": 1704067200000}"#,
         ),
     ];
     for (entity, action, data) in cases {
@@ -390,9 +391,53 @@ async fn a_blocked_address_is_typed_and_not_retried() {
 #[test]
 fn timestamp_shape() {
     let ts = iso_timestamp_now();
-    assert_eq!(ts.len(), "2025-01-02T03:04:05.123456+00:00".len(), "{ts}");
+    // Microseconds, unless there are none (one time in a million).
+    let shapes = [
+        "2025-01-02T03:04:05.123456+00:00",
+        "2025-01-02T03:04:05+00:00",
+    ];
+    assert!(shapes.iter().any(|s| s.len() == ts.len()), "{ts}");
     assert!(ts.ends_with("+00:00"));
     // Python: datetime.fromtimestamp(1735787045.123456, timezone.utc).isoformat()
     let t = std::time::UNIX_EPOCH + Duration::new(1_735_787_045, 123_456_789);
     assert_eq!(iso_timestamp(t), "2025-01-02T03:04:05.123456+00:00");
+    // Python: datetime.fromtimestamp(1735787045, timezone.utc).isoformat()
+    let t = std::time::UNIX_EPOCH + Duration::new(1_735_787_045, 999);
+    assert_eq!(iso_timestamp(t), "2025-01-02T03:04:05+00:00");
+}
+
+/// Non-ASCII text, floats and nested objects as Python's `json.dumps` writes them (the
+/// expected text printed by `json.dumps` in MLflow's Python 3.11 venv).
+#[test]
+fn bytes_match_python_json_dumps() {
+    let value = serde_json::json!({
+        "k": "é ü 中 😀 \u{7f} \u{0} \t \" \\ /",
+        "n": [1, 2.5, {"a": null}],
+    });
+    assert_eq!(
+        python_json_dumps(&value),
+        r#"{"k": "\u00e9 \u00fc \u4e2d \ud83d\ude00 \u007f \u0000 \t \" \\ /", "n": [1, 2.5, {"a": null}]}"#
+    );
+    // python: [json.dumps(x) for x in (...)]
+    for (x, python) in [
+        (0.0, "0.0"),
+        (-0.0, "-0.0"),
+        (1.5, "1.5"),
+        (100.0, "100.0"),
+        (0.1, "0.1"),
+        (1e-4, "0.0001"),
+        (1e-5, "1e-05"),
+        (1.5e-7, "1.5e-07"),
+        (123456789012345.6, "123456789012345.6"),
+        (1234567890123456.0, "1234567890123456.0"),
+        (1e16, "1e+16"),
+        (12345678901234567890.0, "1.2345678901234567e+19"),
+        (f64::MAX, "1.7976931348623157e+308"),
+        (5e-324, "5e-324"),
+        (-2.5e-10, "-2.5e-10"),
+        (3.0e20, "3e+20"),
+        (0.1 + 0.2, "0.30000000000000004"),
+    ] {
+        assert_eq!(python_json_dumps(&x), python, "{x:e}");
+    }
 }

@@ -3,7 +3,7 @@
 use mlox_core::registry::*;
 use mlox_core::{MlflowError, Result};
 
-use crate::db::Conn;
+use crate::db::{Conn, RowView};
 
 use super::loading::{full_version, mv_row, rm_row};
 use super::models::get_latest_versions;
@@ -64,7 +64,7 @@ pub(crate) fn get_model_version_by_alias(
         &[name.into(), alias.into()],
     )?;
     match row {
-        Some(r) => full_version(c, name, &r.int(0).to_string()),
+        Some(r) => full_version(c, name, &r.int(0)?.to_string()),
         // MLflow answers INVALID_PARAMETER_VALUE (400) here, not RESOURCE_DOES_NOT_EXIST.
         None => Err(MlflowError::invalid(format!(
             "Registered model alias {alias} not found."

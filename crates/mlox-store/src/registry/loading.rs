@@ -6,7 +6,7 @@ use mlox_core::entities::Tag;
 use mlox_core::registry::*;
 use mlox_core::Result;
 
-use crate::db::{placeholders, Conn, Row, SqlValue};
+use crate::db::{placeholders, Conn, DbError, Row, RowView, SqlValue};
 
 use super::{mv_not_found, rm_not_found};
 
@@ -14,36 +14,36 @@ pub(super) const RM_COLUMNS: &str =
     "rm.name, rm.creation_time, rm.last_updated_time, rm.description";
 pub(super) const MV_COLUMNS: &str = "mv.name, mv.version, mv.creation_time, mv.last_updated_time, mv.description, mv.user_id, mv.current_stage, mv.source, mv.run_id, mv.run_link, mv.status, mv.status_message, mv.model_id, mv.storage_location";
 
-pub(super) fn rm_from_row(r: &Row) -> RegisteredModel {
-    RegisteredModel {
-        name: r.text(0),
-        creation_timestamp: r.int(1),
-        last_updated_timestamp: r.int(2),
-        description: r.opt_text(3),
+pub(super) fn rm_from_row(r: &Row) -> Result<RegisteredModel, DbError> {
+    Ok(RegisteredModel {
+        name: r.text(0)?,
+        creation_timestamp: r.int(1)?,
+        last_updated_timestamp: r.int(2)?,
+        description: r.opt_text(3)?,
         latest_versions: vec![],
         tags: vec![],
         aliases: vec![],
-    }
+    })
 }
 
-pub(super) fn mv_from_row(r: &Row) -> ModelVersion {
-    ModelVersion {
-        name: r.text(0),
-        version: r.int(1),
-        creation_timestamp: r.int(2),
-        last_updated_timestamp: r.int(3),
-        description: r.opt_text(4),
-        user_id: r.opt_text(5),
-        current_stage: r.text(6),
-        source: r.opt_text(7),
-        run_id: r.opt_text(8),
-        run_link: r.opt_text(9),
-        status: r.text(10),
-        status_message: r.opt_text(11),
+pub(super) fn mv_from_row(r: &Row) -> Result<ModelVersion, DbError> {
+    Ok(ModelVersion {
+        name: r.text(0)?,
+        version: r.int(1)?,
+        creation_timestamp: r.int(2)?,
+        last_updated_timestamp: r.int(3)?,
+        description: r.opt_text(4)?,
+        user_id: r.opt_text(5)?,
+        current_stage: r.text(6)?,
+        source: r.opt_text(7)?,
+        run_id: r.opt_text(8)?,
+        run_link: r.opt_text(9)?,
+        status: r.text(10)?,
+        status_message: r.opt_text(11)?,
         tags: vec![],
         aliases: vec![],
-        model_id: r.opt_text(12),
-    }
+        model_id: r.opt_text(12)?,
+    })
 }
 
 pub(super) fn text_args(items: &[String]) -> Vec<SqlValue> {
@@ -68,16 +68,16 @@ pub(super) fn load_models(
             &format!("SELECT name, key, value FROM registered_model_tags WHERE name IN ({ph}) ORDER BY key"),
             &args,
         )? {
-            if let Some(&i) = index.get(&r.text(0)) {
-                models[i].tags.push(Tag::new(r.text(1), r.text(2)));
+            if let Some(&i) = index.get(&r.text(0)?) {
+                models[i].tags.push(Tag::new(r.text(1)?, r.text(2)?));
             }
         }
         for r in c.query(
             &format!("SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({ph}) ORDER BY alias"),
             &args,
         )? {
-            if let Some(&i) = index.get(&r.text(0)) {
-                models[i].aliases.push((r.text(1), r.int(2)));
+            if let Some(&i) = index.get(&r.text(0)?) {
+                models[i].aliases.push((r.text(1)?, r.int(2)?));
             }
         }
         let mut args = args;
@@ -86,7 +86,12 @@ pub(super) fn load_models(
             &format!("SELECT {MV_COLUMNS} FROM model_versions mv WHERE mv.name IN ({ph}) AND mv.current_stage != ? ORDER BY mv.name, mv.version"),
             &args,
         )?;
-        let versions = load_version_tags(c, rows.iter().map(mv_from_row).collect())?;
+        let versions = load_version_tags(
+            c,
+            rows.iter()
+                .map(mv_from_row)
+                .collect::<Result<_, DbError>>()?,
+        )?;
         let mut by_model: HashMap<String, Vec<ModelVersion>> = HashMap::new();
         for v in versions {
             by_model.entry(v.name.clone()).or_default().push(v);
@@ -137,8 +142,8 @@ pub(super) fn load_version_tags(
             ),
             &text_args(chunk),
         )? {
-            if let Some(&i) = index.get(&(r.text(0), r.int(1))) {
-                versions[i].tags.push(Tag::new(r.text(2), r.text(3)));
+            if let Some(&i) = index.get(&(r.text(0)?, r.int(1)?)) {
+                versions[i].tags.push(Tag::new(r.text(2)?, r.text(3)?));
             }
         }
     }
@@ -153,7 +158,7 @@ fn load_version_aliases(c: &mut dyn Conn, v: &mut ModelVersion) -> Result<()> {
         )?
         .iter()
         .map(|r| r.text(0))
-        .collect();
+        .collect::<Result<_, DbError>>()?;
     Ok(())
 }
 
@@ -165,7 +170,7 @@ pub(super) fn rm_row(c: &mut dyn Conn, name: &str) -> Result<RegisteredModel> {
             &[name.into()],
         )?
         .ok_or_else(|| rm_not_found(name))?;
-    Ok(rm_from_row(&row))
+    Ok(rm_from_row(&row)?)
 }
 
 pub(crate) fn get_registered_model(c: &mut dyn Conn, name: &str) -> Result<RegisteredModel> {
@@ -185,7 +190,7 @@ pub(super) fn mv_row(c: &mut dyn Conn, name: &str, version: &str) -> Result<Mode
             &[name.into(), number.into(), STAGE_DELETED_INTERNAL.into()],
         )?
         .ok_or_else(|| mv_not_found(name, version))?;
-    Ok(mv_from_row(&row))
+    Ok(mv_from_row(&row)?)
 }
 
 /// A live version with its tags and aliases (what `get_model_version` returns).

@@ -183,7 +183,10 @@ pub(crate) fn search_registered_models(
         ),
         &params,
     )?;
-    let mut models: Vec<RegisteredModel> = rows.iter().map(rm_from_row).collect();
+    let mut models: Vec<RegisteredModel> = rows
+        .iter()
+        .map(rm_from_row)
+        .collect::<Result<_, DbError>>()?;
     let next = page_token::finish_page(&mut models, max_results, offset);
     Ok(Page {
         items: load_models(c, models)?,

@@ -4,7 +4,7 @@ use mlox_core::entities::LIFECYCLE_ACTIVE;
 use mlox_core::registry::*;
 use mlox_core::{MlflowError, Result};
 
-use crate::db::Conn;
+use crate::db::{Conn, DbError, RowView};
 
 use super::aliases::get_model_version_by_alias;
 use super::models::get_latest_versions;
@@ -14,7 +14,8 @@ fn run_artifact_uri(c: &mut dyn Conn, run_id: &str) -> Result<Option<String>> {
         "SELECT artifact_uri FROM runs WHERE run_uuid = ?",
         &[run_id.into()],
     )?
-    .map(|r| r.text(0)))
+    .map(|r| r.text(0))
+    .transpose()?)
 }
 
 pub(super) fn logged_model_location(
@@ -25,7 +26,8 @@ pub(super) fn logged_model_location(
         "SELECT artifact_location, source_run_id FROM logged_models WHERE model_id = ? AND lifecycle_stage = ?",
         &[model_id.into(), LIFECYCLE_ACTIVE.into()],
     )?
-    .map(|r| (r.text(0), r.opt_text(1))))
+    .map(|r| Ok::<_, DbError>((r.text(0)?, r.opt_text(1)?)))
+    .transpose()?)
 }
 
 fn local_path(uri: &str) -> String {

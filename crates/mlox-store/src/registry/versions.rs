@@ -4,7 +4,7 @@ use mlox_core::entities::{Page, Tag};
 use mlox_core::registry::*;
 use mlox_core::{page_token, ErrorCode, MlflowError, Result};
 
-use crate::db::{Conn, SqlValue};
+use crate::db::{Conn, DbError, RowView, SqlValue};
 use crate::tracking::now_ms;
 use crate::{logged_models, search_sql};
 
@@ -143,7 +143,9 @@ pub(crate) fn create_model_version(
             "SELECT MAX(version) FROM model_versions WHERE name = ?",
             &[req.name.as_str().into()],
         )?
-        .and_then(|r| r.opt_int(0))
+        .map(|r| r.opt_int(0))
+        .transpose()?
+        .flatten()
         .unwrap_or(0)
         + 1;
     // A version made from a `runs:/` or artifact source keeps an empty `model_id`, as in MLflow.
@@ -271,13 +273,14 @@ pub(crate) fn get_model_version_download_uri(
         "SELECT storage_location, source FROM model_versions WHERE name = ? AND version = ?",
         &[name.into(), v.version.into()],
     )?;
-    Ok(row
-        .and_then(|r| {
-            r.opt_text(0)
-                .filter(|s| !s.is_empty())
-                .or_else(|| r.opt_text(1))
-        })
-        .unwrap_or_default())
+    let Some(r) = row else {
+        return Ok(String::new());
+    };
+    Ok(match r.opt_text(0)? {
+        None => String::new(),
+        Some(location) if !location.is_empty() => location,
+        Some(_) => r.opt_text(1)?.unwrap_or_default(),
+    })
 }
 
 pub(crate) fn search_model_versions(
@@ -300,7 +303,10 @@ pub(crate) fn search_model_versions(
         ),
         &params,
     )?;
-    let mut versions: Vec<ModelVersion> = rows.iter().map(mv_from_row).collect();
+    let mut versions: Vec<ModelVersion> = rows
+        .iter()
+        .map(mv_from_row)
+        .collect::<Result<_, DbError>>()?;
     let next = page_token::finish_page(&mut versions, max_results, offset);
     // MLflow leaves `aliases` empty in search results.
     Ok(Page {

@@ -6,7 +6,7 @@ use mlox_core::entities::Page;
 use mlox_core::registry::*;
 use mlox_core::{page_token, MlflowError, Result};
 
-use crate::db::{placeholders, Conn, Row};
+use crate::db::{placeholders, Conn, DbError, Row, RowView};
 use crate::tracking::now_ms;
 
 use super::loading::text_args;
@@ -21,18 +21,20 @@ fn webhook_not_found(id: &str) -> MlflowError {
 fn webhooks_from_rows(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Webhook>> {
     let mut hooks: Vec<Webhook> = rows
         .iter()
-        .map(|r| Webhook {
-            webhook_id: r.text(0),
-            name: r.text(1),
-            description: r.opt_text(2),
-            url: r.text(3),
-            status: WebhookStatus::parse(&r.text(4)).unwrap_or(WebhookStatus::Disabled),
-            secret: r.opt_text(5),
-            creation_timestamp: r.int(6),
-            last_updated_timestamp: r.int(7),
-            events: vec![],
+        .map(|r| {
+            Ok(Webhook {
+                webhook_id: r.text(0)?,
+                name: r.text(1)?,
+                description: r.opt_text(2)?,
+                url: r.text(3)?,
+                status: WebhookStatus::parse(&r.text(4)?).unwrap_or(WebhookStatus::Disabled),
+                secret: r.opt_text(5)?,
+                creation_timestamp: r.int(6)?,
+                last_updated_timestamp: r.int(7)?,
+                events: vec![],
+            })
         })
-        .collect();
+        .collect::<Result<_, DbError>>()?;
     let index: HashMap<String, usize> = hooks
         .iter()
         .enumerate()
@@ -47,10 +49,10 @@ fn webhooks_from_rows(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Webhook>> 
             ),
             &text_args(chunk),
         )? {
-            let event = WebhookEntity::parse(&r.text(1))
-                .zip(WebhookAction::parse(&r.text(2)))
+            let event = WebhookEntity::parse(&r.text(1)?)
+                .zip(WebhookAction::parse(&r.text(2)?))
                 .map(|(entity, action)| WebhookEvent { entity, action });
-            if let (Some(&i), Some(event)) = (index.get(&r.text(0)), event) {
+            if let (Some(&i), Some(event)) = (index.get(&r.text(0)?), event) {
                 hooks[i].events.push(event);
             }
         }

@@ -8,6 +8,7 @@
 //! not carry it.
 
 mod auth;
+mod corrupt;
 mod eval;
 mod experiments;
 mod logged_models;
@@ -19,6 +20,7 @@ mod traces;
 mod webhooks;
 
 pub use auth::auth_store;
+pub use corrupt::corrupted_rows;
 pub use eval::{evaluation_datasets, online_scoring_configs, scorer_registry};
 pub use experiments::{experiments_lifecycle, run_counts};
 pub use logged_models::logged_models_lifecycle;
@@ -79,7 +81,7 @@ async fn new_logged_model<S: ModelStores>(
 #[macro_export]
 macro_rules! store_test_suite {
     ($make:expr) => {
-        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_order_and_pages, search_experiments, datasets, concurrent_writers, run_counts, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks, traces_ingest_and_read, trace_search, trace_runs_and_deletion, assessments, auth_store, evaluation_datasets, scorer_registry, online_scoring_configs);
+        $crate::store_test_suite!(@tests $make; experiments_lifecycle, runs_lifecycle, metrics_and_history, history_shapes, search, search_order_and_pages, search_experiments, datasets, concurrent_writers, run_counts, permanent_deletion, logged_models_lifecycle, registered_models, model_versions, webhooks, traces_ingest_and_read, trace_search, trace_runs_and_deletion, assessments, auth_store, evaluation_datasets, scorer_registry, online_scoring_configs, corrupted_rows);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use mlox_core::entities::*;
 use mlox_core::{page_token, validation, MlflowError, Result};
 
-use crate::db::{placeholders, Conn, DbError, SqlValue};
+use crate::db::{placeholders, Conn, DbError, RowView, SqlValue};
 use crate::search_sql;
 
 use super::{append_uri_path, experiment_not_found, now_ms, parse_experiment_id};
@@ -22,9 +22,9 @@ fn load_experiment_tags(c: &mut dyn Conn, ids: &[i64]) -> Result<HashMap<i64, Ve
             placeholders(chunk.len())
         );
         for r in c.query(&sql, &params)? {
-            map.entry(r.int(0))
+            map.entry(r.int(0)?)
                 .or_default()
-                .push(Tag::new(r.text(1), r.text(2)));
+                .push(Tag::new(r.text(1)?, r.text(2)?));
         }
     }
     Ok(map)
@@ -34,20 +34,25 @@ pub(super) fn experiments_from_rows(
     c: &mut dyn Conn,
     rows: Vec<crate::db::Row>,
 ) -> Result<Vec<Experiment>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.int(0)).collect();
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.int(0))
+        .collect::<Result<_, DbError>>()?;
     let mut tags = load_experiment_tags(c, &ids)?;
     Ok(rows
         .into_iter()
-        .map(|r| Experiment {
-            experiment_id: r.int(0).to_string(),
-            name: r.text(1),
-            artifact_location: r.text(2),
-            lifecycle_stage: r.text(3),
-            creation_time: r.int(4),
-            last_update_time: r.int(5),
-            tags: tags.remove(&r.int(0)).unwrap_or_default(),
+        .map(|r| {
+            Ok(Experiment {
+                experiment_id: r.int(0)?.to_string(),
+                name: r.text(1)?,
+                artifact_location: r.text(2)?,
+                lifecycle_stage: r.text(3)?,
+                creation_time: r.int(4)?,
+                last_update_time: r.int(5)?,
+                tags: tags.remove(&r.int(0)?).unwrap_or_default(),
+            })
         })
-        .collect())
+        .collect::<Result<_, DbError>>()?)
 }
 
 pub(crate) fn get_experiment(c: &mut dyn Conn, id: &str) -> Result<Experiment> {
@@ -125,7 +130,7 @@ pub(crate) fn create_experiment(
             e => e.into(),
         })?
         .ok_or_else(|| MlflowError::internal("experiment insert returned no id"))?;
-    let id = row.int(0);
+    let id = row.int(0)?;
     let location = match artifact_location.filter(|l| !l.is_empty()) {
         Some(l) => l,
         None => append_uri_path(artifact_root, &id.to_string()),
@@ -287,9 +292,9 @@ pub(crate) fn count_runs(c: &mut dyn Conn, experiment_ids: &[String]) -> Result<
             placeholders(chunk.len())
         );
         for r in c.query(&sql, &params)? {
-            let entry = counts.entry(r.int(0)).or_default();
-            let n = r.int(2);
-            if r.text(1) == LIFECYCLE_ACTIVE {
+            let entry = counts.entry(r.int(0)?).or_default();
+            let n = r.int(2)?;
+            if r.text(1)? == LIFECYCLE_ACTIVE {
                 entry.0 += n;
             }
             entry.1 += n;

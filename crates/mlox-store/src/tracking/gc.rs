@@ -3,7 +3,7 @@
 use mlox_core::entities::*;
 use mlox_core::{MlflowError, Result};
 
-use crate::db::Conn;
+use crate::db::{Conn, RowView};
 
 use super::experiments::{experiments_from_rows, get_experiment, EXPERIMENT_COLUMNS};
 use super::parse_experiment_id;
@@ -71,7 +71,7 @@ pub(crate) fn hard_delete_experiment(c: &mut dyn Conn, id: &str) -> Result<()> {
         &[eid.into()],
     )?;
     for r in runs {
-        let run_id = r.text(0);
+        let run_id = r.text(0)?;
         for table in RUN_CHILD_TABLES.iter().chain(["run_model_io"].iter()) {
             c.execute(
                 &format!("DELETE FROM {table} WHERE run_uuid = ?"),

@@ -5,23 +5,23 @@ use mlox_core::validation::missing_value;
 use mlox_core::{page_token, MlflowError, Result};
 
 use crate::chunks;
-use crate::db::{Conn, RowView};
+use crate::db::{Conn, DbError, RowView};
 
 use super::runs::get_run_info;
 
-pub(crate) fn metric_point(r: &dyn RowView) -> MetricPoint {
+pub(crate) fn metric_point(r: &dyn RowView) -> Result<MetricPoint, DbError> {
     // Columns: step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest
     let origin = MetricOrigin {
-        model_id: r.opt_text(4),
-        dataset_name: r.opt_text(5),
-        dataset_digest: r.opt_text(6),
+        model_id: r.opt_text(4)?,
+        dataset_name: r.opt_text(5)?,
+        dataset_digest: r.opt_text(6)?,
     };
-    MetricPoint {
-        value: if r.int(3) != 0 { f64::NAN } else { r.real(2) },
-        timestamp: r.int(1),
-        step: r.int(0),
+    Ok(MetricPoint {
+        value: if r.int(3)? != 0 { f64::NAN } else { r.real(2)? },
+        timestamp: r.int(1)?,
+        step: r.int(0)?,
         origin: (origin != MetricOrigin::default()).then(|| Box::new(origin)),
-    }
+    })
 }
 
 pub(crate) fn get_metric_history(

@@ -6,7 +6,7 @@ use mlox_core::entities::*;
 use mlox_core::{validation, MlflowError, Result};
 
 use crate::chunks;
-use crate::db::{in_list, in_list_len, Conn, Dialect, SqlValue};
+use crate::db::{in_list, in_list_len, Conn, Dialect, RowView, SqlValue};
 
 use super::runs::{active_run, upsert_tag};
 use super::{parse_experiment_id, RUN_NAME_TAG};
@@ -69,7 +69,7 @@ pub(crate) fn log_entities(c: &mut dyn Conn, run_id: &str, entities: Entities) -
                 in_list(c.dialect(), "key", &keys, &mut args)
             );
             for r in c.query(&sql, &args)? {
-                existing.insert(r.text(0), r.text(1));
+                existing.insert(r.text(0)?, r.text(1)?);
             }
         }
         let changed: Vec<&Param> = params
@@ -260,7 +260,13 @@ fn upsert_latest_pg(
         vec!["(?, ?, ?, ?, ?, ?)"; latest.len()].join(", ")
     );
     let rows = c.query(&sql, &args)?;
-    Ok(rows.iter().filter(|r| r.int(0) == 1).count() as u64)
+    let mut inserted = 0;
+    for r in &rows {
+        if r.int(0)? == 1 {
+            inserted += 1;
+        }
+    }
+    Ok(inserted)
 }
 
 pub(crate) fn delete_tag(c: &mut dyn Conn, run_id: &str, key: &str) -> Result<()> {
@@ -342,7 +348,7 @@ pub(crate) fn log_inputs(
             &[eid.into(), d.name.as_str().into(), d.digest.as_str().into()],
         )?;
         let dataset_uuid = match existing {
-            Some(r) => r.text(0),
+            Some(r) => r.text(0)?,
             None => {
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 c.execute(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use mlox_core::entities::*;
 use mlox_core::{validation, MlflowError, Result};
 
-use crate::db::{in_list, in_list_len, Conn, RowView, SqlValue};
+use crate::db::{in_list, in_list_len, Conn, DbError, RowView, SqlValue};
 
 use super::{
     append_uri_path, experiment_not_found, now_ms, parse_experiment_id, run_not_found, RUN_NAME_TAG,
@@ -16,15 +16,15 @@ pub(super) const RUN_COLUMNS: &str =
 
 pub(super) fn run_info_from_row(r: &crate::db::Row) -> Result<RunInfo> {
     Ok(RunInfo {
-        run_id: r.text(0),
-        run_name: r.text(1),
-        experiment_id: r.int(2).to_string(),
-        user_id: r.text(3),
-        status: RunStatus::parse(&r.text(4))?,
-        start_time: r.int(5),
-        end_time: r.opt_int(6),
-        artifact_uri: r.text(7),
-        lifecycle_stage: r.text(8),
+        run_id: r.text(0)?,
+        run_name: r.text(1)?,
+        experiment_id: r.int(2)?.to_string(),
+        user_id: r.text(3)?,
+        status: RunStatus::parse(&r.text(4)?)?,
+        start_time: r.int(5)?,
+        end_time: r.opt_int(6)?,
+        artifact_uri: r.text(7)?,
+        lifecycle_stage: r.text(8)?,
     })
 }
 
@@ -82,31 +82,34 @@ pub(super) fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run
             &format!("SELECT run_uuid, key, value FROM params WHERE {is_run} ORDER BY key"),
             &ids,
             &mut |r| {
-                if let Some(&i) = index.get(r.str(0)) {
-                    runs[i].data.params.push(Tag::new(r.str(1), r.str(2)));
+                if let Some(&i) = index.get(r.str(0)?) {
+                    runs[i].data.params.push(Tag::new(r.str(1)?, r.str(2)?));
                 }
+                Ok(())
             },
         )?;
         c.query_each(
             &format!("SELECT run_uuid, key, value FROM tags WHERE {is_run} ORDER BY key"),
             &ids,
             &mut |r| {
-                if let Some(&i) = index.get(r.str(0)) {
-                    runs[i].data.tags.push(Tag::new(r.str(1), r.str(2)));
+                if let Some(&i) = index.get(r.str(0)?) {
+                    runs[i].data.tags.push(Tag::new(r.str(1)?, r.str(2)?));
                 }
+                Ok(())
             },
         )?;
         c.query_each(
             &format!("SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {is_run} ORDER BY key"),
             &ids,
             &mut |r| {
-                if let Some(&i) = index.get(r.str(0)) {
-                    let value = if r.int(5) != 0 { f64::NAN } else { r.real(2) };
+                if let Some(&i) = index.get(r.str(0)?) {
+                    let value = if r.int(5)? != 0 { f64::NAN } else { r.real(2)? };
                     runs[i]
                         .data
                         .metrics
-                        .push(Metric::new(r.str(1), value, r.int(3), r.int(4)));
+                        .push(Metric::new(r.str(1)?, value, r.int(3)?, r.int(4)?));
                 }
+                Ok(())
             },
         )?;
         let mut inputs: HashMap<(String, String), usize> = HashMap::new();
@@ -116,18 +119,18 @@ pub(super) fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run
             ),
             &ids,
         )? {
-            if let Some(&i) = index.get(r.str(0)) {
+            if let Some(&i) = index.get(r.str(0)?) {
                 let run = &mut runs[i];
-                inputs.insert((r.text(0), r.text(1)), run.inputs.len());
+                inputs.insert((r.text(0)?, r.text(1)?), run.inputs.len());
                 run.inputs.push(DatasetInput {
                     tags: vec![],
                     dataset: Dataset {
-                        name: r.text(2),
-                        digest: r.text(3),
-                        source_type: r.text(4),
-                        source: r.text(5),
-                        schema: r.opt_text(6),
-                        profile: r.opt_text(7),
+                        name: r.text(2)?,
+                        digest: r.text(3)?,
+                        source_type: r.text(4)?,
+                        source: r.text(5)?,
+                        schema: r.opt_text(6)?,
+                        profile: r.opt_text(7)?,
                     },
                 });
             }
@@ -138,9 +141,9 @@ pub(super) fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run
                 &ids,
             )? {
                 if let (Some(idx), Some(&i)) =
-                    (inputs.get(&(r.text(0), r.text(1))), index.get(r.str(0)))
+                    (inputs.get(&(r.text(0)?, r.text(1)?)), index.get(r.str(0)?))
                 {
-                    runs[i].inputs[*idx].tags.push(Tag::new(r.text(2), r.text(3)));
+                    runs[i].inputs[*idx].tags.push(Tag::new(r.text(2)?, r.text(3)?));
                 }
             }
         }
@@ -148,11 +151,11 @@ pub(super) fn load_runs(c: &mut dyn Conn, infos: Vec<RunInfo>) -> Result<Vec<Run
             &format!("SELECT run_uuid, direction, model_id, step FROM run_model_io WHERE {is_run} ORDER BY model_id"),
             &ids,
         )? {
-            if let Some(&i) = index.get(r.str(0)) {
-                if r.str(1) == "input" {
-                    runs[i].model_inputs.push(r.text(2));
+            if let Some(&i) = index.get(r.str(0)?) {
+                if r.str(1)? == "input" {
+                    runs[i].model_inputs.push(r.text(2)?);
                 } else {
-                    runs[i].model_outputs.push((r.text(2), r.int(3)));
+                    runs[i].model_outputs.push((r.text(2)?, r.int(3)?));
                 }
             }
         }
@@ -179,7 +182,8 @@ pub(crate) fn create_run(c: &mut dyn Conn, req: NewRun) -> Result<Run> {
             "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
             &[eid.into()],
         )?
-        .map(|r| (r.text(0), r.text(1)))
+        .map(|r| Ok::<_, DbError>((r.text(0)?, r.text(1)?)))
+        .transpose()?
         .ok_or_else(|| experiment_not_found(&experiment_id))?;
     if stage != LIFECYCLE_ACTIVE {
         return Err(MlflowError::invalid(format!(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use mlox_core::entities::*;
 use mlox_core::{page_token, validation, Result};
 
-use crate::db::{in_list, in_list_len, Conn, Dialect, SqlValue};
+use crate::db::{in_list, in_list_len, Conn, Dialect, RowView, SqlValue};
 use crate::{search_sql, SearchPlans};
 
 use super::parse_experiment_id;
@@ -22,7 +22,7 @@ pub(crate) fn planner_stats_state(c: &mut dyn Conn, cap: u64) -> Result<(u64, u6
             "SELECT COUNT(*) FROM (SELECT 1 FROM runs LIMIT ?) capped",
             &[(cap as i64).into()],
         )?
-        .map_or(0, |r| r.int(0));
+        .map_or(Ok(0), |r| r.int(0))?;
     let analyzed = match c.dialect() {
         Dialect::Sqlite => {
             let exists = c
@@ -33,7 +33,9 @@ pub(crate) fn planner_stats_state(c: &mut dyn Conn, cap: u64) -> Result<(u64, u6
                 .is_some();
             if exists {
                 c.query_opt("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' AND idx = 'runs_by_experiment'", &[])?
-                    .and_then(|r| r.text(0).split(' ').next().and_then(|n| n.parse().ok()))
+                    .map(|r| r.text(0))
+                    .transpose()?
+                    .and_then(|stat| stat.split(' ').next().and_then(|n| n.parse().ok()))
                     .unwrap_or(0)
             } else {
                 0
@@ -45,7 +47,7 @@ pub(crate) fn planner_stats_state(c: &mut dyn Conn, cap: u64) -> Result<(u64, u6
                 "SELECT reltuples::BIGINT FROM pg_class WHERE oid = 'runs'::regclass",
                 &[],
             )?
-            .map_or(0, |r| r.int(0)),
+            .map_or(Ok(0), |r| r.int(0))?,
     };
     Ok((runs.max(0) as u64, analyzed.max(0) as u64))
 }
@@ -130,12 +132,14 @@ pub(crate) fn search_runs(
             );
             let n = c
                 .query_opt(&count_sql, &params[..params.len() - 2])?
-                .map_or(0, |r| r.int(0));
+                .map_or(Ok(0), |r| r.int(0))?;
             skipped += usize::try_from(n).unwrap_or(0);
             continue;
         }
         skipped += skip;
-        ids.extend(rows.iter().map(|r| r.text(0)));
+        for r in &rows {
+            ids.push(r.text(0)?);
+        }
     }
     let next = page_token::finish_page(&mut ids, max_results, offset);
     let mut by_id: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
