@@ -95,10 +95,33 @@ fn exists(c: &mut dyn Conn, trace_id: &str) -> Result<bool> {
 }
 
 fn upsert_kv(c: &mut dyn Conn, table: &str, trace_id: &str, key: &str, value: &str) -> Result<()> {
-    c.execute(
-        &format!("INSERT INTO {table} (trace_id, key, value) VALUES (?, ?, ?) ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value"),
-        &[trace_id.into(), key.into(), value.into()],
-    )?;
+    upsert_kvs(c, table, trace_id, &BTreeMap::from([(key, value)]))
+}
+
+/// Sets the keys of a trace's tags or metadata, several per statement (the trace writes
+/// of every span batch and start-trace go through the one writer). A key whose value is
+/// unchanged is left alone, so its pages are not written again.
+fn upsert_kvs(
+    c: &mut dyn Conn,
+    table: &str,
+    trace_id: &str,
+    pairs: &BTreeMap<&str, &str>,
+) -> Result<()> {
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, *v)).collect();
+    // 3 parameters a row, well within both databases' limits.
+    for chunk in pairs.chunks(300) {
+        let mut args: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 3);
+        for (k, v) in chunk {
+            args.extend([trace_id.into(), (*k).into(), (*v).into()]);
+        }
+        c.execute(
+            &format!(
+                "INSERT INTO {table} (trace_id, key, value) VALUES {} ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value WHERE {table}.value <> excluded.value",
+                vec!["(?, ?, ?)"; chunk.len()].join(", ")
+            ),
+            &args,
+        )?;
+    }
     Ok(())
 }
 
@@ -277,24 +300,31 @@ pub(crate) fn store_span_batches(
             keys::SPANS_LOCATION,
             keys::SPANS_LOCATION_TRACKING_STORE,
         )?;
-        let batch = c
-            .query_opt(
-                "SELECT COALESCE(MAX(batch), -1) + 1 FROM trace_spans WHERE trace_id = ?",
-                &[trace_id.as_str().into()],
-            )?
-            .map_or(Ok(0), |r| r.int(0))?;
+        // The batch number after the trace's last one, in the same statement.
         c.execute(
-            "INSERT INTO trace_spans (trace_id, batch, content) VALUES (?, ?, ?)",
+            "INSERT INTO trace_spans (trace_id, batch, content) SELECT ?, COALESCE(MAX(batch), -1) + 1, ? FROM trace_spans WHERE trace_id = ?",
             &[
                 trace_id.as_str().into(),
-                batch.into(),
                 SqlValue::Blob(content),
+                trace_id.as_str().into(),
             ],
         )?;
-        for (name, span_type, status) in names {
+        for chunk in names.chunks(200) {
+            let mut args: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 4);
+            for (name, span_type, status) in chunk {
+                args.extend([
+                    trace_id.as_str().into(),
+                    name.as_str().into(),
+                    span_type.as_str().into(),
+                    (*status).into(),
+                ]);
+            }
             c.execute(
-                "INSERT INTO trace_span_names (trace_id, name, span_type, status) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                &[trace_id.as_str().into(), name.into(), span_type.into(), status.into()],
+                &format!(
+                    "INSERT INTO trace_span_names (trace_id, name, span_type, status) VALUES {} ON CONFLICT DO NOTHING",
+                    vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+                ),
+                &args,
             )?;
         }
     }
@@ -373,20 +403,24 @@ pub(crate) fn start_trace(c: &mut dyn Conn, info: TraceInfo) -> Result<TraceInfo
             ],
         )?;
     }
-    for (k, v) in &info.tags {
-        upsert_kv(c, "trace_tags", &trace_id, k, &truncate_value(v))?;
-    }
-    upsert_kv(
-        c,
-        "trace_tags",
-        &trace_id,
-        keys::ARTIFACT_LOCATION,
-        &artifact_location_tag(&exp.artifact_location, &trace_id),
-    )?;
-    for (k, v) in &info.metadata {
-        upsert_kv(c, "trace_metadata", &trace_id, k, v)?;
-    }
-    upsert_kv(c, "trace_metadata", &trace_id, keys::INFO_FINALIZED, "true")?;
+    // The tags, then the artifact location (which wins over a tag of that name); the
+    // metadata, then the mark that the info is final.
+    let tag_values: Vec<(&str, String)> = info
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), truncate_value(v)))
+        .collect();
+    let location = artifact_location_tag(&exp.artifact_location, &trace_id);
+    let mut tags: BTreeMap<&str, &str> = tag_values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    tags.insert(keys::ARTIFACT_LOCATION, &location);
+    upsert_kvs(c, "trace_tags", &trace_id, &tags)?;
+    let mut metadata: BTreeMap<&str, &str> = info
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    metadata.insert(keys::INFO_FINALIZED, "true");
+    upsert_kvs(c, "trace_metadata", &trace_id, &metadata)?;
     for a in info.assessments {
         let mut a = a;
         a.trace_id = trace_id.clone();
