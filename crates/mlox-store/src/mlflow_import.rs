@@ -1,4 +1,5 @@
-//! `mlox import`: copies an MLflow tracking database (SQLite or PostgreSQL, any schema
+//! `mlox import`: copies an MLflow tracking database (SQLite, PostgreSQL or MySQL — see
+//! `mlflow_mysql.rs` —, any schema
 //! revision MLflow 2.0–3.17 leaves behind) into an mlox store with the same ids and
 //! timestamps.
 //!
@@ -186,15 +187,22 @@ fn db(e: DbError) -> MlflowError {
 pub(crate) enum Source {
     Sqlite(rusqlite::Connection),
     Postgres(Box<crate::postgres::Client>),
+    /// An MLflow database on MySQL or MariaDB (an import source only).
+    Mysql(Box<crate::mlflow_mysql::MysqlSource>),
 }
 
 impl Source {
     fn open(uri: &str) -> Result<Self> {
         let scheme = uri.split("://").next().unwrap_or("");
         let base = scheme.split('+').next().unwrap_or(scheme);
-        if base == "mysql" || base == "mariadb" || base == "mssql" {
+        if base == "mysql" || base == "mariadb" {
+            return Ok(Source::Mysql(Box::new(
+                crate::mlflow_mysql::MysqlSource::open(uri)?,
+            )));
+        }
+        if base == "mssql" {
             return Err(invalid(format!(
-                "importing from '{base}' is not supported yet: mlox reads MLflow databases on SQLite and PostgreSQL"
+                "importing from '{base}' is not supported: mlox reads MLflow databases on SQLite, PostgreSQL and MySQL"
             )));
         }
         Self::open_uri(&StoreUri::parse(uri)?, "MLflow database")
@@ -237,6 +245,7 @@ impl Source {
         match self {
             Source::Sqlite(c) => f(&mut crate::sqlite::SqliteConn(c)),
             Source::Postgres(c) => f(&mut c.conn()),
+            Source::Mysql(c) => f(&mut **c),
         }
     }
 
@@ -249,6 +258,7 @@ impl Source {
         let sql = match self {
             Source::Sqlite(_) => "SELECT name FROM pragma_table_info(?)",
             Source::Postgres(_) => "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?",
+            Source::Mysql(_) => "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?",
         };
         let rows = self.with(|c| c.query(sql, &[table.into()])).map_err(db)?;
         if rows.is_empty() {
@@ -864,8 +874,14 @@ impl Importer<'_> {
             pending = Some((write, n));
             Ok(())
         };
+        // The points of a (run, key) must come together: MySQL's case-insensitive
+        // collations would order 'loss' and 'LOSS' as one key, so it compares bytes.
+        let key_order = match self.src {
+            Source::Mysql(_) => "CAST(key AS BINARY)",
+            _ => "key",
+        };
         self.src.each(
-            "SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics ORDER BY run_uuid, key, step",
+            &format!("SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics ORDER BY run_uuid, {key_order}, step"),
             &mut |r| {
                 if err.is_some() {
                     return;

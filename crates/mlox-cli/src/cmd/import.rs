@@ -15,7 +15,8 @@ use super::import_artifacts::copy_artifacts;
 pub struct ImportArgs {
     /// The MLflow tracking database, as MLflow's `--backend-store-uri`:
     /// `sqlite:///path/mlflow.db`, `postgresql://user:pass@host:port/db`
-    /// (`postgresql+psycopg2://…` too), or an MLflow file store folder (`./mlruns`,
+    /// (`postgresql+psycopg2://…` too), `mysql://user:pass@host:port/db` (MySQL or
+    /// MariaDB; `mysql+pymysql://…`, `mysql+mysqldb://…` too), or an MLflow file store folder (`./mlruns`,
     /// `file:///path/mlruns`). May be left out with `--from-basic-auth`.
     pub from: Option<String>,
     /// MLflow's basic-auth database (the `database_uri` of its auth ini file, e.g.
