@@ -150,6 +150,9 @@ pub struct ImportOptions {
     /// Rows (metric points) per target transaction.
     pub batch_rows: usize,
     pub progress: Arc<dyn ImportProgress>,
+    /// The folder an MLflow server served proxied artifacts from (`--artifacts-source`):
+    /// a file store's traces with `mlflow-artifacts:/` locations have their spans there.
+    pub artifacts_source: Option<std::path::PathBuf>,
 }
 
 impl Default for ImportOptions {
@@ -157,6 +160,7 @@ impl Default for ImportOptions {
         ImportOptions {
             batch_rows: 50_000,
             progress: Arc::new(Quiet),
+            artifacts_source: None,
         }
     }
 }
@@ -336,6 +340,7 @@ pub async fn import_mlflow(
 ) -> Result<ImportSummary> {
     let source = source.to_string();
     let progress = opts.progress.clone();
+    let artifacts_source = opts.artifacts_source.clone();
     // The source is checked before the target is even opened. A file store is first
     // written into a temporary MLflow database (kept until the import ends), which is
     // then imported like any other; the import is known by the store's absolute path.
@@ -352,7 +357,8 @@ pub async fn import_mlflow(
                 })?;
                 let db = scratch.path().join("mlflow.db");
                 progress.note(&format!("reading the MLflow file store {}", root.display()));
-                let converted = crate::mlflow_file_store::convert(&root, &db)?;
+                let converted =
+                    crate::mlflow_file_store::convert(&root, &db, artifacts_source.as_deref())?;
                 for n in &converted.notes {
                     progress.note(n);
                 }
