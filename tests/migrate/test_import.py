@@ -178,6 +178,7 @@ def test_import_gives_the_same_answers(mlflow_store):
     assert expected["logged_models"][0]["metrics"]
     assert len(expected["traces"]) == 2 and expected["traces"][0]["spans"]
     assert expected["prompts"] and expected["webhooks"]
+    assert [len(s["versions"]) for s in expected["scorers"]] == [2, 1]
 
     _assert_same(expected, _mlox_dump_of(tmp, target))
 

@@ -22,6 +22,8 @@
 //!   metadata entries MLflow answers with), spans (MLflow's span JSON, one row per span)
 //!   converted to OpenTelemetry spans in one compressed batch per trace, trace → run
 //!   associations, and assessments.
+//! - the scorer registry: `scorers` and `scorer_versions`, row for row (MLflow's
+//!   evaluation datasets and online-scoring configurations are not read yet).
 //!
 //! An interrupted import can be run again: the target remembers the import in the
 //! `mlox_import` table until it finishes, every insert skips rows already there, and
@@ -329,6 +331,8 @@ const TABLES: &[&str] = &[
     "spans",
     "assessments",
     "entity_associations",
+    "scorers",
+    "scorer_versions",
 ];
 
 /// Imports the MLflow database (or file store folder) at `source` into the mlox store
@@ -504,6 +508,7 @@ impl Importer<'_> {
         self.registry()?;
         self.webhooks()?;
         self.traces()?;
+        self.scorers()?;
         let dialect = self.read(|c| Ok(c.dialect()))?;
         let source = self.source.clone();
         self.write(move |c| {
@@ -551,7 +556,7 @@ impl Importer<'_> {
     /// Ids of the source already in the target: experiments (but an untouched default
     /// experiment 0), runs, logged models, registered models, webhooks, traces.
     fn check_conflicts(&mut self) -> Result<()> {
-        let checks: [(&str, &str, &str, &str); 6] = [
+        let checks: [(&str, &str, &str, &str); 7] = [
             (
                 "experiments",
                 "experiment_id",
@@ -563,6 +568,7 @@ impl Importer<'_> {
             ("registered_models", "name", "registered_models", "name"),
             ("webhooks", "webhook_id", "webhooks", "webhook_id"),
             ("trace_info", "request_id", "traces", "trace_id"),
+            ("scorers", "scorer_id", "scorers", "scorer_id"),
         ];
         let default_untouched = self.read(|c| {
             Ok(c.query_opt(
@@ -1377,6 +1383,42 @@ impl Importer<'_> {
     }
 
     /// Spans, one compressed batch per trace (batch 0, replaced on a rerun).
+    /// The scorer registry (MLflow 3): one `scorers` row per (experiment, name), one
+    /// `scorer_versions` row per registered payload, same ids and times.
+    fn scorers(&mut self) -> Result<()> {
+        if !self.schema.has("scorers") || !self.schema.has("scorer_versions") {
+            return Ok(());
+        }
+        self.copy(
+            "scorers",
+            "scorers",
+            "SELECT scorer_id, experiment_id, scorer_name FROM scorers",
+            "INSERT INTO scorers (scorer_id, experiment_id, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            &mut |r| {
+                Some(vec![
+                    r.opt_text(0).unwrap_or_default().into(),
+                    r.int(1).into(),
+                    r.opt_text(2).unwrap_or_default().into(),
+                ])
+            },
+        )?;
+        self.copy(
+            "scorer versions",
+            "scorer_versions",
+            "SELECT scorer_id, scorer_version, serialized_scorer, creation_time FROM scorer_versions",
+            "INSERT INTO scorer_versions (scorer_id, version, serialized_scorer, creation_time) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            &mut |r| {
+                Some(vec![
+                    r.opt_text(0).unwrap_or_default().into(),
+                    r.int(1).into(),
+                    r.opt_text(2).unwrap_or_default().into(),
+                    r.int(3).into(),
+                ])
+            },
+        )?;
+        Ok(())
+    }
+
     fn spans(&mut self) -> Result<()> {
         if !self.schema.has("spans") {
             return Ok(());
