@@ -2,13 +2,13 @@
 # Installs what the Python compatibility suite (tests/compat) and the PostgreSQL
 # tests need. Idempotent; meant to run as root on a fresh Debian 12 machine.
 #
-#   scripts/install-test-deps.sh            # venv + PostgreSQL server binaries
+#   scripts/install-test-deps.sh            # venv + PostgreSQL and MariaDB server binaries
 #   scripts/install-test-deps.sh --no-pg    # venv only
 #
 # Creates .venv/ in the repo root and pip-installs tests/compat/requirements.txt
 # into it; re-installs only when that file changes (stamp: .venv/.requirements.sha256).
 # Installs Debian's `postgresql` package when no /usr/lib/postgresql/*/bin/postgres exists,
-# and `strace` (the durability test counts syncs with it).
+# Debian's `mariadb-server` when no mariadbd exists, and `strace` (the durability test counts syncs with it).
 # Afterwards: .venv/bin/python -m pytest tests/compat
 set -euo pipefail
 
@@ -44,6 +44,18 @@ if [[ -n $want_pg ]]; then
         apt_install postgresql
         # Debian's package may start a cluster on 5432; the tests use their own
         # throwaway servers (scripts/pg-test-server.sh), so that one is not needed.
+    fi
+fi
+
+# --- MariaDB server ----------------------------------------------------------
+# tests/migrate imports an MLflow database on MySQL: a throwaway MariaDB server
+# (scripts/mysql-test-server.sh) runs the real `mlflow server` on it.
+if [[ -n $want_pg ]]; then
+    if command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; then
+        log "MariaDB present"
+    else
+        log "installing MariaDB"
+        apt_install mariadb-server mariadb-client
     fi
 fi
 

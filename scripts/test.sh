@@ -37,11 +37,13 @@ bash scripts/pg-test-server.sh stop "$PGSTANDBY" >/dev/null 2>&1 || true
 rm -rf "$PGSTANDBY"
 PG_STANDBY_URL=$(bash scripts/pg-test-server.sh standby "$PGDIR" "$PGSTANDBY" | tail -n 1)
 S3DIR=$CACHE/s3
+MYDIR=$CACHE/mysql
 S3_BUCKET=mlox-test
 cleanup() {
   bash scripts/pg-test-server.sh stop "$PGSTANDBY" >/dev/null 2>&1 || true
   bash scripts/pg-test-server.sh stop "$PGDIR" >/dev/null 2>&1 || true
   bash scripts/s3-test-server.sh stop "$S3DIR" >/dev/null 2>&1 || true
+  bash scripts/mysql-test-server.sh stop "$MYDIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 echo "PostgreSQL at $PG_URL (streaming standby at $PG_STANDBY_URL)"
@@ -87,7 +89,14 @@ MLOX_COMPAT_TARGET=mlflow MLOX_COMPAT_STATIC_PREFIX=/mlflow $PY -m pytest "${COM
 
 # --- issue #16: mlox import of MLflow databases and file stores, mlox export (SQLite and PostgreSQL sources and targets) ---
 step "mlox import / export: real MLflow server's store imported, mlox's exported and served by MLflow, dumps through the client equal (tests/migrate)"
-MLOX_TEST_POSTGRES_URL=$PG_URL $PY -m pytest tests/migrate -q -p no:cacheprovider || status=1
+# A MySQL source too: a throwaway MariaDB server (own data folder, loopback port), stopped
+# right after (and by the cleanup trap on any exit).
+bash scripts/mysql-test-server.sh stop "$MYDIR" >/dev/null 2>&1 || true
+rm -rf "$MYDIR"
+MY_URL=$(bash scripts/mysql-test-server.sh start "$MYDIR" | tail -n 1)
+echo "MariaDB at $MY_URL"
+MLOX_TEST_REQUIRE_MYSQL=1 MLOX_TEST_MYSQL_URL=$MY_URL MLOX_TEST_POSTGRES_URL=$PG_URL $PY -m pytest tests/migrate -q -p no:cacheprovider || status=1
+bash scripts/mysql-test-server.sh stop "$MYDIR" >/dev/null 2>&1 || true
 
 # --- web UI (issue #7): browser tests against the real binary ---------------------------
 step "web UI browser tests (playwright-core + chromium against the real binary)"

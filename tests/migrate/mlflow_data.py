@@ -2,6 +2,7 @@
 and reads it back as one canonical dump (plain JSON-able data, ordered), so that two
 servers holding the same store can be compared field for field."""
 
+import dataclasses
 import math
 import time
 
@@ -12,7 +13,7 @@ from mlflow.entities import AssessmentSource, LoggedModelStatus, SpanType, ViewT
 
 def seed(client: MlflowClient, work_dir, webhooks: bool = True) -> dict:
     """Logs the data set; returns a few ids for checks. MLflow's file store has no
-    webhooks: `webhooks=False` leaves them out."""
+    webhooks and no scorer registry: `webhooks=False` leaves both out."""
     import pandas as pd
 
     ids = {}
@@ -80,6 +81,16 @@ def seed(client: MlflowClient, work_dir, webhooks: bool = True) -> dict:
     # A prompt (a registered model with prompt tags) with two versions.
     mlflow.genai.register_prompt(name="greet", template="Hello {{name}}", commit_message="v1")
     mlflow.genai.register_prompt(name="greet", template="Hi {{name}}!", commit_message="v2")
+
+    # Registered scorers: two versions of one, another in a second experiment.
+    if webhooks:
+        from mlflow.genai.scorers import Guidelines
+
+        for rules in (["be polite"], ["be polite", "be brief"]):
+            Guidelines(name="polite", guidelines=rules, model="openai:/gpt-4o").register(
+                name="polite", experiment_id=exp)
+        Guidelines(name="kind", guidelines=["be kind"], model="openai:/gpt-4o").register(
+            name="kind", experiment_id=other)
 
     # A webhook.
     if webhooks:
@@ -275,6 +286,31 @@ def dump(client: MlflowClient, webhooks: bool = True) -> dict:
                 "tags": dict(pv.tags),
             })
         d["prompts"].append({"name": p.name, "tags": dict(p.tags), "versions": versions})
+
+    # The scorer registry: every version of every scorer of the active experiments, and
+    # the latest one as the client rebuilds it.
+    d["scorers"] = []
+    if webhooks:
+        from mlflow.genai.scorers import get_scorer, list_scorers
+
+        store = mlflow.tracking._tracking_service.utils._get_store()
+        for e in exps:
+            if e.lifecycle_stage != "active":
+                continue
+            for s in sorted(list_scorers(experiment_id=e.experiment_id), key=lambda s: s.name):
+                latest = get_scorer(name=s.name, experiment_id=e.experiment_id)
+                d["scorers"].append({
+                    "experiment_id": e.experiment_id, "name": s.name,
+                    "latest": {"type": type(latest).__name__,
+                               "guidelines": getattr(latest, "guidelines", None)},
+                    "versions": [
+                        {"scorer_id": v.scorer_id, "name": v.scorer_name,
+                         "version": v.scorer_version, "experiment_id": str(v.experiment_id),
+                         "serialized": dataclasses.asdict(v.serialized_scorer),
+                         "creation_time": v.creation_time}
+                        for v in store.list_scorer_versions(e.experiment_id, s.name)
+                    ],
+                })
 
     hooks = _all(client.list_webhooks, max_results=100) if webhooks else []
     d["webhooks"] = sorted(

@@ -7,6 +7,9 @@ artifact listings, registry, logged models, prompts, webhooks, traces).
 The source is a SQLite database, and a PostgreSQL one (given as MLflow's
 `postgresql+psycopg2://` form) when MLOX_TEST_POSTGRES_URL names a server where databases
 may be created (scripts/pg-test-server.sh); with it, an import into PostgreSQL is tested too.
+And a MySQL one (MLflow's `mysql+pymysql://` form) when MLOX_TEST_MYSQL_URL names a
+MariaDB or MySQL server where databases may be created (scripts/mysql-test-server.sh);
+MLOX_TEST_REQUIRE_MYSQL=1 (CI) makes its absence a failure instead of a skip.
 
 Run: MLOX_BIN=$PWD/target/release/mlox .venv/bin/python -m pytest tests/migrate -q
 """
@@ -70,18 +73,44 @@ def _fresh_pg_database(name: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+MYSQL_URL = os.environ.get("MLOX_TEST_MYSQL_URL")
+
+
+def _fresh_mysql_database(name: str) -> str:
+    """A new empty database on the test MySQL server; its URL (mysql://)."""
+    import pymysql
+    from urllib.parse import urlparse
+
+    u = urlparse(MYSQL_URL)
+    con = pymysql.connect(host=u.hostname, port=u.port or 3306, user=u.username,
+                          password=u.password or "", autocommit=True)
+    with con.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    con.close()
+    return MYSQL_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
 def mlflow_store(request, tmp_path_factory):
     """An MLflow database filled through the official client, its artifact folder
     (tmp/art), the dump of it read from the real MLflow server, and the URI to import."""
     tmp = tmp_path_factory.mktemp(f"mlflow-{request.param}")
     if request.param == "sqlite":
         source = f"sqlite:///{tmp / 'mlflow.db'}"
-    else:
+    elif request.param == "postgresql":
         if not PG_URL:
             pytest.skip("MLOX_TEST_POSTGRES_URL is not set")
         url = _fresh_pg_database("mlflow_import_source")
         source = url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        os.environ["MLOX_COMPAT_BACKEND_URI"] = source
+    elif request.param == "mysql":
+        if not MYSQL_URL:
+            if os.environ.get("MLOX_TEST_REQUIRE_MYSQL"):
+                pytest.fail("MLOX_TEST_REQUIRE_MYSQL is set but MLOX_TEST_MYSQL_URL is not")
+            pytest.skip("MLOX_TEST_MYSQL_URL is not set (scripts/mysql-test-server.sh)")
+        url = _fresh_mysql_database("mlflow_import_source")
+        source = url.replace("mysql://", "mysql+pymysql://", 1)
         os.environ["MLOX_COMPAT_BACKEND_URI"] = source
     try:
         server = servers.start_mlflow(tmp, workers=1)
@@ -149,6 +178,7 @@ def test_import_gives_the_same_answers(mlflow_store):
     assert expected["logged_models"][0]["metrics"]
     assert len(expected["traces"]) == 2 and expected["traces"][0]["spans"]
     assert expected["prompts"] and expected["webhooks"]
+    assert [len(s["versions"]) for s in expected["scorers"]] == [2, 1]
 
     _assert_same(expected, _mlox_dump_of(tmp, target))
 
@@ -270,8 +300,23 @@ def test_unknown_schema_revision_is_refused(mlflow_store, tmp_path):
     assert not target.exists(), "nothing may be written for a source that cannot be read"
 
 
-def test_mysql_source_is_refused_clearly(tmp_path):
-    proc = _import("mysql://user:pw@127.0.0.1/mlflow", f"sqlite:///{tmp_path / 'x.db'}",
+def test_unsupported_source_is_refused_clearly(tmp_path):
+    proc = _import("mssql://user:pw@127.0.0.1/mlflow", f"sqlite:///{tmp_path / 'x.db'}",
                    check=False)
     assert proc.returncode != 0
-    assert "mysql" in proc.stderr and "not supported" in proc.stderr
+    assert "mssql" in proc.stderr and "not supported" in proc.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_unreachable_mysql_source_is_said_clearly(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = _import(f"mysql://user:pw@127.0.0.1:{port}/mlflow", f"sqlite:///{tmp_path / 'x.db'}",
+                   check=False)
+    assert proc.returncode != 0
+    assert "cannot connect to the MySQL database" in proc.stderr
+    assert not (tmp_path / "x.db").exists()

@@ -177,3 +177,57 @@ def test_interrupted_file_store_import_resumes(file_store, tmp_path):
     assert "(resumed)" in second.stdout
     expected = _as_sql_store_answers(copy.deepcopy(expected))
     _assert_same(expected, _assessments_sorted(_mlox_dump_of(tmp, target)))
+
+
+def test_proxied_trace_spans_come_from_the_artifacts_source(tmp_path):
+    """`mlflow server` on a file store with proxied artifacts keeps a trace's spans under
+    its --artifacts-destination (trace location `mlflow-artifacts:/…`): without
+    `--artifacts-source` the import says they are left out; with it, they come across."""
+    root = tmp_path / "mlruns"
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_ALLOW_FILE_STORE",
+                                             "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")}
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = str(root)
+    try:
+        server = servers.start_mlflow(tmp_path, workers=1)
+    finally:
+        os.environ.pop("MLOX_COMPAT_BACKEND_URI", None)
+    try:
+        mlflow.set_tracking_uri(server.url)
+        client = MlflowClient()
+        exp = client.create_experiment("proxied-traces")
+        mlflow.set_experiment(experiment_id=exp)
+
+        @mlflow.trace
+        def inner(x):
+            return x * 2
+
+        @mlflow.trace
+        def outer(x):
+            return inner(x) + 1
+
+        outer(3)
+        trace_id = mlflow.get_last_active_trace_id()
+        client.set_trace_tag(trace_id, "kept", "yes")
+        expected = mlflow_data.dump(client, webhooks=False)
+    finally:
+        server.stop()
+        mlflow.set_tracking_uri(None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    trace = next(t for t in expected["traces"] if t["info"]["trace_id"] == trace_id)
+    assert len(trace["spans"]) == 2
+    location = trace["info"]["tags"]["mlflow.artifactLocation"]
+    assert location.startswith("mlflow-artifacts:"), location
+
+    without = _import(str(root), f"sqlite:///{tmp_path / 'without.db'}")
+    assert "--artifacts-source" in without.stderr and trace_id in without.stderr
+
+    target = tmp_path / "mlox.db"
+    proc = _import(str(root), f"sqlite:///{target}", "--artifacts-source", str(tmp_path / "art"))
+    assert trace_id not in proc.stderr
+    _assert_same(_assessments_sorted(expected), _assessments_sorted(_mlox_dump_of(tmp_path, target)))

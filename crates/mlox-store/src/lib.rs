@@ -17,6 +17,7 @@ pub mod mlflow_auth_import;
 pub mod mlflow_export;
 mod mlflow_file_store;
 pub mod mlflow_import;
+mod mlflow_mysql;
 mod names;
 mod ops;
 mod postgres;

@@ -53,6 +53,7 @@ fn read(src: &mut Source) -> Result<(Vec<MlflowUser>, Vec<Permission>, Vec<Strin
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?".to_string()
             }
             Source::Postgres(_) => "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?".to_string(),
+            Source::Mysql(_) => "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?".to_string(),
         };
         src.with(|c| c.query_opt(&sql, &[table.into()]))
             .map(|r| r.is_some())

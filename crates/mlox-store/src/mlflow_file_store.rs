@@ -73,6 +73,18 @@ fn sql(e: rusqlite::Error) -> MlflowError {
     MlflowError::internal(format!("writing the temporary MLflow database: {e}"))
 }
 
+/// The path under the artifact destination of an `mlflow-artifacts:` URI
+/// (`mlflow-artifacts:/1/traces/…`, or `mlflow-artifacts://host/1/…`), or `None` for
+/// another scheme.
+fn proxied_path(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("mlflow-artifacts:")?;
+    let rest = match rest.strip_prefix("//") {
+        Some(authority_and_path) => authority_and_path.split_once('/').map_or("", |(_, p)| p),
+        None => rest,
+    };
+    Some(rest.trim_start_matches('/'))
+}
+
 /// What the conversion found, for the import's notes.
 #[derive(Debug, Default)]
 pub(crate) struct Converted {
@@ -80,8 +92,14 @@ pub(crate) struct Converted {
 }
 
 /// Writes the MLflow file store at `root` into a new SQLite database at `dst` (MLflow's
-/// schema, stamped at its head revision).
-pub(crate) fn convert(root: &Path, dst: &Path) -> Result<Converted> {
+/// schema, stamped at its head revision). `artifacts_source` is the folder an MLflow
+/// server served proxied artifacts from (its `--artifacts-destination`): the spans of
+/// traces whose artifact location is `mlflow-artifacts:/…` are read there.
+pub(crate) fn convert(
+    root: &Path,
+    dst: &Path,
+    artifacts_source: Option<&Path>,
+) -> Result<Converted> {
     let root = if root.join("mlruns").is_dir() && !root.join("0").is_dir() {
         root.join("mlruns")
     } else {
@@ -121,6 +139,7 @@ pub(crate) fn convert(root: &Path, dst: &Path) -> Result<Converted> {
     let mut w = Writer {
         conn,
         out: Converted::default(),
+        artifacts_source: artifacts_source.map(Path::to_path_buf),
     };
     w.put(
         "INSERT INTO alembic_version (version_num) VALUES (?)",
@@ -333,6 +352,8 @@ fn parse_float(s: &str) -> Option<f64> {
 
 struct Writer {
     conn: rusqlite::Connection,
+    /// Where `mlflow-artifacts:/…` locations are read (see [`convert`]).
+    artifacts_source: Option<PathBuf>,
     out: Converted,
 }
 
@@ -696,9 +717,15 @@ impl Writer {
         )?;
         let tags = key_files(&dir.join("tags"))?;
         let mut artifacts = dir.join("artifacts");
+        let mut proxied = None;
         for (k, v) in &tags {
             if k == "mlflow.artifactLocation" {
-                if let Some(p) = file_store_root(v) {
+                if let Some(rel) = proxied_path(v) {
+                    match &self.artifacts_source {
+                        Some(src) => artifacts = src.join(rel),
+                        None => proxied = Some(v.clone()),
+                    }
+                } else if let Some(p) = file_store_root(v) {
                     if p.is_absolute() {
                         artifacts = p;
                     }
@@ -715,7 +742,13 @@ impl Writer {
                 vec![k.into(), v.into(), id.clone().into()],
             )?;
         }
-        self.spans(&id, exp, &artifacts.join("traces.json"))?;
+        match proxied {
+            // Served by an MLflow server from a destination not given.
+            Some(location) => self.out.notes.push(format!(
+                "trace {id} keeps its spans at {location}: give --artifacts-source (the --artifacts-destination folder of the MLflow server) to import them"
+            )),
+            None => self.spans(&id, exp, &artifacts.join("traces.json"))?,
+        }
         let assessments = dir.join("assessments");
         for f in files(&assessments)? {
             let Some(aid) = f.strip_suffix(".yaml") else {
@@ -940,6 +973,19 @@ mod tests {
         let y = Yaml::String("1969-12-31T23:59:59.5Z".into());
         assert_eq!(millis(&y), Some(-500));
         assert_eq!(millis(&Yaml::String("2026-02-30T00:00:00".into())), None);
+    }
+
+    #[test]
+    fn proxied_locations() {
+        assert_eq!(
+            proxied_path("mlflow-artifacts:/1/traces/tr-1/artifacts"),
+            Some("1/traces/tr-1/artifacts")
+        );
+        assert_eq!(
+            proxied_path("mlflow-artifacts://host:5000/1/traces/x"),
+            Some("1/traces/x")
+        );
+        assert_eq!(proxied_path("file:///a/b"), None);
     }
 
     #[test]

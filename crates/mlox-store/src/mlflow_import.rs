@@ -1,4 +1,5 @@
-//! `mlox import`: copies an MLflow tracking database (SQLite or PostgreSQL, any schema
+//! `mlox import`: copies an MLflow tracking database (SQLite, PostgreSQL or MySQL — see
+//! `mlflow_mysql.rs` —, any schema
 //! revision MLflow 2.0–3.17 leaves behind) into an mlox store with the same ids and
 //! timestamps.
 //!
@@ -21,6 +22,8 @@
 //!   metadata entries MLflow answers with), spans (MLflow's span JSON, one row per span)
 //!   converted to OpenTelemetry spans in one compressed batch per trace, trace → run
 //!   associations, and assessments.
+//! - the scorer registry: `scorers` and `scorer_versions`, row for row (MLflow's
+//!   evaluation datasets and online-scoring configurations are not read yet).
 //!
 //! An interrupted import can be run again: the target remembers the import in the
 //! `mlox_import` table until it finishes, every insert skips rows already there, and
@@ -149,6 +152,9 @@ pub struct ImportOptions {
     /// Rows (metric points) per target transaction.
     pub batch_rows: usize,
     pub progress: Arc<dyn ImportProgress>,
+    /// The folder an MLflow server served proxied artifacts from (`--artifacts-source`):
+    /// a file store's traces with `mlflow-artifacts:/` locations have their spans there.
+    pub artifacts_source: Option<std::path::PathBuf>,
 }
 
 impl Default for ImportOptions {
@@ -156,6 +162,7 @@ impl Default for ImportOptions {
         ImportOptions {
             batch_rows: 50_000,
             progress: Arc::new(Quiet),
+            artifacts_source: None,
         }
     }
 }
@@ -186,15 +193,22 @@ fn db(e: DbError) -> MlflowError {
 pub(crate) enum Source {
     Sqlite(rusqlite::Connection),
     Postgres(Box<crate::postgres::Client>),
+    /// An MLflow database on MySQL or MariaDB (an import source only).
+    Mysql(Box<crate::mlflow_mysql::MysqlSource>),
 }
 
 impl Source {
     fn open(uri: &str) -> Result<Self> {
         let scheme = uri.split("://").next().unwrap_or("");
         let base = scheme.split('+').next().unwrap_or(scheme);
-        if base == "mysql" || base == "mariadb" || base == "mssql" {
+        if base == "mysql" || base == "mariadb" {
+            return Ok(Source::Mysql(Box::new(
+                crate::mlflow_mysql::MysqlSource::open(uri)?,
+            )));
+        }
+        if base == "mssql" {
             return Err(invalid(format!(
-                "importing from '{base}' is not supported yet: mlox reads MLflow databases on SQLite and PostgreSQL"
+                "importing from '{base}' is not supported: mlox reads MLflow databases on SQLite, PostgreSQL and MySQL"
             )));
         }
         Self::open_uri(&StoreUri::parse(uri)?, "MLflow database")
@@ -237,6 +251,7 @@ impl Source {
         match self {
             Source::Sqlite(c) => f(&mut crate::sqlite::SqliteConn(c)),
             Source::Postgres(c) => f(&mut c.conn()),
+            Source::Mysql(c) => f(&mut **c),
         }
     }
 
@@ -255,6 +270,7 @@ impl Source {
         let sql = match self {
             Source::Sqlite(_) => "SELECT name FROM pragma_table_info(?)",
             Source::Postgres(_) => "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?",
+            Source::Mysql(_) => "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?",
         };
         let rows = self.with(|c| c.query(sql, &[table.into()])).map_err(db)?;
         if rows.is_empty() {
@@ -321,6 +337,8 @@ const TABLES: &[&str] = &[
     "spans",
     "assessments",
     "entity_associations",
+    "scorers",
+    "scorer_versions",
 ];
 
 /// Imports the MLflow database (or file store folder) at `source` into the mlox store
@@ -332,6 +350,7 @@ pub async fn import_mlflow(
 ) -> Result<ImportSummary> {
     let source = source.to_string();
     let progress = opts.progress.clone();
+    let artifacts_source = opts.artifacts_source.clone();
     // The source is checked before the target is even opened. A file store is first
     // written into a temporary MLflow database (kept until the import ends), which is
     // then imported like any other; the import is known by the store's absolute path.
@@ -348,7 +367,8 @@ pub async fn import_mlflow(
                 })?;
                 let db = scratch.path().join("mlflow.db");
                 progress.note(&format!("reading the MLflow file store {}", root.display()));
-                let converted = crate::mlflow_file_store::convert(&root, &db)?;
+                let converted =
+                    crate::mlflow_file_store::convert(&root, &db, artifacts_source.as_deref())?;
                 for n in &converted.notes {
                     progress.note(n);
                 }
@@ -494,6 +514,7 @@ impl Importer<'_> {
         self.registry()?;
         self.webhooks()?;
         self.traces()?;
+        self.scorers()?;
         let dialect = self.read(|c| Ok(c.dialect()))?;
         let source = self.source.clone();
         self.write(move |c| {
@@ -541,7 +562,7 @@ impl Importer<'_> {
     /// Ids of the source already in the target: experiments (but an untouched default
     /// experiment 0), runs, logged models, registered models, webhooks, traces.
     fn check_conflicts(&mut self) -> Result<()> {
-        let checks: [(&str, &str, &str, &str); 6] = [
+        let checks: [(&str, &str, &str, &str); 7] = [
             (
                 "experiments",
                 "experiment_id",
@@ -553,6 +574,7 @@ impl Importer<'_> {
             ("registered_models", "name", "registered_models", "name"),
             ("webhooks", "webhook_id", "webhooks", "webhook_id"),
             ("trace_info", "request_id", "traces", "trace_id"),
+            ("scorers", "scorer_id", "scorers", "scorer_id"),
         ];
         let default_untouched = self.read(|c| {
             Ok(c.query_opt(
@@ -875,8 +897,14 @@ impl Importer<'_> {
             pending = Some((write, n));
             Ok(())
         };
+        // The points of a (run, key) must come together: MySQL's case-insensitive
+        // collations would order 'loss' and 'LOSS' as one key, so it compares bytes.
+        let key_order = match self.src {
+            Source::Mysql(_) => "CAST(key AS BINARY)",
+            _ => "key",
+        };
         self.src.each(
-            "SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics ORDER BY run_uuid, key, step",
+            &format!("SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics ORDER BY run_uuid, {key_order}, step"),
             &mut |r| {
                 if err.is_some() {
                     return;
@@ -1366,6 +1394,42 @@ impl Importer<'_> {
     }
 
     /// Spans, one compressed batch per trace (batch 0, replaced on a rerun).
+    /// The scorer registry (MLflow 3): one `scorers` row per (experiment, name), one
+    /// `scorer_versions` row per registered payload, same ids and times.
+    fn scorers(&mut self) -> Result<()> {
+        if !self.schema.has("scorers") || !self.schema.has("scorer_versions") {
+            return Ok(());
+        }
+        self.copy(
+            "scorers",
+            "scorers",
+            "SELECT scorer_id, experiment_id, scorer_name FROM scorers",
+            "INSERT INTO scorers (scorer_id, experiment_id, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            &mut |r| {
+                Some(vec![
+                    r.opt_text(0).unwrap_or_default().into(),
+                    r.int(1).into(),
+                    r.opt_text(2).unwrap_or_default().into(),
+                ])
+            },
+        )?;
+        self.copy(
+            "scorer versions",
+            "scorer_versions",
+            "SELECT scorer_id, scorer_version, serialized_scorer, creation_time FROM scorer_versions",
+            "INSERT INTO scorer_versions (scorer_id, version, serialized_scorer, creation_time) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            &mut |r| {
+                Some(vec![
+                    r.opt_text(0).unwrap_or_default().into(),
+                    r.int(1).into(),
+                    r.opt_text(2).unwrap_or_default().into(),
+                    r.int(3).into(),
+                ])
+            },
+        )?;
+        Ok(())
+    }
+
     fn spans(&mut self) -> Result<()> {
         if !self.schema.has("spans") {
             return Ok(());

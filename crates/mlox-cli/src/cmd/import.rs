@@ -15,7 +15,8 @@ use super::import_artifacts::copy_artifacts;
 pub struct ImportArgs {
     /// The MLflow tracking database, as MLflow's `--backend-store-uri`:
     /// `sqlite:///path/mlflow.db`, `postgresql://user:pass@host:port/db`
-    /// (`postgresql+psycopg2://…` too), or an MLflow file store folder (`./mlruns`,
+    /// (`postgresql+psycopg2://…` too), `mysql://user:pass@host:port/db` (MySQL or
+    /// MariaDB; `mysql+pymysql://…`, `mysql+mysqldb://…` too), or an MLflow file store folder (`./mlruns`,
     /// `file:///path/mlruns`). May be left out with `--from-basic-auth`.
     pub from: Option<String>,
     /// MLflow's basic-auth database (the `database_uri` of its auth ini file, e.g.
@@ -39,8 +40,10 @@ pub struct ImportArgs {
     #[arg(long, value_name = "DEST")]
     pub copy_artifacts: Option<String>,
     /// The artifact destination of the MLflow server that wrote `mlflow-artifacts:/`
-    /// locations (its `--artifacts-destination`), read by `--copy-artifacts`.
-    #[arg(long, value_name = "URI", requires = "copy_artifacts")]
+    /// locations (its `--artifacts-destination`), read by `--copy-artifacts`; for a file
+    /// store (a local folder only), also where its traces with such locations keep their
+    /// spans, which are imported from there.
+    #[arg(long, value_name = "URI")]
     pub artifacts_source: Option<String>,
     /// Rows (metric points) per transaction of the target.
     #[arg(long, default_value_t = 50_000)]
@@ -110,6 +113,14 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         let opts = ImportOptions {
             batch_rows: args.batch_size.max(1),
             progress: Arc::new(Bars::new(args.quiet)),
+            // A local folder (or file:// URI): where a file store's proxied trace spans are.
+            artifacts_source: args.artifacts_source.as_deref().and_then(|s| {
+                match s.strip_prefix("file://") {
+                    Some(p) => Some(std::path::PathBuf::from(p)),
+                    None if !s.contains("://") => Some(std::path::PathBuf::from(s)),
+                    None => None,
+                }
+            }),
         };
         let summary = import_mlflow(from, &target, opts)
             .await
