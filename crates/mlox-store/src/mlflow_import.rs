@@ -1393,7 +1393,6 @@ impl Importer<'_> {
         Ok(())
     }
 
-    /// Spans, one compressed batch per trace (batch 0, replaced on a rerun).
     /// The scorer registry (MLflow 3): one `scorers` row per (experiment, name), one
     /// `scorer_versions` row per registered payload, same ids and times.
     fn scorers(&mut self) -> Result<()> {
@@ -1407,9 +1406,9 @@ impl Importer<'_> {
             "INSERT INTO scorers (scorer_id, experiment_id, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.int(1).into(),
-                    r.opt_text(2).unwrap_or_default().into(),
+                    r.text_or_empty(0).into(),
+                    r.int_or_zero(1).into(),
+                    r.text_or_empty(2).into(),
                 ])
             },
         )?;
@@ -1420,16 +1419,17 @@ impl Importer<'_> {
             "INSERT INTO scorer_versions (scorer_id, version, serialized_scorer, creation_time) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
                 Some(vec![
-                    r.opt_text(0).unwrap_or_default().into(),
-                    r.int(1).into(),
-                    r.opt_text(2).unwrap_or_default().into(),
-                    r.int(3).into(),
+                    r.text_or_empty(0).into(),
+                    r.int_or_zero(1).into(),
+                    r.text_or_empty(2).into(),
+                    r.int_or_zero(3).into(),
                 ])
             },
         )?;
         Ok(())
     }
 
+    /// Spans, one compressed batch per trace (batch 0, replaced on a rerun).
     fn spans(&mut self) -> Result<()> {
         if !self.schema.has("spans") {
             return Ok(());

@@ -10,6 +10,8 @@
 //! with the binary protocol, streamed, so numbers arrive as numbers; a binary string
 //! (a BLOB) stays bytes, any other string is text.
 
+use std::sync::Arc;
+
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
 
@@ -210,7 +212,10 @@ impl Conn for MysqlSource {
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> std::result::Result<Vec<Row>, DbError> {
         let mut rows = Vec::new();
-        self.rows(sql, params, &mut |r| rows.push(r))?;
+        self.rows(sql, params, &mut |r| {
+            rows.push(r);
+            Ok(())
+        })?;
         Ok(rows)
     }
 
@@ -227,19 +232,19 @@ impl Conn for MysqlSource {
         &mut self,
         sql: &str,
         params: &[SqlValue],
-        f: &mut dyn FnMut(&dyn RowView),
+        f: &mut dyn FnMut(&dyn RowView) -> std::result::Result<(), DbError>,
     ) -> std::result::Result<(), DbError> {
-        self.rows(sql, params, &mut |r| f(&MysqlRow(r)))
+        self.rows(sql, params, &mut |r| f(&r))
     }
 }
 
 impl MysqlSource {
-    /// Streams the rows of `sql`, converted, to `f`.
+    /// Streams the rows of `sql`, converted, to `f`; stops at the first error `f` returns.
     fn rows(
         &mut self,
         sql: &str,
         params: &[SqlValue],
-        f: &mut dyn FnMut(Row),
+        f: &mut dyn FnMut(Row) -> std::result::Result<(), DbError>,
     ) -> std::result::Result<(), DbError> {
         let params: Vec<mysql::Value> = params.iter().map(param).collect();
         let params = if params.is_empty() {
@@ -248,38 +253,24 @@ impl MysqlSource {
             mysql::Params::Positional(params)
         };
         let result = self.0.exec_iter(quote_reserved(sql), params).map_err(err)?;
+        let mut names: Option<Arc<[String]>> = None;
         for row in result {
             let row = row.map_err(err)?;
             let cols = row.columns();
+            let names = names
+                .get_or_insert_with(|| cols.iter().map(|c| c.name_str().into_owned()).collect())
+                .clone();
             let values = row.unwrap();
-            f(Row(values
-                .into_iter()
-                .zip(cols.iter())
-                .map(|(v, c)| value(v, c))
-                .collect()));
+            f(Row::new(
+                names,
+                values
+                    .into_iter()
+                    .zip(cols.iter())
+                    .map(|(v, c)| value(v, c))
+                    .collect(),
+            ))?;
         }
         Ok(())
-    }
-}
-
-/// A row read from MySQL, its values converted.
-struct MysqlRow(Row);
-
-impl RowView for MysqlRow {
-    fn int(&self, i: usize) -> i64 {
-        self.0.int(i)
-    }
-    fn real(&self, i: usize) -> f64 {
-        self.0.real(i)
-    }
-    fn opt_text(&self, i: usize) -> Option<String> {
-        self.0.opt_text(i)
-    }
-    fn blob(&self, i: usize) -> &[u8] {
-        self.0.blob(i)
-    }
-    fn str(&self, i: usize) -> &str {
-        RowView::str(&self.0, i)
     }
 }
 
