@@ -82,6 +82,8 @@ for round in $(seq 1 "$ROUNDS"); do
         stop_server
         lines=$(wc -l <"$d/stdout.log")
         echo "$config round $round: $lines access-log lines" >&2
+        # Each server's store holds a few GiB after the log-batch scenario: keep none.
+        rm -rf "$d"
     done
 done
 

@@ -152,8 +152,13 @@ bench() {
     fi
     note "$name: load average after: $(loadavg)"
     stop_server
+    # The next server should not sync its writes while this one's files are still being
+    # written back (MLflow's seeded database is large): remove them and flush the disk.
+    rm -rf "$dir"
+    sync
 }
 
+sync
 if [[ -z ${BENCH_SKIP_MLFLOW:-} ]]; then
     bench mlflow -- "$VENV/bin/mlflow" server --backend-store-uri "sqlite:///$WORK/mlflow/mlflow.db" \
         --artifacts-destination "$WORK/mlflow/artifacts"

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use mlox_core::validation::py_float_repr;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -99,7 +100,7 @@ impl Node {
             Value::Bool(true) => "True".to_string(),
             Value::Bool(false) => "False".to_string(),
             Value::Int(i) => i.to_string(),
-            Value::Float(f) => python_float_repr(*f),
+            Value::Float(f) => py_float_repr(*f),
             Value::Str(s) => s.clone(),
             Value::Seq(_) | Value::Map(_) => return None,
         })
@@ -114,7 +115,7 @@ impl Node {
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(J::Number)
-                .unwrap_or_else(|| J::String(python_float_repr(*f))),
+                .unwrap_or_else(|| J::String(py_float_repr(*f))),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => {
@@ -384,54 +385,6 @@ fn resolve_float(s: &str) -> Option<f64> {
     clean.parse::<f64>().ok().map(|v| sign * v)
 }
 
-/// Python's `repr(float)`: the shortest digits that round-trip, in fixed notation for
-/// exponents in [-4, 16) and scientific notation (`1e-05`, `1e+16`) otherwise.
-pub fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    let sci = format!("{f:e}"); // e.g. "-1.2345e-7", "5e-1", "0e0"
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp writes an exponent");
-    let exp: i32 = exp.parse().expect("LowerExp writes an integer exponent");
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let sign = if neg { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        if exp >= 0 {
-            let point = exp as usize + 1;
-            let (int_digits, frac_digits) = if digits.len() > point {
-                (digits[..point].to_string(), digits[point..].to_string())
-            } else {
-                (format!("{digits:0<point$}"), String::new())
-            };
-            let frac = if frac_digits.is_empty() {
-                "0".to_string()
-            } else {
-                frac_digits
-            };
-            format!("{sign}{int_digits}.{frac}")
-        } else {
-            let zeros = "0".repeat((-exp - 1) as usize);
-            format!("{sign}0.{zeros}{digits}")
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let rest = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{first}{rest}e{esign}{:02}", exp.abs())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,7 +463,7 @@ mod tests {
             (2.5e100, "2.5e+100"),
             (-123.0, "-123.0"),
         ] {
-            assert_eq!(python_float_repr(f), want, "{f}");
+            assert_eq!(py_float_repr(f), want, "{f}");
         }
     }
 
