@@ -273,26 +273,10 @@ impl Pending {
     /// Records the request once its response is known: at once when the body's length
     /// is (every JSON answer), else when the body has been sent.
     fn finish(self, response: Response) -> Response {
-        let Pending {
-            tracker,
-            start,
-            route,
-            method,
-            remote,
-            path,
-            user,
-            is_artifacts,
-        } = self;
+        let is_artifacts = self.is_artifacts;
         let done = Done {
-            tracker,
-            start,
-            route,
-            method,
-            remote,
-            path,
             status: response.status().as_u16(),
-            user,
-            is_artifacts,
+            request: self,
         };
         // Only streamed bodies (artifacts, files) are wrapped to count what they send.
         if !is_artifacts {
@@ -402,40 +386,34 @@ trait OnDrop: Send + 'static {
 
 /// A request's record, completed when its response body has been sent.
 struct Done {
-    tracker: Arc<Tracker>,
-    start: Instant,
-    route: Option<MatchedPath>,
-    method: &'static str,
-    remote: Option<SocketAddr>,
-    path: Option<axum::http::Uri>,
+    request: Pending,
     status: u16,
-    user: Option<RequestUser>,
-    is_artifacts: bool,
 }
 
 impl OnDrop for Done {
     fn done(self, bytes: u64) {
-        let elapsed = self.start.elapsed();
-        let route = self
+        let Done { request: r, status } = self;
+        let elapsed = r.start.elapsed();
+        let route = r
             .route
             .as_ref()
             .map_or(metrics::UNMATCHED_ROUTE, |r| r.as_str());
-        if let Some(m) = &self.tracker.metrics {
-            if self.is_artifacts && self.method == "GET" {
+        if let Some(m) = &r.tracker.metrics {
+            if r.is_artifacts && r.method == "GET" {
                 m.artifact_bytes_out(bytes);
             }
-            m.request_finished(route, self.method, self.status, elapsed);
+            m.request_finished(route, r.method, status, elapsed);
         }
-        if let Some(log) = &self.tracker.log {
+        if let Some(log) = &r.tracker.log {
             log.log(&access_log::Entry {
-                remote: self.remote,
-                method: self.method,
-                path: self.path.as_ref().map_or("", |u| u.path()),
+                remote: r.remote,
+                method: r.method,
+                path: r.path.as_ref().map_or("", |u| u.path()),
                 route,
-                status: self.status,
+                status,
                 elapsed,
                 bytes,
-                user: self.user.as_ref().and_then(RequestUser::get),
+                user: r.user.as_ref().and_then(RequestUser::get),
             });
         }
     }
