@@ -28,6 +28,7 @@
 #   BENCH_SKIP_MLFLOW=1         mlox only
 #   BENCH_SKIP_UI=1             no browser
 #   BENCH_SKIP_BUILD=1          use target/release/{mlox,mlox-loadgen} as they are
+#   BENCH_MLOX=PATH             the mlox binary to measure (default target/release/mlox)
 #   BENCH_MLFLOW_VENV=DIR       the venv with mlflow==3.17.2 (default: .venv)
 #   BENCH_CHRT=0                do not run the servers and the load generator under
 #                               `chrt -f 10` (by default both servers and the load generator
@@ -67,7 +68,7 @@ if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
     step "building mlox and the load generator (release)"
     nice -n 5 cargo build --release -p mlox-cli -p mlox-loadgen >&2
 fi
-MLOX=$ROOT/target/release/mlox
+MLOX=${BENCH_MLOX:-$ROOT/target/release/mlox}
 LG=$ROOT/target/release/mlox-loadgen
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -102,17 +102,15 @@ pub(crate) fn append(c: &mut dyn Conn, run_id: &str, key: &str, points: &[Plain]
     if points.is_empty() {
         return Ok(());
     }
+    if points.len() < MERGE_LIMIT && c.dialect() == Dialect::Postgres {
+        return append_small_pg(c, run_id, key, points);
+    }
     if points.len() < MERGE_LIMIT {
-        // PostgreSQL runs writers concurrently: lock the chunk so that two of them never
-        // rewrite it from the same old copy. (SQLite has a single writer.)
-        let lock = match c.dialect() {
-            Dialect::Postgres => " FOR UPDATE",
-            Dialect::Sqlite => "",
-        };
-        // The points are read only when they will be rewritten.
+        // SQLite has a single writer: the last chunk is read and rewritten. The points are
+        // read only when they will be rewritten.
         let room = (MERGE_LIMIT - points.len()) as i64;
         let last = c.query_opt(
-            &format!("SELECT chunk_id, n, min_step, max_step, CASE WHEN n <= ? THEN points END FROM metric_chunks WHERE run_uuid = ? AND key = ? ORDER BY chunk_id DESC LIMIT 1{lock}"),
+            "SELECT chunk_id, n, min_step, max_step, CASE WHEN n <= ? THEN points END FROM metric_chunks WHERE run_uuid = ? AND key = ? ORDER BY chunk_id DESC LIMIT 1",
             &[room.into(), run_id.into(), key.into()],
         )?;
         if let Some(row) = last {
@@ -137,6 +135,39 @@ pub(crate) fn append(c: &mut dyn Conn, run_id: &str, key: &str, points: &[Plain]
     }
     // A request holds at most 1,000 metrics (MLflow's limit): one chunk each.
     insert_chunk(c, run_id, key, points)
+}
+
+/// A small write on PostgreSQL, in one statement (one round trip, and the chunk's old
+/// points never travel): the key's last chunk grows in place while the two hold at most
+/// [`MERGE_LIMIT`] points, else the points start a new chunk. The last chunk is locked
+/// (`FOR UPDATE`), so that two writers never grow it from the same old copy.
+fn append_small_pg(c: &mut dyn Conn, run_id: &str, key: &str, points: &[Plain]) -> Result<()> {
+    let (lo, hi) = step_bounds(points);
+    let mut blob = Vec::new();
+    encode_into(&mut blob, points);
+    let n = points.len() as i64;
+    c.execute(
+        "WITH last AS (\
+            SELECT chunk_id FROM metric_chunks WHERE run_uuid = ?1::text AND key = ?2::text \
+            ORDER BY chunk_id DESC LIMIT 1 FOR UPDATE), \
+         grown AS (\
+            UPDATE metric_chunks m SET n = m.n + ?3::bigint, min_step = LEAST(m.min_step, ?4::bigint), \
+                max_step = GREATEST(m.max_step, ?5::bigint), points = m.points || ?6::bytea \
+            FROM last WHERE m.chunk_id = last.chunk_id AND m.n + ?3::bigint <= ?7::bigint RETURNING 1) \
+         INSERT INTO metric_chunks (run_uuid, key, min_step, max_step, n, points) \
+         SELECT ?1::text, ?2::text, ?4::bigint, ?5::bigint, ?3::bigint, ?6::bytea \
+         WHERE NOT EXISTS (SELECT 1 FROM grown)",
+        &[
+            run_id.into(),
+            key.into(),
+            n.into(),
+            lo.into(),
+            hi.into(),
+            blob.into(),
+            (MERGE_LIMIT as i64).into(),
+        ],
+    )?;
+    Ok(())
 }
 
 /// On PostgreSQL, a key with at least this many points in one request gets a chunk of its

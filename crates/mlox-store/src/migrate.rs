@@ -64,6 +64,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_online_scoring.sql"),
         postgres: include_str!("../migrations/postgres/0009_online_scoring.sql"),
     },
+    Migration {
+        version: 10,
+        name: "trace_rows_by_key",
+        sqlite: include_str!("../migrations/sqlite/0010_trace_rows_by_key.sql"),
+        postgres: include_str!("../migrations/postgres/0010_trace_rows_by_key.sql"),
+    },
 ];
 
 /// A backend's way of running work while holding the migration lock.
@@ -73,6 +79,12 @@ pub(crate) trait Migrator {
         &mut self,
         f: &mut dyn FnMut(&mut dyn Conn) -> Result<(), DbError>,
     ) -> Result<(), DbError>;
+}
+
+/// Every embedded migration's version and SQLite script (for tests of upgrades).
+#[cfg(test)]
+pub(crate) fn embedded() -> Vec<(i64, &'static str)> {
+    MIGRATIONS.iter().map(|m| (m.version, m.sqlite)).collect()
 }
 
 /// The schema version this binary expects.

@@ -462,6 +462,75 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Queued>, stats:
 mod tests {
     use super::*;
 
+    #[test]
+    fn trace_rows_stored_before_schema_10_survive_its_move_to_without_rowid() {
+        let conn = Connection::open_in_memory().unwrap();
+        // The schema as a mlox before migration 10 left it, with a trace in it.
+        conn.execute_batch(
+            "CREATE TABLE mlox_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .unwrap();
+        for m in crate::migrate::embedded().iter().filter(|m| m.0 < 10) {
+            for stmt in crate::migrate::statements(m.1) {
+                conn.execute_batch(stmt).unwrap();
+            }
+            conn.execute(
+                "INSERT INTO mlox_schema_migrations VALUES (?, 'x', 0)",
+                [m.0],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO trace_tags VALUES ('tr-1', 'mlflow.user', 'ann'), ('tr-1', 'k', 'v');
+             INSERT INTO trace_metadata VALUES ('tr-1', 'mlflow.sourceRun', 'r1');
+             INSERT INTO trace_span_names VALUES ('tr-1', 'predict', 'LLM', 'OK');",
+        )
+        .unwrap();
+        let applied = crate::migrate::apply(&mut SqliteTx { conn: &conn }).unwrap();
+        assert_eq!(applied, [10]);
+        let rows = |sql: &str| -> Vec<String> {
+            let mut st = conn.prepare(sql).unwrap();
+            st.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            rows("SELECT key || '=' || value FROM trace_tags WHERE trace_id = 'tr-1' ORDER BY key"),
+            ["k=v", "mlflow.user=ann"]
+        );
+        assert_eq!(
+            rows("SELECT value FROM trace_metadata WHERE key = 'mlflow.sourceRun'"),
+            ["r1"]
+        );
+        assert_eq!(
+            rows("SELECT trace_id FROM trace_span_names WHERE name = 'predict'"),
+            ["tr-1"]
+        );
+        // Stored by key now, and their indexes are back.
+        for table in ["trace_tags", "trace_metadata", "trace_span_names"] {
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
+        }
+        assert_eq!(
+            rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'trace%' AND name NOT LIKE 'sqlite_%' ORDER BY name"),
+            [
+                "trace_metadata_by_value",
+                "trace_runs_by_trace",
+                "trace_span_names_by_name",
+                "trace_span_names_by_type",
+                "trace_tags_by_value",
+                "traces_by_experiment"
+            ]
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bounded_read_gives_up_and_the_next_reads_run() {
         let dir = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ use mlox_core::{page_token, MlflowError, Result};
 
 use crate::db::{placeholders, Conn, DbError, RowView, SqlValue};
 use crate::search_sql::comparison_sql;
-use crate::tracking::{append_uri_path, get_experiment, get_run, now_ms};
+use crate::tracking::{append_uri_path, experiment_place, get_run, now_ms};
 
 /// MLflow's default and largest page of a trace search.
 const DEFAULT_MAX_RESULTS: i64 = 100;
@@ -226,17 +226,29 @@ pub(crate) fn store_span_batches(
         names,
     } in batches
     {
+        // The trace, whether its info is final, and whether it already says where its
+        // spans are, in one statement.
         let row = c.query_opt(
-            "SELECT request_time, execution_duration, state, request_preview, response_preview FROM traces WHERE trace_id = ?",
-            &[trace_id.as_str().into()],
+            "SELECT request_time, execution_duration, state, request_preview, response_preview, \
+                CASE WHEN EXISTS (SELECT 1 FROM trace_metadata m WHERE m.trace_id = traces.trace_id AND m.key = ?) THEN 1 ELSE 0 END, \
+                CASE WHEN EXISTS (SELECT 1 FROM trace_tags t WHERE t.trace_id = traces.trace_id AND t.key = ? AND t.value = ?) THEN 1 ELSE 0 END \
+             FROM traces WHERE trace_id = ?",
+            &[
+                keys::INFO_FINALIZED.into(),
+                keys::SPANS_LOCATION.into(),
+                keys::SPANS_LOCATION_TRACKING_STORE.into(),
+                trace_id.as_str().into(),
+            ],
         )?;
+        let location;
+        let mut tags: BTreeMap<&str, &str> = BTreeMap::new();
         match row {
             None => {
                 if experiment.is_none() {
-                    experiment = Some(get_experiment(c, experiment_id)?);
+                    experiment = Some(experiment_place(c, experiment_id)?);
                 }
                 let exp = experiment.as_ref().expect("experiment loaded above");
-                let eid: i64 = exp.experiment_id.parse().unwrap_or_default();
+                let eid = exp.id;
                 c.execute(
                     "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, state, client_request_id, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
                     &[
@@ -249,21 +261,15 @@ pub(crate) fn store_span_batches(
                         summary.response_preview.clone().into(),
                     ],
                 )?;
-                upsert_kv(
-                    c,
-                    "trace_tags",
-                    &trace_id,
-                    keys::ARTIFACT_LOCATION,
-                    &artifact_location_tag(&exp.artifact_location, &trace_id),
-                )?;
+                location = artifact_location_tag(&exp.artifact_location, &trace_id);
+                tags.insert(keys::ARTIFACT_LOCATION, &location);
+                tags.insert(keys::SPANS_LOCATION, keys::SPANS_LOCATION_TRACKING_STORE);
             }
             Some(r) => {
-                let finalized = c
-                    .query_opt(
-                        "SELECT 1 FROM trace_metadata WHERE trace_id = ? AND key = ?",
-                        &[trace_id.as_str().into(), keys::INFO_FINALIZED.into()],
-                    )?
-                    .is_some();
+                let finalized = r.int(5)? != 0;
+                if r.int(6)? == 0 {
+                    tags.insert(keys::SPANS_LOCATION, keys::SPANS_LOCATION_TRACKING_STORE);
+                }
                 let (mut start, duration) = (r.int(0)?, r.opt_int(1)?);
                 let mut state = TraceState::parse(&r.text(2)?).unwrap_or_default();
                 let mut end = duration.map(|d| start + d);
@@ -293,13 +299,9 @@ pub(crate) fn store_span_batches(
                 )?;
             }
         }
-        upsert_kv(
-            c,
-            "trace_tags",
-            &trace_id,
-            keys::SPANS_LOCATION,
-            keys::SPANS_LOCATION_TRACKING_STORE,
-        )?;
+        if !tags.is_empty() {
+            upsert_kvs(c, "trace_tags", &trace_id, &tags)?;
+        }
         // The batch number after the trace's last one, in the same statement.
         c.execute(
             "INSERT INTO trace_spans (trace_id, batch, content) SELECT ?, COALESCE(MAX(batch), -1) + 1, ? FROM trace_spans WHERE trace_id = ?",
@@ -357,11 +359,11 @@ fn truncate_value(value: &str) -> String {
 }
 
 pub(crate) fn start_trace(c: &mut dyn Conn, info: TraceInfo) -> Result<TraceInfo> {
-    let exp = get_experiment(c, &info.experiment_id)?;
+    let exp = experiment_place(c, &info.experiment_id)?;
     if exp.lifecycle_stage != LIFECYCLE_ACTIVE {
         return Err(MlflowError::invalid(format!(
             "The experiment {} must be in the 'active' state. Current state is {}.",
-            exp.experiment_id, exp.lifecycle_stage
+            exp.id, exp.lifecycle_stage
         )));
     }
     let trace_id = info.trace_id.clone();
@@ -373,36 +375,26 @@ pub(crate) fn start_trace(c: &mut dyn Conn, info: TraceInfo) -> Result<TraceInfo
     for (k, v) in &info.tags {
         validate_trace_tag(k, v)?;
     }
-    let eid: i64 = exp.experiment_id.parse().unwrap_or_default();
-    if exists(c, &trace_id)? {
-        c.execute(
-            "UPDATE traces SET experiment_id = ?, request_time = ?, execution_duration = ?, state = ?, client_request_id = ?, request_preview = COALESCE(?, request_preview), response_preview = COALESCE(?, response_preview) WHERE trace_id = ?",
-            &[
-                eid.into(),
-                info.request_time.into(),
-                info.execution_duration.into(),
-                info.state.as_str().into(),
-                info.client_request_id.clone().into(),
-                info.request_preview.clone().into(),
-                info.response_preview.clone().into(),
-                trace_id.as_str().into(),
-            ],
-        )?;
-    } else {
-        c.execute(
-            "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, state, client_request_id, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                trace_id.as_str().into(),
-                eid.into(),
-                info.request_time.into(),
-                info.execution_duration.into(),
-                info.state.as_str().into(),
-                info.client_request_id.clone().into(),
-                info.request_preview.clone().into(),
-                info.response_preview.clone().into(),
-            ],
-        )?;
-    }
+    let eid = exp.id;
+    // Inserted, or (its spans came first) the info replaces what the spans said, keeping
+    // the previews they gave when the info has none.
+    c.execute(
+        "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, state, client_request_id, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (trace_id) DO UPDATE SET experiment_id = excluded.experiment_id, request_time = excluded.request_time, \
+            execution_duration = excluded.execution_duration, state = excluded.state, client_request_id = excluded.client_request_id, \
+            request_preview = COALESCE(excluded.request_preview, traces.request_preview), \
+            response_preview = COALESCE(excluded.response_preview, traces.response_preview)",
+        &[
+            trace_id.as_str().into(),
+            eid.into(),
+            info.request_time.into(),
+            info.execution_duration.into(),
+            info.state.as_str().into(),
+            info.client_request_id.clone().into(),
+            info.request_preview.clone().into(),
+            info.response_preview.clone().into(),
+        ],
+    )?;
     // The tags, then the artifact location (which wins over a tag of that name); the
     // metadata, then the mark that the info is final.
     let tag_values: Vec<(&str, String)> = info
@@ -459,19 +451,22 @@ fn load_infos(c: &mut dyn Conn, ids: &[String]) -> Result<Vec<TraceInfo>> {
             let info = info_from_row(&r)?;
             found.insert(info.trace_id.clone(), info);
         }
-        for (table, is_tag) in [("trace_tags", true), ("trace_metadata", false)] {
-            for r in c.query(
-                &format!("SELECT trace_id, key, value FROM {table} WHERE trace_id IN ({ph})"),
-                &args,
-            )? {
-                if let Some(info) = found.get_mut(&r.text(0)?) {
-                    let map = if is_tag {
-                        &mut info.tags
-                    } else {
-                        &mut info.metadata
-                    };
-                    map.insert(r.text(1)?, r.text(2)?);
-                }
+        // Tags and metadata in one statement: the ids twice, once for each table.
+        let twice: Vec<SqlValue> = args.iter().chain(args.iter()).cloned().collect();
+        for r in c.query(
+            &format!(
+                "SELECT trace_id, key, value, 1 FROM trace_tags WHERE trace_id IN ({ph}) \
+                 UNION ALL SELECT trace_id, key, value, 0 FROM trace_metadata WHERE trace_id IN ({ph})"
+            ),
+            &twice,
+        )? {
+            if let Some(info) = found.get_mut(&r.text(0)?) {
+                let map = if r.int(3)? == 1 {
+                    &mut info.tags
+                } else {
+                    &mut info.metadata
+                };
+                map.insert(r.text(1)?, r.text(2)?);
             }
         }
         for r in c.query(

@@ -189,17 +189,20 @@ fn write_escaped(out: &mut Vec<u8>, s: &str) {
 }
 
 fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
-    let _ = write!(out, "{} ", now_rfc3339_millis());
+    write_now(out);
+    out.push(b' ');
     let _ = match e.remote {
         Some(a) => write!(out, "{a} \"{} ", e.method),
         None => write!(out, "- \"{} ", e.method),
     };
     write_escaped(out, e.path);
+    let micros = micros_rounded(e.elapsed);
     let _ = write!(
         out,
-        "\" {} {:.3}ms {}B route={} user=",
+        "\" {} {}.{:03}ms {}B route={} user=",
         e.status,
-        e.elapsed.as_secs_f64() * 1000.0,
+        micros / 1000,
+        micros % 1000,
         e.bytes,
         e.route,
     );
@@ -207,10 +210,15 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     out.push(b'\n');
 }
 
+/// A duration in whole microseconds, rounded to the nearest.
+fn micros_rounded(d: Duration) -> u128 {
+    (d.as_nanos() + 500) / 1000
+}
+
 /// A JSON line's fields, in the order they are written.
 #[derive(serde::Serialize)]
 struct JsonLine<'a> {
-    time: String,
+    time: &'a str,
     remote: Option<SocketAddr>,
     method: &'a str,
     path: &'a str,
@@ -221,20 +229,36 @@ struct JsonLine<'a> {
     user: Option<&'a str>,
 }
 
-/// The time now in RFC 3339, UTC, to the millisecond: `2026-01-02T03:04:05.123Z`.
-fn now_rfc3339_millis() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+thread_local! {
+    /// The last whole second a line was stamped with, and its `2026-01-02T03:04:05` form:
+    /// lines within one second reuse it, so stamping a line formats only the milliseconds.
+    static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
+
+/// Appends the time now in RFC 3339, UTC, to the millisecond: `2026-01-02T03:04:05.123Z`.
+fn write_now(out: &mut Vec<u8>) {
+    let now = chrono::Utc::now();
+    SECOND.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != now.timestamp() {
+            *cached = (now.timestamp(), now.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        out.extend_from_slice(cached.1.as_bytes());
+    });
+    let _ = write!(out, ".{:03}Z", now.timestamp_subsec_millis().min(999));
 }
 
 fn write_json(out: &mut Vec<u8>, e: &Entry<'_>) {
+    let mut stamp = Vec::with_capacity(24);
+    write_now(&mut stamp);
     let fields = JsonLine {
-        time: now_rfc3339_millis(),
+        time: std::str::from_utf8(&stamp).unwrap_or(""),
         remote: e.remote,
         method: e.method,
         path: e.path,
         route: e.route,
         status: e.status,
-        duration_ms: (e.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        duration_ms: micros_rounded(e.elapsed) as f64 / 1e3,
         bytes: e.bytes,
         user: e.user,
     };
@@ -316,6 +340,26 @@ mod tests {
             odd.contains(" - \"POST /a\\\"b\\nc/é\" 200 ") && odd.ends_with(" user=bob\\'s\n"),
             "{odd}"
         );
+    }
+
+    #[test]
+    fn stamps_are_rfc3339_utc_to_the_millisecond() {
+        for _ in 0..3 {
+            let before = chrono::Utc::now();
+            let mut out = Vec::new();
+            write_now(&mut out);
+            let after = chrono::Utc::now();
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text.len(), 24, "{text}");
+            assert!(text.ends_with('Z'), "{text}");
+            let t = chrono::DateTime::parse_from_rfc3339(&text).unwrap();
+            let floor = |d: chrono::DateTime<chrono::Utc>| d.timestamp_millis();
+            assert!(
+                floor(before) <= t.timestamp_millis() && t.timestamp_millis() <= floor(after),
+                "{text}"
+            );
+            std::thread::sleep(Duration::from_millis(400));
+        }
     }
 
     #[test]

@@ -66,6 +66,28 @@ pub(crate) fn get_experiment(c: &mut dyn Conn, id: &str) -> Result<Experiment> {
         .ok_or_else(|| experiment_not_found(id))
 }
 
+/// An experiment's id, artifact location and lifecycle stage: what a write into it needs,
+/// in one statement (no tags).
+pub(crate) struct ExperimentPlace {
+    pub id: i64,
+    pub artifact_location: String,
+    pub lifecycle_stage: String,
+}
+
+pub(crate) fn experiment_place(c: &mut dyn Conn, id: &str) -> Result<ExperimentPlace> {
+    let eid = parse_experiment_id(id)?;
+    let row = c.query_opt(
+        "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
+        &[eid.into()],
+    )?;
+    let row = row.ok_or_else(|| experiment_not_found(id))?;
+    Ok(ExperimentPlace {
+        id: eid,
+        artifact_location: row.text(0)?,
+        lifecycle_stage: row.text(1)?,
+    })
+}
+
 pub(crate) fn get_experiment_by_name(c: &mut dyn Conn, name: &str) -> Result<Experiment> {
     let rows = c.query(
         &format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE name = ?"),

@@ -9,8 +9,8 @@ mod search;
 
 pub(crate) use experiments::{
     count_runs, create_experiment, delete_experiment_tag, ensure_default_experiment,
-    get_experiment, get_experiment_by_name, rename_experiment, search_experiments,
-    set_experiment_lifecycle, set_experiment_tag,
+    experiment_place, get_experiment, get_experiment_by_name, rename_experiment,
+    search_experiments, set_experiment_lifecycle, set_experiment_tag,
 };
 pub(crate) use gc::{deleted_experiments, deleted_runs, hard_delete_experiment, hard_delete_run};
 pub use history::sample_indices;

@@ -1,0 +1,2 @@
+-- SQLite only: there, a trace's tags, metadata and span names move to WITHOUT ROWID
+-- tables. PostgreSQL keeps every table as a heap plus its indexes; nothing changes here.
