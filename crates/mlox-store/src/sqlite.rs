@@ -521,13 +521,28 @@ mod tests {
         assert_eq!(
             rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'trace%' AND name NOT LIKE 'sqlite_%' ORDER BY name"),
             [
-                "trace_metadata_by_value",
+                "trace_metadata_source_run",
                 "trace_runs_by_trace",
                 "trace_span_names_by_name",
                 "trace_span_names_by_type",
                 "trace_tags_by_value",
                 "traces_by_experiment"
             ]
+        );
+        // The run filter of a trace search (`traces::kv_exists`) names the key as a literal,
+        // which is what lets SQLite use the partial index.
+        let plan: Vec<String> = {
+            let mut st = conn
+                .prepare("EXPLAIN QUERY PLAN SELECT x.trace_id FROM trace_metadata x WHERE x.key = 'mlflow.sourceRun' AND substr(x.value, 1, 200) = substr(?, 1, 200)")
+                .unwrap();
+            st.query_map(["r1"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert!(
+            plan.iter().any(|d| d.contains("trace_metadata_source_run")),
+            "{plan:?}"
         );
     }
 

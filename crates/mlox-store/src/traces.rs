@@ -534,13 +534,32 @@ fn kv_exists(
     value: &Value,
     params: &mut Vec<SqlValue>,
 ) -> Result<String> {
-    params.push(key.into());
+    // Metadata values are indexed for the source run only (on SQLite, a partial index of
+    // that key, which the statement must name as a literal to use): a trace carries a
+    // dozen metadata keys, and indexing every value cost ingest about a third of the pages
+    // it writes. A filter on another metadata key looks up each candidate trace's row.
+    let by_value = table != "trace_metadata" || key == keys::SOURCE_RUN;
+    let key_sql = if table == "trace_metadata" && key == keys::SOURCE_RUN {
+        format!("'{}'", keys::SOURCE_RUN)
+    } else {
+        params.push(key.into());
+        "?".to_string()
+    };
     match cmp {
         Cmp::IsNull => Ok(format!(
-            "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.trace_id = t.trace_id AND x.key = ?)"
+            "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.trace_id = t.trace_id AND x.key = {key_sql})"
         )),
+        _ if !by_value => {
+            let cond = match cmp {
+                Cmp::IsNotNull => String::new(),
+                _ => format!(" AND {}", comparison_sql("x.value", cmp, value, params)?),
+            };
+            Ok(format!(
+                "EXISTS (SELECT 1 FROM {table} x WHERE x.trace_id = t.trace_id AND x.key = {key_sql}{cond})"
+            ))
+        }
         Cmp::IsNotNull => Ok(format!(
-            "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = ?)"
+            "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = {key_sql})"
         )),
         Cmp::Eq => {
             let Value::Str(v) = value else {
@@ -554,19 +573,19 @@ fn kv_exists(
             params.push(v.as_str().into());
             if v.chars().count() < 200 {
                 Ok(format!(
-                    "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = ? AND substr(x.value, 1, 200) = substr(?, 1, 200))"
+                    "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = {key_sql} AND substr(x.value, 1, 200) = substr(?, 1, 200))"
                 ))
             } else {
                 params.push(v.as_str().into());
                 Ok(format!(
-                    "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = ? AND substr(x.value, 1, 200) = substr(?, 1, 200) AND (x.value || '') = ?)"
+                    "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = {key_sql} AND substr(x.value, 1, 200) = substr(?, 1, 200) AND (x.value || '') = ?)"
                 ))
             }
         }
         _ => {
             let cond = comparison_sql("x.value", cmp, value, params)?;
             Ok(format!(
-                "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = ? AND {cond})"
+                "t.trace_id IN (SELECT x.trace_id FROM {table} x WHERE x.key = {key_sql} AND {cond})"
             ))
         }
     }

@@ -2,6 +2,9 @@
 -- (WITHOUT ROWID): one B-tree each instead of a table plus the index of its key, so
 -- ingesting a trace writes three fewer B-trees' pages. The rows are small; the traces
 -- and their span batches (large rows) keep their row ids.
+-- Metadata values are indexed for the source run only (the run filter of trace searches):
+-- a trace carries about a dozen metadata keys, and an index of every (key, value) put
+-- each of them on a page of its own, a third of the bytes an ingested trace wrote.
 CREATE TABLE trace_tags_by_key (
     trace_id TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -21,7 +24,7 @@ CREATE TABLE trace_metadata_by_key (
 INSERT INTO trace_metadata_by_key (trace_id, key, value) SELECT trace_id, key, value FROM trace_metadata;
 DROP TABLE trace_metadata;
 ALTER TABLE trace_metadata_by_key RENAME TO trace_metadata;
-CREATE INDEX trace_metadata_by_value ON trace_metadata (key, substr(value, 1, 200), trace_id);
+CREATE INDEX trace_metadata_source_run ON trace_metadata (substr(value, 1, 200), trace_id) WHERE key = 'mlflow.sourceRun';
 CREATE TABLE trace_span_names_by_key (
     trace_id TEXT NOT NULL,
     name TEXT NOT NULL,
