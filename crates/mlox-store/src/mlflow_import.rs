@@ -2225,6 +2225,53 @@ mod tests {
     }
 
     #[test]
+    fn dataset_records_read_as_mlflow_answers_them() {
+        let json = |t: &str| Some(serde_json::from_str::<serde_json::Value>(t));
+        let body = RecordColumns {
+            inputs: json(r#"{"q": "a"}"#),
+            outputs: json(r#"{"mlflow_wrapped": "text"}"#),
+            expectations: json("null"),
+            tags: None,
+            source: json(r#"{"source_type": "trace", "source_data": {"trace_id": "tr-1"}}"#),
+            source_id: None,
+            created_by: Some("alice".into()),
+            last_updated_by: None,
+        }
+        .body()
+        .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(body),
+            serde_json::json!({
+                "inputs": {"q": "a"}, "outputs": "text", "tags": {},
+                "source": {"source_type": "TRACE", "source_data": {"trace_id": "tr-1"}},
+                "source_type": "TRACE", "source_id": "tr-1", "created_by": "alice",
+            })
+        );
+        // Empty wrapped outputs and an unwrapped object are no outputs; bad JSON is refused.
+        let body = |outputs: &str| {
+            RecordColumns {
+                inputs: json("{}"),
+                outputs: json(outputs),
+                expectations: None,
+                tags: None,
+                source: None,
+                source_id: Some("s".into()),
+                created_by: None,
+                last_updated_by: None,
+            }
+            .body()
+        };
+        assert!(!body("{}").unwrap().contains_key("outputs"));
+        assert!(!body(r#"{"text": 1}"#).unwrap().contains_key("outputs"));
+        assert_eq!(
+            body(r#"{"mlflow_wrapped": {}}"#).unwrap()["outputs"],
+            serde_json::json!({})
+        );
+        assert_eq!(body("{}").unwrap()["source_id"], "s");
+        assert!(body("{not json").is_none());
+    }
+
+    #[test]
     fn python_floats() {
         assert_eq!(python_float(1.0), "1.0");
         assert_eq!(python_float(0.25), "0.25");
