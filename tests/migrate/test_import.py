@@ -307,6 +307,11 @@ def test_webhook_secret_comes_across_with_the_key(mlflow_store, tmp_path):
     wrong = _import(source, f"sqlite:///{tmp_path / 'wrong.db'}",
                     env={"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": other_key})
     assert "could not be decrypted" in wrong.stderr
+    # A value that is no Fernet key at all is refused before anything is written.
+    bad = _import(source, f"sqlite:///{tmp_path / 'bad.db'}", check=False,
+                  env={"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": "not-a-key"})
+    assert bad.returncode != 0 and "Fernet" in bad.stderr
+    assert not (tmp_path / "bad.db").exists()
 
     exported = tmp_path / "export" / "mlflow.db"
     proc = subprocess.run(

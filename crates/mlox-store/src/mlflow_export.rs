@@ -81,6 +81,10 @@ pub async fn export_mlflow(
         progress,
         webhook_secret_key: key,
     } = opts;
+    // A key that is no Fernet key is refused before anything is written.
+    if let Some(key) = key.as_deref() {
+        crate::webhook_secret::Cipher::new(key)?;
+    }
     match StoreUri::parse(target)? {
         StoreUri::Sqlite(path) => {
             if path.exists() {

@@ -362,6 +362,10 @@ pub async fn import_mlflow(
     target: &StoreUri,
     opts: ImportOptions,
 ) -> Result<ImportSummary> {
+    // A key that is no Fernet key is refused before anything is read or written.
+    if let Some(key) = opts.webhook_secret_key.as_deref() {
+        crate::webhook_secret::Cipher::new(key)?;
+    }
     let source = source.to_string();
     let progress = opts.progress.clone();
     let artifacts_source = opts.artifacts_source.clone();
