@@ -125,6 +125,41 @@ def seed(client: MlflowClient, work_dir, webhooks: bool = True) -> dict:
     mlflow.log_feedback(trace_id=t1, name="correct", value=True, rationale="ok", source=src)
     mlflow.log_expectation(trace_id=t1, name="expected", value={"out": 9}, source=src)
     ids["traces"] = [t1, t2]
+
+    # Evaluation datasets: records merged twice (the second merge updates one record),
+    # sources of every kind, tags set and deleted, links to two experiments; an empty one.
+    if webhooks:
+        from mlflow.genai.datasets import create_dataset, delete_dataset_tag, set_dataset_tags
+
+        qa = create_dataset(name="qa", experiment_id=[exp, other],
+                            tags={"stage": "dev", "owner": "ml", "mlflow.user": "alice"})
+        qa.merge_records([
+            {"inputs": {"question": "What is MLflow?", "n": 1},
+             "expectations": {"answer": "a platform"}, "tags": {"mlflow.user": "alice"}},
+            {"inputs": {"question": "Ünïcode?", "x": 1.5, "deep": {"b": [1, None], "a": 1e-05}},
+             "outputs": {"text": "yes"}, "expectations": {"score": 0.5}},
+            {"inputs": {"question": "plain output"}, "outputs": "just text",
+             "source": {"source_type": "HUMAN", "source_data": {"source_id": "bob"}}},
+            {"inputs": {"question": "from a trace"},
+             "source": {"source_type": "TRACE", "source_data": {"trace_id": t1}}},
+        ])
+        time.sleep(0.01)
+        qa.merge_records([
+            {"inputs": {"n": 1, "question": "What is MLflow?"},
+             "expectations": {"extra": True}, "tags": {"mlflow.user": "carol", "round": "2"}},
+        ])
+        set_dataset_tags(qa.dataset_id, {"reviewed": "yes"})
+        delete_dataset_tag(qa.dataset_id, "owner")
+        empty = create_dataset(name="empty", experiment_id=other)
+        ids["datasets"] = [qa.dataset_id, empty.dataset_id]
+
+        # An online-scoring configuration (rate 0, which needs no AI gateway judge).
+        from mlflow.genai.scorers import ScorerSamplingConfig, get_scorer
+
+        get_scorer(name="polite", experiment_id=exp).update(
+            experiment_id=exp,
+            sampling_config=ScorerSamplingConfig(sample_rate=0.0, filter_string="tags.env = 'prod'"),
+        )
     return ids
 
 
@@ -311,6 +346,25 @@ def dump(client: MlflowClient, webhooks: bool = True) -> dict:
                         for v in store.list_scorer_versions(e.experiment_id, s.name)
                     ],
                 })
+
+    # Evaluation datasets with their records, and the online-scoring configurations.
+    d["datasets"] = []
+    d["online_scoring_configs"] = []
+    if webhooks:
+        from mlflow.genai.datasets import get_dataset, search_datasets
+
+        found = search_datasets(filter_string="created_time >= 0")
+        for ds in sorted(found, key=lambda x: x.dataset_id):
+            full = get_dataset(dataset_id=ds.dataset_id).to_dict()
+            full["experiment_ids"] = sorted(full["experiment_ids"])
+            full["records"] = sorted(full["records"], key=lambda r: r["dataset_record_id"])
+            d["datasets"].append(full)
+        scorer_ids = sorted({s["versions"][0]["scorer_id"] for s in d["scorers"]})
+        configs = store.get_online_scoring_configs(scorer_ids) if scorer_ids else []
+        d["online_scoring_configs"] = sorted(
+            [dataclasses.asdict(c) if dataclasses.is_dataclass(c) else vars(c) for c in configs],
+            key=lambda c: c["scorer_id"],
+        )
 
     hooks = _all(client.list_webhooks, max_results=100) if webhooks else []
     d["webhooks"] = sorted(

@@ -115,6 +115,8 @@ def test_mlflow_serves_the_export_with_the_same_answers(mlox_store):
     assert expected["logged_models"][0]["metrics"]
     assert len(expected["traces"]) == 2 and expected["traces"][0]["spans"]
     assert expected["prompts"] and expected["webhooks"]
+    assert sorted(len(d["records"]) for d in expected["datasets"]) == [0, 4]
+    assert len(expected["online_scoring_configs"]) == 1
 
     target = tmp / "export" / "mlflow.db"
     before = (tmp / "mlox.db").read_bytes()

@@ -59,6 +59,57 @@ def _dump(server) -> dict:
 
 PG_URL = os.environ.get("MLOX_TEST_POSTGRES_URL")
 
+# The MLflow servers of these tests encrypt webhook secrets with this Fernet key (32 bytes,
+# URL-safe base64), as MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY; mlflow_data.seed's webhook
+# has the secret WEBHOOK_SECRET.
+WEBHOOK_KEY = "bWxveC10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGVmZ2g="
+WEBHOOK_SECRET = "s3cret"
+
+
+def _mlflow_env() -> dict:
+    return {**os.environ, "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": WEBHOOK_KEY}
+
+
+def _signs_with_the_secret(url: str, webhook_id: str) -> bool:
+    """Points the webhook at a receiver on loopback, has the server at `url` send it a
+    test delivery, and tells whether the delivery is signed with WEBHOOK_SECRET (MLflow's
+    X-MLflow-Signature: HMAC-SHA256 of "<delivery id>.<timestamp>.<body>")."""
+    import base64
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        client = MlflowClient(tracking_uri=url)
+        client.update_webhook(webhook_id, url=f"http://127.0.0.1:{receiver.server_address[1]}/hook")
+        result = client.test_webhook(webhook_id)
+        assert result.success, result.error_message
+    finally:
+        receiver.shutdown()
+    assert len(got) == 1
+    headers, body = got[0]
+    if "x-mlflow-signature" not in headers:
+        return False
+    signed = f"{headers['x-mlflow-delivery-id']}.{headers['x-mlflow-timestamp']}.".encode() + body
+    digest = hmac.new(WEBHOOK_SECRET.encode(), signed, hashlib.sha256).digest()
+    return headers["x-mlflow-signature"] == "v1," + base64.b64encode(digest).decode()
+
 
 def _fresh_pg_database(name: str) -> str:
     """A new empty database on the test PostgreSQL server; its URL."""
@@ -113,7 +164,7 @@ def mlflow_store(request, tmp_path_factory):
         source = url.replace("mysql://", "mysql+pymysql://", 1)
         os.environ["MLOX_COMPAT_BACKEND_URI"] = source
     try:
-        server = servers.start_mlflow(tmp, workers=1)
+        server = servers.start_mlflow(tmp, workers=1, env=_mlflow_env())
     finally:
         os.environ.pop("MLOX_COMPAT_BACKEND_URI", None)
     try:
@@ -179,6 +230,9 @@ def test_import_gives_the_same_answers(mlflow_store):
     assert len(expected["traces"]) == 2 and expected["traces"][0]["spans"]
     assert expected["prompts"] and expected["webhooks"]
     assert [len(s["versions"]) for s in expected["scorers"]] == [2, 1]
+    assert [len(d["records"]) for d in expected["datasets"]] in ([4, 0], [0, 4])
+    assert [len(d["experiment_ids"]) for d in expected["datasets"]] in ([2, 1], [1, 2])
+    assert len(expected["online_scoring_configs"]) == 1
 
     _assert_same(expected, _mlox_dump_of(tmp, target))
 
@@ -224,6 +278,58 @@ def test_import_into_postgresql(mlflow_store):
     got = _dump(server)
     got["experiments"] = [e for e in got["experiments"] if e["name"] != "after-import"]
     _assert_same(expected, got)
+
+
+def test_webhook_secret_comes_across_with_the_key(mlflow_store, tmp_path):
+    """With MLflow's MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY, `mlox import` decrypts webhook
+    secrets (mlox server then signs with the same secret) and `mlox export` encrypts them
+    again (MLflow, run with that key, signs with it too); with another key, the secret is
+    said to be undecryptable and left out."""
+    tmp, expected, _, source, kind = mlflow_store
+    if kind != "sqlite":
+        pytest.skip("exercised with the SQLite source")
+    hook_id = expected["webhooks"][0]["id"]
+    target = tmp_path / "mlox.db"
+    proc = _import(source, f"sqlite:///{target}",
+                   env={"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": WEBHOOK_KEY})
+    assert "webhook" not in proc.stderr, proc.stderr
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = f"sqlite:///{target}"
+    try:
+        server = servers.start_mlox(tmp)
+    finally:
+        del os.environ["MLOX_COMPAT_BACKEND_URI"]
+    try:
+        assert _signs_with_the_secret(server.url, hook_id)
+    finally:
+        server.stop()
+
+    other_key = "b3RoZXIta2V5LTAxMjM0NTY3ODlhYmNkZWZnaGlqa2w="
+    wrong = _import(source, f"sqlite:///{tmp_path / 'wrong.db'}",
+                    env={"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": other_key})
+    assert "could not be decrypted" in wrong.stderr
+    # A value that is no Fernet key at all is refused before anything is written.
+    bad = _import(source, f"sqlite:///{tmp_path / 'bad.db'}", check=False,
+                  env={"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": "not-a-key"})
+    assert bad.returncode != 0 and "Fernet" in bad.stderr
+    assert not (tmp_path / "bad.db").exists()
+
+    exported = tmp_path / "export" / "mlflow.db"
+    proc = subprocess.run(
+        [_mlox_bin(), "export", f"sqlite:///{exported}", "--backend-store-uri",
+         f"sqlite:///{target}", "--quiet"],
+        capture_output=True, text=True, timeout=600, env=_mlflow_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "webhook" not in proc.stderr, proc.stderr
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = f"sqlite:///{exported}"
+    try:
+        server = servers.start_mlflow(tmp, workers=1, env=_mlflow_env())
+    finally:
+        del os.environ["MLOX_COMPAT_BACKEND_URI"]
+    try:
+        assert _signs_with_the_secret(server.url, hook_id)
+    finally:
+        server.stop()
 
 
 def test_copy_artifacts_of_proxied_locations(mlflow_store, tmp_path):

@@ -417,10 +417,9 @@ fn write_float(out: &mut String, d: f64) {
         out.push_str("NaN");
     } else if d.is_infinite() {
         out.push_str(if d > 0.0 { "Infinity" } else { "-Infinity" });
-    } else if d.fract() == 0.0 && d.abs() < 1e16 {
-        out.push_str(&format!("{d:.1}"));
     } else {
-        out.push_str(&d.to_string());
+        // `json.dumps` writes a float as its `repr`: `1.0`, `1e-05`, `1e+16`.
+        out.push_str(&crate::validation::py_float_repr(d));
     }
 }
 

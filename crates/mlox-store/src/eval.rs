@@ -31,6 +31,13 @@ fn digest(name: &str, time: i64) -> String {
     hex(&Sha256::digest(format!("{name}:{time}").as_bytes()))[..8].to_string()
 }
 
+/// The key deduplicating a record in `eval_dataset_records`: SHA-256 of its inputs as
+/// canonical JSON (mlox's own; MLflow's `input_hash` is computed otherwise, see
+/// `mlflow_export::mlflow_input_hash`).
+pub(crate) fn inputs_hash(record: &Map<String, Value>) -> String {
+    hex(&Sha256::digest(inputs_key(record).as_bytes()))
+}
+
 fn dataset_from_row(r: &Row) -> Result<EvalDataset, DbError> {
     Ok(EvalDataset {
         dataset_id: r.text(0)?,
@@ -290,7 +297,7 @@ pub(crate) fn upsert_dataset_records(
     let mut updated_by = None;
     let mut schema = DatasetSchema::parse(dataset.schema.as_deref());
     for r in &records {
-        let hash = hex(&Sha256::digest(inputs_key(r).as_bytes()));
+        let hash = inputs_hash(r);
         if let Some(user) = record_user(r) {
             updated_by = Some(user);
         }

@@ -26,6 +26,7 @@ mod search_sql;
 mod sqlite;
 mod traces;
 pub mod tracking;
+mod webhook_secret;
 
 /// The conformance suite every backend must pass (used by this crate's tests; only with
 /// the `testsuite` feature).

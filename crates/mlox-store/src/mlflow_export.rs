@@ -2,7 +2,7 @@
 //! PostgreSQL through a temporary SQLite export copied table by table), at
 //! MLflow 3.17's schema head, so that MLflow's own `mlflow server` opens it without a
 //! migration and answers what mlox answered: same ids, timestamps, histories, registry,
-//! logged models, webhooks and traces.
+//! logged models, webhooks, traces, the scorer registry and evaluation datasets.
 //!
 //! The schema is `mlflow_schema/sqlite.sql` (every table MLflow 3.17 expects, most of them
 //! left empty). The store is read in one snapshot; the database is built under a
@@ -18,8 +18,13 @@
 //!   into the columns MLflow keeps them in; spans become MLflow's span JSON (ids in
 //!   base64, attribute values as JSON text), one row per span; run links become
 //!   `entity_associations`; assessments get MLflow's value, error and aggregate columns.
-//! - webhook signing secrets are not written: MLflow keeps them encrypted with a key of
-//!   its own server (`MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY`); the export says so.
+//! - evaluation datasets: records' JSON bodies spread over MLflow's columns (outputs
+//!   wrapped as `{"mlflow_wrapped": …}`), with MLflow's input hash (SHA-256 of Python's
+//!   `json.dumps(inputs, sort_keys=True)`), so MLflow deduplicates later merges; experiment
+//!   links become `entity_associations`.
+//! - webhook signing secrets are written encrypted (Fernet) with the key the MLflow server
+//!   will use (`MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY`, `ExportOptions::webhook_secret_key`);
+//!   without it they are left out, and the export says so.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +46,14 @@ pub(crate) const SQLITE_SCHEMA: &str = include_str!("mlflow_schema/sqlite.sql");
 
 const POSTGRES_SCHEMA: &str = include_str!("mlflow_schema/postgres.sql");
 
+/// How to export.
+pub struct ExportOptions {
+    pub progress: Arc<dyn ImportProgress>,
+    /// The `MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY` the MLflow server will run with:
+    /// webhook secrets are written encrypted with it; without it they are left out.
+    pub webhook_secret_key: Option<String>,
+}
+
 /// What was written: rows per MLflow table, in order.
 #[derive(Debug, Default)]
 pub struct ExportSummary {
@@ -61,9 +74,17 @@ fn internal(e: impl std::fmt::Display) -> MlflowError {
 pub async fn export_mlflow(
     source: &StoreUri,
     target: &str,
-    progress: Arc<dyn ImportProgress>,
+    opts: ExportOptions,
 ) -> Result<ExportSummary> {
     let source = source.clone();
+    let ExportOptions {
+        progress,
+        webhook_secret_key: key,
+    } = opts;
+    // A key that is no Fernet key is refused before anything is written.
+    if let Some(key) = key.as_deref() {
+        crate::webhook_secret::Cipher::new(key)?;
+    }
     match StoreUri::parse(target)? {
         StoreUri::Sqlite(path) => {
             if path.exists() {
@@ -72,12 +93,12 @@ pub async fn export_mlflow(
                     path.display()
                 )));
             }
-            tokio::task::spawn_blocking(move || export_sqlite(&source, &path, progress))
+            tokio::task::spawn_blocking(move || export_sqlite(&source, &path, progress, key))
                 .await
                 .map_err(|e| MlflowError::internal(e.to_string()))?
         }
         StoreUri::Postgres(url) => {
-            tokio::task::spawn_blocking(move || export_postgres(&source, &url, progress))
+            tokio::task::spawn_blocking(move || export_postgres(&source, &url, progress, key))
                 .await
                 .map_err(|e| MlflowError::internal(e.to_string()))?
         }
@@ -89,6 +110,7 @@ fn export_sqlite(
     source: &StoreUri,
     path: &Path,
     progress: Arc<dyn ImportProgress>,
+    webhook_secret_key: Option<String>,
 ) -> Result<ExportSummary> {
     let mut src = Source::open_uri(source, "mlox store")?;
     let is_mlox = src
@@ -117,6 +139,7 @@ fn export_sqlite(
             progress,
             summary: ExportSummary::default(),
             notes: Vec::new(),
+            webhook_secret_key,
         };
         exporter.run()?;
         let Exporter {
@@ -153,6 +176,7 @@ fn export_postgres(
     source: &StoreUri,
     url: &str,
     progress: Arc<dyn ImportProgress>,
+    webhook_secret_key: Option<String>,
 ) -> Result<ExportSummary> {
     let config: postgres::Config = url
         .parse()
@@ -175,7 +199,7 @@ fn export_postgres(
     }
     let scratch = tempfile::tempdir().map_err(internal)?;
     let path = scratch.path().join("mlflow.db");
-    let summary = export_sqlite(source, &path, progress.clone())?;
+    let summary = export_sqlite(source, &path, progress.clone(), webhook_secret_key)?;
     let lite = rusqlite::Connection::open(&path).map_err(internal)?;
     let tables = tables_parents_first(&lite)?;
     c.execute("BEGIN", &[]).map_err(pg)?;
@@ -331,6 +355,7 @@ struct Exporter<'a> {
     progress: Arc<dyn ImportProgress>,
     summary: ExportSummary,
     notes: Vec<String>,
+    webhook_secret_key: Option<String>,
 }
 
 fn put(dst: &rusqlite::Connection, sql: &str, row: &[SqlValue]) -> Result<()> {
@@ -393,16 +418,7 @@ impl Exporter<'_> {
         self.webhooks()?;
         self.traces()?;
         self.scorers()?;
-        let mut n = 0;
-        self.src
-            .each("SELECT COUNT(*) FROM eval_datasets", &mut |r| {
-                n = r.int_or_zero(0)
-            })?;
-        if n > 0 {
-            self.notes.push(format!(
-                "{n} evaluation dataset(s) were not exported (mlox export does not write them yet)"
-            ));
-        }
+        self.eval_datasets()?;
         self.dst.execute_batch("COMMIT").map_err(internal)?;
         // MLflow does not have SQLite enforce its foreign keys, but they hold in what it
         // writes; so they must in an export.
@@ -750,21 +766,30 @@ impl Exporter<'_> {
     }
 
     fn webhooks(&mut self) -> Result<()> {
-        let mut secrets = 0;
+        let cipher = match self.webhook_secret_key.as_deref() {
+            Some(key) => Some(crate::webhook_secret::Cipher::new(key)?),
+            None => None,
+        };
+        let mut dropped = 0;
         self.copy(
             "webhooks",
             "SELECT webhook_id, name, description, url, status, creation_timestamp, last_updated_timestamp, deleted_timestamp, (deleted_timestamp IS NULL), secret FROM webhooks",
-            "INSERT INTO webhooks (webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp, workspace) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, 'default')",
+            "INSERT INTO webhooks (webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp, workspace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'default')",
             &mut |r| {
-                if r.opt_text_or_none(9).is_some_and(|s| !s.is_empty()) {
-                    secrets += 1;
-                }
-                vec![text(r, 0), text(r, 1), text(r, 2), text(r, 3), text(r, 4), r.int_or_zero(5).into(), r.int_or_zero(6).into(), opt_int(r, 7, 8)]
+                let secret = match (r.opt_text_or_none(9).filter(|s| !s.is_empty()), &cipher) {
+                    (Some(plain), Some(cipher)) => cipher.encrypt(&plain).into(),
+                    (Some(_), None) => {
+                        dropped += 1;
+                        SqlValue::Null
+                    }
+                    (None, _) => SqlValue::Null,
+                };
+                vec![text(r, 0), text(r, 1), text(r, 2), text(r, 3), text(r, 4), secret, r.int_or_zero(5).into(), r.int_or_zero(6).into(), opt_int(r, 7, 8)]
             },
         )?;
-        if secrets > 0 {
+        if dropped > 0 {
             self.notes.push(format!(
-                "{secrets} webhook(s) had a signing secret, which MLflow keeps encrypted with its own server's key: they were exported without one; set it again with MLflow's update_webhook"
+                "{dropped} webhook(s) had a signing secret, which MLflow keeps encrypted with its server's MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY: they were exported without one; set that variable to the key the MLflow server will use to export them, or set the secret again with MLflow's update_webhook"
             ));
         }
         self.copy(
@@ -789,6 +814,92 @@ impl Exporter<'_> {
             "INSERT INTO scorer_versions (scorer_id, scorer_version, serialized_scorer, creation_time) VALUES (?, ?, ?, ?)",
             &mut |r| vec![text(r, 0), r.int_or_zero(1).into(), text(r, 2), r.int_or_zero(3).into()],
         )?;
+        self.copy(
+            "online_scoring_configs",
+            "SELECT online_scoring_config_id, scorer_id, sample_rate, experiment_id, filter_string FROM online_scoring_configs",
+            "INSERT INTO online_scoring_configs (online_scoring_config_id, scorer_id, sample_rate, experiment_id, filter_string) VALUES (?, ?, ?, ?, ?)",
+            &mut |r| vec![text(r, 0), text(r, 1), r.opt_real(2).ok().flatten().unwrap_or(0.0).into(), r.int_or_zero(3).into(), text(r, 4)],
+        )?;
+        Ok(())
+    }
+
+    /// Evaluation datasets: `eval_datasets` and tags as they are, experiment links as
+    /// `entity_associations`, each record's JSON body spread back over MLflow's columns
+    /// (outputs wrapped as MLflow wraps them) with MLflow's own input hash.
+    fn eval_datasets(&mut self) -> Result<()> {
+        self.copy(
+            "evaluation_datasets",
+            "SELECT dataset_id, name, schema_json, profile, digest, created_time, last_update_time, created_by, last_updated_by FROM eval_datasets",
+            "INSERT INTO evaluation_datasets (dataset_id, name, schema, profile, digest, created_time, last_update_time, created_by, last_updated_by, workspace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'default')",
+            &mut |r| {
+                vec![text(r, 0), text(r, 1), text(r, 2), text(r, 3), text(r, 4), r.int_or_zero(5).into(), r.int_or_zero(6).into(), text(r, 7), text(r, 8)]
+            },
+        )?;
+        self.copy(
+            "evaluation_dataset_tags",
+            "SELECT dataset_id, key, value FROM eval_dataset_tags",
+            "INSERT INTO evaluation_dataset_tags (dataset_id, key, value) VALUES (?, ?, ?)",
+            &mut |r| vec![text(r, 0), text(r, 1), text(r, 2)],
+        )?;
+        // MLflow dates a link when it is made; mlox keeps no such time, so the
+        // dataset's creation stands in (MLflow never shows it).
+        self.copy(
+            "dataset experiment links",
+            "SELECT l.dataset_id, l.experiment_id, d.created_time FROM eval_dataset_experiments l JOIN eval_datasets d ON d.dataset_id = l.dataset_id",
+            "INSERT INTO entity_associations (association_id, source_type, source_id, destination_type, destination_id, created_time) VALUES (?, 'evaluation_dataset', ?, 'experiment', ?, ?)",
+            &mut |r| vec![new_id().into(), text(r, 0), r.int_or_zero(1).to_string().into(), r.int_or_zero(2).into()],
+        )?;
+        let mut unreadable = 0u64;
+        self.copy(
+            "evaluation_dataset_records",
+            "SELECT dataset_record_id, dataset_id, created_time, last_update_time, body FROM eval_dataset_records",
+            "INSERT INTO evaluation_dataset_records (dataset_record_id, dataset_id, inputs, outputs, expectations, tags, source, source_id, source_type, created_time, last_update_time, created_by, last_updated_by, input_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &mut |r| {
+                let body: Map<String, Value> = match serde_json::from_str(r.str_or_empty(4)) {
+                    Ok(b) => b,
+                    Err(_) => {
+                        unreadable += 1;
+                        Map::new()
+                    }
+                };
+                let inputs = body.get("inputs").cloned().unwrap_or_else(|| json!({}));
+                let json_col = |key: &str| -> SqlValue {
+                    body.get(key)
+                        .filter(|v| !v.is_null())
+                        .map_or(SqlValue::Null, |v| python_json(v).into())
+                };
+                let text_of = |key: &str| -> SqlValue {
+                    body.get(key)
+                        .and_then(Value::as_str)
+                        .map_or(SqlValue::Null, |s| s.into())
+                };
+                let outputs = match body.get("outputs") {
+                    Some(v) if !v.is_null() => python_json(&json!({"mlflow_wrapped": v})).into(),
+                    _ => SqlValue::Null,
+                };
+                vec![
+                    text(r, 0),
+                    text(r, 1),
+                    python_json(&inputs).into(),
+                    outputs,
+                    json_col("expectations"),
+                    json_col("tags"),
+                    json_col("source"),
+                    text_of("source_id"),
+                    text_of("source_type"),
+                    r.int_or_zero(2).into(),
+                    r.int_or_zero(3).into(),
+                    text_of("created_by"),
+                    text_of("last_updated_by"),
+                    mlflow_input_hash(&inputs).into(),
+                ]
+            },
+        )?;
+        if unreadable > 0 {
+            self.notes.push(format!(
+                "{unreadable} evaluation dataset record(s) had a body that could not be read; they were written with empty inputs"
+            ));
+        }
         Ok(())
     }
 
@@ -828,6 +939,32 @@ impl Exporter<'_> {
         )?;
         Ok(())
     }
+}
+
+/// MLflow's `input_hash` of a record: SHA-256 (hex) of `json.dumps(inputs,
+/// sort_keys=True)`, Python's separators and ASCII escapes, nested keys sorted too.
+fn mlflow_input_hash(inputs: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    fn sort_keys(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sort_keys(v)))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort_keys).collect()),
+            v => v.clone(),
+        }
+    }
+    Sha256::digest(python_json(&sort_keys(inputs)).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn write_trace(dst: &rusqlite::Connection, t: &Trace) -> Result<()> {
@@ -1119,6 +1256,16 @@ fn write_assessment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_hash_is_mlflows() {
+        // hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+        let inputs = json!({"question": "Ünïcode?", "x": 1.5, "a": {"z": 1e-05, "b": [1, null, true, 1e16, 2.0]}});
+        assert_eq!(
+            mlflow_input_hash(&inputs),
+            "111f9d7d5b8a0b4234762d8488c5b68d20ad929cde3fc0ebeb1e0128f48847ad"
+        );
+    }
 
     #[test]
     fn non_ascii_comes_back_unescaped() {

@@ -11,7 +11,9 @@
 //!
 //! - experiments, runs, params, tags, latest metrics, datasets, logged models, the registry
 //!   and webhooks: one row each, same keys. A webhook's secret is stored by MLflow
-//!   encrypted with a key mlox does not have; it is left unset (and said so).
+//!   encrypted (Fernet) with its server's `MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY`: given
+//!   that key (`ImportOptions::webhook_secret_key`) it is decrypted and kept, else it is
+//!   left unset (and said so).
 //! - metric histories: the points of each (run, key) are packed into `metric_chunks` (see
 //!   `chunks.rs`), except the points MLflow also keeps in `logged_model_metrics`, which
 //!   keep a `metrics` row naming their model and dataset, as mlox logs them.
@@ -22,8 +24,12 @@
 //!   metadata entries MLflow answers with), spans (MLflow's span JSON, one row per span)
 //!   converted to OpenTelemetry spans in one compressed batch per trace, trace → run
 //!   associations, and assessments.
-//! - the scorer registry: `scorers` and `scorer_versions`, row for row (MLflow's
-//!   evaluation datasets and online-scoring configurations are not read yet).
+//! - the scorer registry: `scorers`, `scorer_versions` and `online_scoring_configs`, row
+//!   for row.
+//! - evaluation datasets: `evaluation_datasets` and their tags row for row, their
+//!   `entity_associations` to experiments as `eval_dataset_experiments`, and each
+//!   `evaluation_dataset_records` row as the JSON body mlox keeps (what MLflow answers
+//!   for it: outputs unwrapped, the source's id and type), with mlox's own inputs hash.
 //!
 //! An interrupted import can be run again: the target remembers the import in the
 //! `mlox_import` table until it finishes, every insert skips rows already there, and
@@ -155,6 +161,9 @@ pub struct ImportOptions {
     /// The folder an MLflow server served proxied artifacts from (`--artifacts-source`):
     /// a file store's traces with `mlflow-artifacts:/` locations have their spans there.
     pub artifacts_source: Option<std::path::PathBuf>,
+    /// MLflow's `MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY`: with it, webhook secrets are
+    /// decrypted and kept; without it they are left out (and said so).
+    pub webhook_secret_key: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -163,6 +172,7 @@ impl Default for ImportOptions {
             batch_rows: 50_000,
             progress: Arc::new(Quiet),
             artifacts_source: None,
+            webhook_secret_key: None,
         }
     }
 }
@@ -339,6 +349,10 @@ const TABLES: &[&str] = &[
     "entity_associations",
     "scorers",
     "scorer_versions",
+    "online_scoring_configs",
+    "evaluation_datasets",
+    "evaluation_dataset_tags",
+    "evaluation_dataset_records",
 ];
 
 /// Imports the MLflow database (or file store folder) at `source` into the mlox store
@@ -348,6 +362,10 @@ pub async fn import_mlflow(
     target: &StoreUri,
     opts: ImportOptions,
 ) -> Result<ImportSummary> {
+    // A key that is no Fernet key is refused before anything is read or written.
+    if let Some(key) = opts.webhook_secret_key.as_deref() {
+        crate::webhook_secret::Cipher::new(key)?;
+    }
     let source = source.to_string();
     let progress = opts.progress.clone();
     let artifacts_source = opts.artifacts_source.clone();
@@ -433,7 +451,12 @@ fn inspect(src: &mut Source, source: &str) -> Result<(Schema, String)> {
             "the MLflow database is at schema revision '{revision}', which this mlox does not know (it reads every revision up to MLflow 3.17's dc11669786a5); upgrade mlox, or import from a database of an older MLflow"
         )));
     }
-    for table in ["experiments", "registered_models", "webhooks"] {
+    for table in [
+        "experiments",
+        "registered_models",
+        "webhooks",
+        "evaluation_datasets",
+    ] {
         if schema.default_workspace(table).is_empty() {
             continue;
         }
@@ -515,6 +538,7 @@ impl Importer<'_> {
         self.webhooks()?;
         self.traces()?;
         self.scorers()?;
+        self.eval_datasets()?;
         let dialect = self.read(|c| Ok(c.dialect()))?;
         let source = self.source.clone();
         self.write(move |c| {
@@ -562,7 +586,7 @@ impl Importer<'_> {
     /// Ids of the source already in the target: experiments (but an untouched default
     /// experiment 0), runs, logged models, registered models, webhooks, traces.
     fn check_conflicts(&mut self) -> Result<()> {
-        let checks: [(&str, &str, &str, &str); 7] = [
+        let checks: [(&str, &str, &str, &str); 8] = [
             (
                 "experiments",
                 "experiment_id",
@@ -575,6 +599,12 @@ impl Importer<'_> {
             ("webhooks", "webhook_id", "webhooks", "webhook_id"),
             ("trace_info", "request_id", "traces", "trace_id"),
             ("scorers", "scorer_id", "scorers", "scorer_id"),
+            (
+                "evaluation_datasets",
+                "dataset_id",
+                "eval_datasets",
+                "dataset_id",
+            ),
         ];
         let default_untouched = self.read(|c| {
             Ok(c.query_opt(
@@ -1194,31 +1224,52 @@ impl Importer<'_> {
         }
         let s = &self.schema;
         let from = format!("webhooks{}", s.default_workspace("webhooks"));
-        let mut secrets = 0;
+        let cipher = match self.opts.webhook_secret_key.as_deref() {
+            Some(key) => Some(crate::webhook_secret::Cipher::new(key)?),
+            None => None,
+        };
+        let (mut dropped, mut undecryptable) = (0, 0);
         self.copy(
             "webhooks",
             &from,
             &format!("SELECT webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp, (deleted_timestamp IS NULL) FROM {from}"),
-            "INSERT INTO webhooks (webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO webhooks (webhook_id, name, description, url, status, secret, creation_timestamp, last_updated_timestamp, deleted_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             &mut |r| {
-                if r.opt_text_or_none(5).is_some_and(|s| !s.is_empty()) {
-                    secrets += 1;
-                }
+                let secret = match (r.opt_text_or_none(5).filter(|s| !s.is_empty()), &cipher) {
+                    (None, _) => None,
+                    (Some(_), None) => {
+                        dropped += 1;
+                        None
+                    }
+                    (Some(token), Some(cipher)) => {
+                        let plain = cipher.decrypt(&token);
+                        if plain.is_none() {
+                            undecryptable += 1;
+                        }
+                        plain
+                    }
+                };
                 Some(vec![
                     r.opt_text_or_none(0).unwrap_or_default().into(),
                     r.opt_text_or_none(1).unwrap_or_default().into(),
                     r.opt_text_or_none(2).into(),
                     r.opt_text_or_none(3).unwrap_or_default().into(),
                     r.opt_text_or_none(4).unwrap_or_else(|| "ACTIVE".into()).into(),
+                    secret.into(),
                     r.int_or_zero(6).into(),
                     r.int_or_zero(7).into(),
                     opt_int(r, 8, 9).into(),
                 ])
             },
         )?;
-        if secrets > 0 {
+        if dropped > 0 {
             self.opts.progress.note(&format!(
-                "{secrets} webhook(s) had a signing secret, which MLflow keeps encrypted with its MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY: they were imported without one; set it again with UpdateWebhook"
+                "{dropped} webhook(s) had a signing secret, which MLflow keeps encrypted with its MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY: they were imported without one; set that variable to the MLflow server's key to import them, or set the secret again with UpdateWebhook"
+            ));
+        }
+        if undecryptable > 0 {
+            self.opts.progress.note(&format!(
+                "{undecryptable} webhook secret(s) could not be decrypted with MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY (not the key the MLflow server used?): they were imported without one; set them again with UpdateWebhook"
             ));
         }
         if self.schema.has("webhook_events") {
@@ -1426,6 +1477,163 @@ impl Importer<'_> {
                 ])
             },
         )?;
+        if self.schema.has("online_scoring_configs") {
+            self.copy(
+                "online scoring configs",
+                "online_scoring_configs",
+                "SELECT online_scoring_config_id, scorer_id, sample_rate, experiment_id, filter_string FROM online_scoring_configs",
+                "INSERT INTO online_scoring_configs (online_scoring_config_id, scorer_id, sample_rate, experiment_id, filter_string) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                &mut |r| {
+                    Some(vec![
+                        r.text_or_empty(0).into(),
+                        r.text_or_empty(1).into(),
+                        r.opt_real(2).ok().flatten().unwrap_or(0.0).into(),
+                        r.int_or_zero(3).into(),
+                        r.opt_text_or_none(4).into(),
+                    ])
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `column` of a JSON type as text: PostgreSQL's `json` and MySQL's `JSON` are read
+    /// through a cast (SQLite and MariaDB keep JSON as text already).
+    fn json_text(&self, column: &str) -> String {
+        match self.src {
+            Source::Postgres(_) => format!("CAST({column} AS TEXT)"),
+            Source::Mysql(_) => format!("CAST({column} AS CHAR)"),
+            Source::Sqlite(_) => column.to_string(),
+        }
+    }
+
+    /// Evaluation datasets (MLflow 3): `evaluation_datasets` with their tags, the
+    /// dataset → experiment rows of `entity_associations`, and each record as the JSON
+    /// body mlox keeps (what MLflow's `DatasetRecord.to_dict()` answers), same ids and
+    /// times; a record's inputs hash is mlox's own, recomputed from its inputs.
+    fn eval_datasets(&mut self) -> Result<()> {
+        if !self.schema.has("evaluation_datasets") {
+            return Ok(());
+        }
+        let s = &self.schema;
+        let t = "evaluation_datasets";
+        let select = format!(
+            "SELECT dataset_id, name, {}, {}, {}, {}, {}, {}, {} FROM evaluation_datasets{}",
+            s.col(t, "schema"),
+            s.col(t, "profile"),
+            s.col(t, "digest"),
+            s.col(t, "created_time"),
+            s.col(t, "last_update_time"),
+            s.col(t, "created_by"),
+            s.col(t, "last_updated_by"),
+            s.default_workspace(t),
+        );
+        self.copy(
+            "evaluation datasets",
+            &format!("evaluation_datasets{}", s.default_workspace(t)),
+            &select,
+            "INSERT INTO eval_datasets (dataset_id, name, schema_json, profile, digest, created_time, last_update_time, created_by, last_updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            &mut |r| {
+                Some(vec![
+                    r.text_or_empty(0).into(),
+                    r.text_or_empty(1).into(),
+                    r.opt_text_or_none(2).into(),
+                    r.opt_text_or_none(3).into(),
+                    r.text_or_empty(4).into(),
+                    r.int_or_zero(5).into(),
+                    r.int_or_zero(6).into(),
+                    r.opt_text_or_none(7).into(),
+                    r.opt_text_or_none(8).into(),
+                ])
+            },
+        )?;
+        if self.schema.has("evaluation_dataset_tags") {
+            self.copy(
+                "evaluation dataset tags",
+                "evaluation_dataset_tags",
+                "SELECT dataset_id, key, value FROM evaluation_dataset_tags",
+                "INSERT INTO eval_dataset_tags (dataset_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                &mut |r| Some(texts(r, 3)),
+            )?;
+        }
+        if self.schema.has("entity_associations") {
+            let from = "entity_associations WHERE source_type = 'evaluation_dataset' AND destination_type = 'experiment'";
+            self.copy(
+                "evaluation dataset experiments",
+                from,
+                &format!("SELECT source_id, destination_id FROM {from}"),
+                "INSERT INTO eval_dataset_experiments (dataset_id, experiment_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                &mut |r| {
+                    let experiment_id = r.text_or_empty(1).trim().parse::<i64>().ok()?;
+                    Some(vec![r.text_or_empty(0).into(), experiment_id.into()])
+                },
+            )?;
+        }
+        if !self.schema.has("evaluation_dataset_records") {
+            return Ok(());
+        }
+        let t = "evaluation_dataset_records";
+        let json = |c: &str| {
+            let col = self.schema.col(t, c);
+            if col == "NULL" {
+                col
+            } else {
+                self.json_text(&col)
+            }
+        };
+        let select = format!(
+            "SELECT dataset_record_id, dataset_id, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM evaluation_dataset_records",
+            json("inputs"),
+            json("outputs"),
+            json("expectations"),
+            json("tags"),
+            json("source"),
+            self.schema.col(t, "source_id"),
+            self.schema.col(t, "created_time"),
+            self.schema.col(t, "last_update_time"),
+            self.schema.col(t, "created_by"),
+            self.schema.col(t, "last_updated_by"),
+        );
+        let mut unreadable = 0u64;
+        self.copy(
+            "evaluation dataset records",
+            "evaluation_dataset_records",
+            &select,
+            "INSERT INTO eval_dataset_records (dataset_record_id, dataset_id, inputs_hash, created_time, last_update_time, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            &mut |r| {
+                let json = |i: usize| {
+                    r.opt_text_or_none(i)
+                        .map(|t| serde_json::from_str::<serde_json::Value>(&t))
+                };
+                let columns = RecordColumns {
+                    inputs: json(2),
+                    outputs: json(3),
+                    expectations: json(4),
+                    tags: json(5),
+                    source: json(6),
+                    source_id: r.opt_text_or_none(7),
+                    created_by: r.opt_text_or_none(10),
+                    last_updated_by: r.opt_text_or_none(11),
+                };
+                let Some(body) = columns.body() else {
+                    unreadable += 1;
+                    return None;
+                };
+                Some(vec![
+                    r.text_or_empty(0).into(),
+                    r.text_or_empty(1).into(),
+                    crate::eval::inputs_hash(&body).into(),
+                    r.int_or_zero(8).into(),
+                    r.int_or_zero(9).into(),
+                    serde_json::to_string(&body).unwrap_or_default().into(),
+                ])
+            },
+        )?;
+        if unreadable > 0 {
+            self.opts.progress.note(&format!(
+                "{unreadable} evaluation dataset record(s) had JSON that could not be read; they were left out"
+            ));
+        }
         Ok(())
     }
 
@@ -1541,6 +1749,99 @@ impl Importer<'_> {
         self.opts.progress.finish();
         self.summary.tables.push(("assessments".into(), n));
         Ok(())
+    }
+}
+
+/// The JSON columns of one MLflow `evaluation_dataset_records` row, each parsed (`None`
+/// when NULL).
+struct RecordColumns {
+    inputs: Option<serde_json::Result<serde_json::Value>>,
+    outputs: Option<serde_json::Result<serde_json::Value>>,
+    expectations: Option<serde_json::Result<serde_json::Value>>,
+    tags: Option<serde_json::Result<serde_json::Value>>,
+    source: Option<serde_json::Result<serde_json::Value>>,
+    source_id: Option<String>,
+    created_by: Option<String>,
+    last_updated_by: Option<String>,
+}
+
+impl RecordColumns {
+    /// The record body mlox keeps: what MLflow's `SqlEvaluationDatasetRecord
+    /// .to_mlflow_entity().to_dict()` answers for the row (ids and times aside). `None`
+    /// when a JSON column does not parse.
+    fn body(self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        use serde_json::{Map, Value};
+        // SQLAlchemy's JSON type writes Python's None as JSON `null`: absent too.
+        fn parsed(v: Option<serde_json::Result<Value>>) -> Option<Option<Value>> {
+            match v {
+                None => Some(None),
+                Some(Ok(Value::Null)) => Some(None),
+                Some(Ok(v)) => Some(Some(v)),
+                Some(Err(_)) => None,
+            }
+        }
+        let truthy = |v: &Value| match v {
+            Value::Object(m) => !m.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::String(s) => !s.is_empty(),
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::Null => false,
+        };
+        let mut body = Map::new();
+        body.insert(
+            "inputs".into(),
+            parsed(self.inputs)?.unwrap_or(Value::Object(Map::new())),
+        );
+        // MLflow wraps outputs as {"mlflow_wrapped": outputs}, so that any JSON fits.
+        if let Some(wrapped) = parsed(self.outputs)?.filter(truthy) {
+            if let Some(v) = wrapped.get("mlflow_wrapped").filter(|v| !v.is_null()) {
+                body.insert("outputs".into(), v.clone());
+            }
+        }
+        if let Some(e) = parsed(self.expectations)? {
+            body.insert("expectations".into(), e);
+        }
+        body.insert(
+            "tags".into(),
+            parsed(self.tags)?.unwrap_or(Value::Object(Map::new())),
+        );
+        let mut source_id = self.source_id.filter(|s| !s.is_empty());
+        if let Some(source) = parsed(self.source)?.filter(truthy) {
+            let kind = source
+                .get("source_type")
+                .and_then(Value::as_str)
+                .unwrap_or("UNSPECIFIED")
+                .to_uppercase();
+            let data = source
+                .get("source_data")
+                .filter(|d| !d.is_null())
+                .cloned()
+                .unwrap_or(Value::Object(Map::new()));
+            if source_id.is_none() {
+                let key = if kind == "TRACE" {
+                    "trace_id"
+                } else {
+                    "source_id"
+                };
+                source_id = data.get(key).and_then(Value::as_str).map(str::to_string);
+            }
+            let mut src = Map::new();
+            src.insert("source_type".into(), kind.clone().into());
+            src.insert("source_data".into(), data);
+            body.insert("source".into(), Value::Object(src));
+            body.insert("source_type".into(), kind.into());
+        }
+        if let Some(id) = source_id {
+            body.insert("source_id".into(), id.into());
+        }
+        if let Some(u) = self.created_by {
+            body.insert("created_by".into(), u.into());
+        }
+        if let Some(u) = self.last_updated_by {
+            body.insert("last_updated_by".into(), u.into());
+        }
+        Some(body)
     }
 }
 
@@ -1925,6 +2226,53 @@ mod tests {
             Some(&AnyValue::Str("LLM".into()))
         );
         assert_eq!(s.start_time_unix_nano, 1796627343747339071);
+    }
+
+    #[test]
+    fn dataset_records_read_as_mlflow_answers_them() {
+        let json = |t: &str| Some(serde_json::from_str::<serde_json::Value>(t));
+        let body = RecordColumns {
+            inputs: json(r#"{"q": "a"}"#),
+            outputs: json(r#"{"mlflow_wrapped": "text"}"#),
+            expectations: json("null"),
+            tags: None,
+            source: json(r#"{"source_type": "trace", "source_data": {"trace_id": "tr-1"}}"#),
+            source_id: None,
+            created_by: Some("alice".into()),
+            last_updated_by: None,
+        }
+        .body()
+        .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(body),
+            serde_json::json!({
+                "inputs": {"q": "a"}, "outputs": "text", "tags": {},
+                "source": {"source_type": "TRACE", "source_data": {"trace_id": "tr-1"}},
+                "source_type": "TRACE", "source_id": "tr-1", "created_by": "alice",
+            })
+        );
+        // Empty wrapped outputs and an unwrapped object are no outputs; bad JSON is refused.
+        let body = |outputs: &str| {
+            RecordColumns {
+                inputs: json("{}"),
+                outputs: json(outputs),
+                expectations: None,
+                tags: None,
+                source: None,
+                source_id: Some("s".into()),
+                created_by: None,
+                last_updated_by: None,
+            }
+            .body()
+        };
+        assert!(!body("{}").unwrap().contains_key("outputs"));
+        assert!(!body(r#"{"text": 1}"#).unwrap().contains_key("outputs"));
+        assert_eq!(
+            body(r#"{"mlflow_wrapped": {}}"#).unwrap()["outputs"],
+            serde_json::json!({})
+        );
+        assert_eq!(body("{}").unwrap()["source_id"], "s");
+        assert!(body("{not json").is_none());
     }
 
     #[test]

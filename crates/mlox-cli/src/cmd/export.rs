@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clap::Args;
-use mlox_store::mlflow_export::{export_mlflow, MLFLOW_HEAD_REVISION};
+use mlox_store::mlflow_export::{export_mlflow, ExportOptions, MLFLOW_HEAD_REVISION};
 use mlox_store::StoreUri;
 
 use super::import::Bars;
@@ -22,6 +22,16 @@ pub struct ExportArgs {
         env = "MLFLOW_BACKEND_STORE_URI"
     )]
     pub backend_store_uri: String,
+    /// The `MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY` (a Fernet key) the MLflow server will
+    /// run with: webhook signing secrets are written encrypted with it, as MLflow keeps
+    /// them; without it they are left out. Best given through the environment variable.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    pub webhook_secret_key: Option<String>,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -31,7 +41,11 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let source =
         StoreUri::parse(&args.backend_store_uri).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let started = std::time::Instant::now();
-    let summary = export_mlflow(&source, &args.to, Arc::new(Bars::new(args.quiet)))
+    let opts = ExportOptions {
+        progress: Arc::new(Bars::new(args.quiet)),
+        webhook_secret_key: args.webhook_secret_key.filter(|k| !k.is_empty()),
+    };
+    let summary = export_mlflow(&source, &args.to, opts)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let rows: u64 = summary.tables.iter().map(|(_, n)| n).sum();

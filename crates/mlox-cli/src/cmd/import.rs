@@ -45,6 +45,16 @@ pub struct ImportArgs {
     /// spans, which are imported from there.
     #[arg(long, value_name = "URI")]
     pub artifacts_source: Option<String>,
+    /// The MLflow server's `MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY` (a Fernet key): with it,
+    /// webhook signing secrets, which MLflow keeps encrypted, are decrypted and imported;
+    /// without it they are left out. Best given through the environment variable.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    pub webhook_secret_key: Option<String>,
     /// Rows (metric points) per transaction of the target.
     #[arg(long, default_value_t = 50_000)]
     pub batch_size: usize,
@@ -121,6 +131,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
                     None => None,
                 }
             }),
+            webhook_secret_key: args.webhook_secret_key.clone().filter(|k| !k.is_empty()),
         };
         let summary = import_mlflow(from, &target, opts)
             .await
