@@ -1,20 +1,12 @@
--- A trace's tags, metadata and span names are stored in the order of their primary key
+-- A trace's metadata and span names are stored in the order of their primary key
 -- (WITHOUT ROWID): one B-tree each instead of a table plus the index of its key, so
--- ingesting a trace writes three fewer B-trees' pages. The rows are small; the traces
--- and their span batches (large rows) keep their row ids.
+-- ingesting a trace writes two fewer B-trees' pages. The traces and their span batches
+-- (large rows) keep their row ids, and so do the tags: a tag search reads each matching
+-- row through the value index, which a row id finds faster than a (trace_id, key) key
+-- (a page of 100 of 10,000 matches took 25 ms instead of 6).
 -- Metadata values are indexed for the source run only (the run filter of trace searches):
 -- a trace carries about a dozen metadata keys, and an index of every (key, value) put
 -- each of them on a page of its own, a third of the bytes an ingested trace wrote.
-CREATE TABLE trace_tags_by_key (
-    trace_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (trace_id, key)
-) WITHOUT ROWID;
-INSERT INTO trace_tags_by_key (trace_id, key, value) SELECT trace_id, key, value FROM trace_tags;
-DROP TABLE trace_tags;
-ALTER TABLE trace_tags_by_key RENAME TO trace_tags;
-CREATE INDEX trace_tags_by_value ON trace_tags (key, substr(value, 1, 200), trace_id);
 CREATE TABLE trace_metadata_by_key (
     trace_id TEXT NOT NULL,
     key TEXT NOT NULL,
