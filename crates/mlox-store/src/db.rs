@@ -209,7 +209,9 @@ pub trait LenientRow: RowView {
     }
     fn opt_int_or_none(&self, i: usize) -> Option<i64> {
         match self.value(i) {
+            Ok(Value::Int(x)) => Some(x),
             Ok(Value::Real(x)) => Some(x as i64),
+            Ok(Value::Null) => None,
             _ => self.opt_int(i).ok().flatten(),
         }
     }
