@@ -14,6 +14,7 @@ MLOX_TEST_REQUIRE_MYSQL=1 (CI) makes its absence a failure instead of a skip.
 Run: MLOX_BIN=$PWD/target/release/mlox .venv/bin/python -m pytest tests/migrate -q
 """
 
+import contextlib
 import os
 import sqlite3
 import shutil
@@ -68,6 +69,21 @@ WEBHOOK_SECRET = "s3cret"
 
 def _mlflow_env() -> dict:
     return {**os.environ, "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": WEBHOOK_KEY}
+
+
+@contextlib.contextmanager
+def _serving(start, backend_uri: str, *args, **kwargs):
+    """A server started by `start` (servers.start_mlox or start_mlflow) on `backend_uri`,
+    stopped on exit."""
+    os.environ["MLOX_COMPAT_BACKEND_URI"] = backend_uri
+    try:
+        server = start(*args, **kwargs)
+    finally:
+        del os.environ["MLOX_COMPAT_BACKEND_URI"]
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _signs_with_the_secret(url: str, webhook_id: str) -> bool:
@@ -293,15 +309,8 @@ def test_webhook_secret_comes_across_with_the_key(mlflow_store, tmp_path):
     proc = _import(source, f"sqlite:///{target}",
                    env={"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": WEBHOOK_KEY})
     assert "webhook" not in proc.stderr, proc.stderr
-    os.environ["MLOX_COMPAT_BACKEND_URI"] = f"sqlite:///{target}"
-    try:
-        server = servers.start_mlox(tmp)
-    finally:
-        del os.environ["MLOX_COMPAT_BACKEND_URI"]
-    try:
+    with _serving(servers.start_mlox, f"sqlite:///{target}", tmp) as server:
         assert _signs_with_the_secret(server.url, hook_id)
-    finally:
-        server.stop()
 
     other_key = "b3RoZXIta2V5LTAxMjM0NTY3ODlhYmNkZWZnaGlqa2w="
     wrong = _import(source, f"sqlite:///{tmp_path / 'wrong.db'}",
@@ -321,15 +330,9 @@ def test_webhook_secret_comes_across_with_the_key(mlflow_store, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "webhook" not in proc.stderr, proc.stderr
-    os.environ["MLOX_COMPAT_BACKEND_URI"] = f"sqlite:///{exported}"
-    try:
-        server = servers.start_mlflow(tmp, workers=1, env=_mlflow_env())
-    finally:
-        del os.environ["MLOX_COMPAT_BACKEND_URI"]
-    try:
+    with _serving(servers.start_mlflow, f"sqlite:///{exported}", tmp,
+                  workers=1, env=_mlflow_env()) as server:
         assert _signs_with_the_secret(server.url, hook_id)
-    finally:
-        server.stop()
 
 
 def test_copy_artifacts_of_proxied_locations(mlflow_store, tmp_path):

@@ -22,7 +22,7 @@ use crate::tracking::{get_experiment, now_ms};
 
 const DATASET_COLUMNS: &str = "dataset_id, name, schema_json, profile, digest, created_time, last_update_time, created_by, last_updated_by";
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -961,10 +961,7 @@ fn mlflow_input_hash(inputs: &Value) -> String {
             v => v.clone(),
         }
     }
-    Sha256::digest(python_json(&sort_keys(inputs)).as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::eval::hex(&Sha256::digest(python_json(&sort_keys(inputs)).as_bytes()))
 }
 
 fn write_trace(dst: &rusqlite::Connection, t: &Trace) -> Result<()> {

@@ -538,8 +538,9 @@ fn kv_exists(
     // that key, which the statement must name as a literal to use): a trace carries a
     // dozen metadata keys, and indexing every value cost ingest about a third of the pages
     // it writes. A filter on another metadata key looks up each candidate trace's row.
-    let by_value = table != "trace_metadata" || key == keys::SOURCE_RUN;
-    let key_sql = if table == "trace_metadata" && key == keys::SOURCE_RUN {
+    let source_run = table == "trace_metadata" && key == keys::SOURCE_RUN;
+    let by_value = source_run || table != "trace_metadata";
+    let key_sql = if source_run {
         format!("'{}'", keys::SOURCE_RUN)
     } else {
         params.push(key.into());
